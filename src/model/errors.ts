@@ -1,0 +1,34 @@
+/**
+ * Typed errors for loading a model folder. Every error names the file (and the tensor
+ * when there is one) so the user can find what is wrong without a debugger.
+ */
+
+/** Stable codes: scripts and the wire protocol match on these, never on messages. */
+export type ModelErrorCode =
+  | 'MODEL_DIR_NOT_FOUND'
+  | 'FILE_NOT_FOUND'
+  | 'INVALID_JSON'
+  | 'MISSING_CONFIG_FIELD'
+  | 'INVALID_CONFIG_FIELD'
+  | 'UNSUPPORTED_ARCHITECTURE'
+  | 'MISSING_TENSOR'
+  | 'WRONG_SHAPE'
+  | 'UNKNOWN_DTYPE'
+  | 'TRUNCATED_FILE'
+  | 'BAD_HEADER'
+  | 'BAD_OFFSETS'
+  | 'TOKENIZER_ERROR';
+
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+  constructor(
+    readonly code: ModelErrorCode,
+    message: string,
+    /** The file at fault, as given to or found by the loader. */
+    readonly file?: string,
+    /** The tensor at fault, when the problem is one tensor. */
+    readonly tensor?: string,
+  ) {
+    super(message);
+  }
+}

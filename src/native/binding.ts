@@ -1,0 +1,128 @@
+/**
+ * The shape of the native addon (`build/Release/multiverse_native.node`), declared here so the
+ * rest of the TypeScript never touches `any`. Every method first checks that the engine was not
+ * disposed and throws `Error('engine disposed')` if it was.
+ *
+ * Sync methods mutate only KV metadata (segment lists, reference counts) and are cheap: their
+ * cost does not depend on prefix length. They throw while a step is in flight, because the step
+ * reads that metadata from a worker thread; the TS engine serialises calls so this never happens.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+/** One tensor as the native loader maps it: a byte range of a safetensors file. */
+export interface NativeTensorRef {
+  name: string;
+  /** Absolute path of the safetensors file. */
+  file: string;
+  /** Absolute byte offset of the tensor data in the file. */
+  offset: number;
+  byteLength: number;
+  dtype: 'F32' | 'F16' | 'BF16';
+  shape: number[];
+}
+
+export interface NativeEngineSpec {
+  architecture: 'qwen2' | 'llama';
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  attentionBias: boolean;
+  /** Total KV slots in the pool (one slot = one token's K and V in every layer). */
+  kvSlots: number;
+  /** Worker threads for the math; 0 = hardware concurrency. */
+  threads: number;
+  /** 'auto' picks AVX2/FMA when the CPU has it; 'portable' forces the plain C++ kernels. */
+  kernels: 'auto' | 'portable';
+  tensors: NativeTensorRef[];
+}
+
+/** Which logits a sequence wants back from a step. */
+export type LogitsRequest = 'none' | 'last' | 'all';
+
+export interface StepItem {
+  /** A sequence id from createSequence, fork or merge. */
+  seq: number;
+  /** New tokens: a prefill chunk or one decode token. */
+  tokens: Int32Array;
+  /** Position ids of those tokens (RoPE uses these; they need not be unique in a sequence). */
+  positions: Int32Array;
+  logits: LogitsRequest;
+}
+
+export interface KvStats {
+  totalSlots: number;
+  freeSlots: number;
+  sequences: number;
+  segments: number;
+}
+
+export interface NativeEngine {
+  /** Which kernels run: 'cpu-avx2' or 'cpu-portable'. */
+  readonly backend: string;
+  /** A new empty sequence. */
+  createSequence(): number;
+  /** n children, each = parent's segments (shared, refcounted) + a fresh empty segment. Parent unchanged. */
+  fork(seq: number, n: number): number[];
+  /**
+   * A new sequence: prefix's segments, then each child's own segments (those after the prefix) in
+   * the order given, then a fresh segment. Throws if a child does not start with prefix's segments.
+   * Nothing is copied; prefix and children stay valid until released.
+   */
+  merge(prefix: number, children: number[]): number;
+  /** Drops the sequence; slots return to the pool when no sequence holds their segment. */
+  release(seq: number): void;
+  /** Tokens (slots) a sequence holds, shared ones included. */
+  sequenceLength(seq: number): number;
+  /** Position id stored in each slot of the sequence, in order. For tests and structured prefill. */
+  sequencePositions(seq: number): Int32Array;
+  /** Throws with a description of the first broken invariant. */
+  checkIntegrity(): void;
+  kvStats(): KvStats;
+  /**
+   * Runs the transformer once over every item (weights read once for the whole batch), writes the
+   * new tokens' KV into each sequence and resolves with the logits asked for: rows in item order,
+   * 'last' = one row, 'all' = one row per new token, each row vocabSize floats.
+   * Rejects (and changes nothing) when the pool lacks slots, a sequence id is unknown, a token id is
+   * out of range, or a sequence appears twice.
+   */
+  step(items: StepItem[]): Promise<Float32Array>;
+  /** Frees weights mappings and the KV pool. Further calls throw. */
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  Engine: new (spec: NativeEngineSpec) => NativeEngine;
+  /** CPU features seen at run time, for bench output. */
+  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; threads: number };
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon once. The error says how to build it when it is missing. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    path.resolve(here, '../../build/Release/multiverse_native.node'),
+    path.resolve(here, '../../../build/Release/multiverse_native.node'),
+  ];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(
+      `native addon not built (looked for ${candidates.join(', ')}); run \`npm run build:native\``,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(found) as NativeAddon;
+  return cached;
+}
