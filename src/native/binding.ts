@@ -103,7 +103,7 @@ export interface NativeEngine {
 export interface NativeAddon {
   Engine: new (spec: NativeEngineSpec) => NativeEngine;
   /** CPU features seen at run time, for bench output. */
-  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; threads: number };
+  cpuFeatures(): { avx2Fma: boolean; f16c: boolean; threads: number };
 }
 
 let cached: NativeAddon | undefined;

@@ -1,0 +1,27 @@
+// Entry point of multiverse_native.node: the Engine class and a CPU feature probe.
+#include <napi.h>
+
+#include <thread>
+
+#include "addon/engine_wrap.h"
+#include "kernels/cpu/kernels.h"
+
+namespace {
+
+Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("avx2Fma", mv::cpu_has_avx2_fma());
+  o.Set("f16c", mv::cpu_has_f16c());
+  o.Set("threads", double(std::thread::hardware_concurrency()));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", mv::EngineWrap::Define(env));
+  exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(multiverse_native, Init)

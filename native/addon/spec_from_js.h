@@ -1,0 +1,18 @@
+// Reads the engine spec object (src/native/binding.ts NativeEngineSpec) into C++ with type checks.
+#pragma once
+#include <napi.h>
+
+#include "model/model_spec.h"
+
+namespace mv {
+
+struct EngineOptions {
+  ModelSpec model;
+  int kv_slots = 0;
+  int threads = 0;
+  bool force_portable = false;
+};
+
+EngineOptions engine_options_from_js(const Napi::Object& spec);
+
+}  // namespace mv

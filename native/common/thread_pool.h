@@ -1,0 +1,39 @@
+// A fixed pool of worker threads for data-parallel loops inside one engine step.
+// The calling thread works too, so a pool of N threads uses N cores with N-1 workers.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mv {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads <= 0: hardware concurrency
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) over [0, n) split into contiguous chunks, one per thread, and returns
+  // when all are done. Not re-entrant: one parallel_for at a time (the engine steps serially).
+  void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn);
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  const std::function<void(size_t, size_t)>* job_ = nullptr;
+  size_t job_n_ = 0;
+  unsigned long generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace mv

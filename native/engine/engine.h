@@ -1,0 +1,50 @@
+// The native engine: weights, the KV pool and a backend, with the rules that keep a step safe.
+// prepare() validates a whole step and appends its slots on the JS thread (so errors reject the
+// promise before anything changes); execute() does the math on a worker thread; finish() clears
+// the busy flag. KV mutations are refused while busy because execute() reads the pool.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "engine/backend.h"
+#include "kv/kv_pool.h"
+#include "model/model_spec.h"
+#include "model/weights.h"
+
+namespace mv {
+
+struct StepRequest {
+  int seq = -1;
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> positions;
+  LogitsMode logits = LogitsMode::Last;
+};
+
+class Engine {
+ public:
+  Engine(ModelSpec spec, int kv_slots, int threads, bool force_portable);
+
+  const ModelSpec& spec() const { return spec_; }
+  KvPool& kv() { return kv_; }
+  std::string backend_name() const { return backend_->name(); }
+  bool busy() const { return busy_.load(); }
+  // Throws when a step is in flight: KV metadata must not change under a running step.
+  void require_idle() const;
+
+  // Validates every item (known, distinct sequences; 1+ tokens; ids in vocab; as many positions as
+  // tokens; enough free slots for all), then appends the slots and marks the engine busy.
+  // Throws and changes nothing on any violation.
+  std::vector<StepInput> prepare(const std::vector<StepRequest>& items);
+  void execute(const std::vector<StepInput>& batch, std::vector<float>* logits);
+  void finish() { busy_.store(false); }
+
+ private:
+  ModelSpec spec_;
+  Weights weights_;
+  KvPool kv_;
+  std::unique_ptr<Backend> backend_;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace mv

@@ -1,0 +1,176 @@
+#include "engine/forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace mv {
+
+CpuForward::CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool,
+                       const CpuKernels& k)
+    : spec_(spec), w_(weights), kv_(kv), pool_(pool), k_(k) {
+  const int half = spec.head_dim / 2;
+  for (int j = 0; j < half; ++j) inv_freq_.push_back(std::pow(double(spec.rope_theta), -2.0 * j / spec.head_dim));
+}
+
+size_t CpuForward::logit_rows(const std::vector<StepInput>& batch) const {
+  size_t rows = 0;
+  for (const StepInput& s : batch)
+    rows += s.logits == LogitsMode::All ? s.tokens.size() : s.logits == LogitsMode::Last ? 1 : 0;
+  return rows;
+}
+
+void CpuForward::matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
+                        size_t out) {
+  // Units of 4 output rows match the AVX2 tile; each thread streams its own slice of W once.
+  const size_t units = (out + 3) / 4;
+  pool_.parallel_for(units, [&](size_t u0, size_t u1) {
+    k_.matmul(x, tokens, in, w, b, y, out, u0 * 4, std::min(out, u1 * 4));
+  });
+}
+
+void CpuForward::rms_norm(const float* x, const float* w, float* y, size_t tokens) {
+  const size_t h = spec_.hidden;
+  for (size_t t = 0; t < tokens; ++t) {
+    const float* xr = x + t * h;
+    double ss = 0;
+    for (size_t i = 0; i < h; ++i) ss += double(xr[i]) * xr[i];
+    const float scale = float(1.0 / std::sqrt(ss / h + spec_.rms_eps));
+    for (size_t i = 0; i < h; ++i) y[t * h + i] = xr[i] * scale * w[i];
+  }
+}
+
+// Rotate-half RoPE (the Hugging Face convention): dims j and j + d/2 form a pair.
+void CpuForward::rope(float* x, size_t tokens, int heads, const std::vector<int32_t>& pos) {
+  const int d = spec_.head_dim, half = d / 2;
+  std::vector<float> c(half), s(half);
+  for (size_t t = 0; t < tokens; ++t) {
+    for (int j = 0; j < half; ++j) {
+      const double a = double(pos[t]) * inv_freq_[j];
+      c[j] = float(std::cos(a));
+      s[j] = float(std::sin(a));
+    }
+    for (int h = 0; h < heads; ++h) {
+      float* v = x + (t * heads + h) * d;
+      for (int j = 0; j < half; ++j) {
+        const float a = v[j], b = v[j + half];
+        v[j] = a * c[j] - b * s[j];
+        v[j + half] = b * c[j] + a * s[j];
+      }
+    }
+  }
+}
+
+void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_t tokens) {
+  const int heads = spec_.heads, d = spec_.head_dim, group = spec_.heads / spec_.kv_heads;
+  const float scale = 1.0f / std::sqrt(float(d));
+  pool_.parallel_for(tokens * heads, [&](size_t u0, size_t u1) {
+    std::vector<float> scores;
+    for (size_t u = u0; u < u1; ++u) {
+      const size_t t = u / heads;
+      const int h = int(u % heads), kvh = h / group;
+      const std::vector<int32_t>& slots = batch[tok_item_[t]].slots;
+      const size_t n = tok_ctx_[t];
+      const float* q = &q_[(t * heads + h) * d];
+      scores.resize(n);
+      float mx = -INFINITY;
+      for (size_t i = 0; i < n; ++i) {
+        scores[i] = k_.dot(q, kv_.k(layer, slots[i]) + kvh * d, d) * scale;
+        mx = std::max(mx, scores[i]);
+      }
+      double sum = 0;
+      for (size_t i = 0; i < n; ++i) {
+        scores[i] = std::exp(scores[i] - mx);
+        sum += scores[i];
+      }
+      float* out = &att_[(t * heads + h) * d];
+      std::memset(out, 0, sizeof(float) * d);
+      const float inv = float(1.0 / sum);
+      for (size_t i = 0; i < n; ++i) k_.axpy(scores[i] * inv, kv_.v(layer, slots[i]) + kvh * d, out, d);
+    }
+  });
+}
+
+void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* logits) {
+  const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
+  const size_t kvd = size_t(spec_.kv_heads) * spec_.head_dim, inter = spec_.intermediate;
+  size_t T = 0;
+  for (const StepInput& s : batch) T += s.tokens.size();
+
+  x_.resize(T * h);
+  xn_.resize(T * h);
+  q_.resize(T * qd);
+  kn_.resize(T * kvd);
+  vn_.resize(T * kvd);
+  att_.resize(T * qd);
+  gate_.resize(T * inter);
+  up_.resize(T * inter);
+  pos_.resize(T);
+  tok_item_.resize(T);
+  tok_ctx_.resize(T);
+
+  size_t t = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const StepInput& s = batch[i];
+    const size_t before = s.slots.size() - s.tokens.size();
+    for (size_t j = 0; j < s.tokens.size(); ++j, ++t) {
+      std::memcpy(&x_[t * h], w_.embed() + size_t(s.tokens[j]) * h, sizeof(float) * h);
+      pos_[t] = s.positions[j];
+      tok_item_[t] = int32_t(i);
+      tok_ctx_[t] = int32_t(before + j + 1);
+    }
+  }
+
+  for (int l = 0; l < spec_.layers; ++l) {
+    const LayerWeights& lw = w_.layer(l);
+    rms_norm(x_.data(), lw.input_norm, xn_.data(), T);
+    matmul(xn_.data(), T, h, lw.wq, lw.bq, q_.data(), qd);
+    matmul(xn_.data(), T, h, lw.wk, lw.bk, kn_.data(), kvd);
+    matmul(xn_.data(), T, h, lw.wv, lw.bv, vn_.data(), kvd);
+    rope(q_.data(), T, spec_.heads, pos_);
+    rope(kn_.data(), T, spec_.kv_heads, pos_);
+    // New keys and values go into their slots before attention, so a token sees itself.
+    t = 0;
+    for (const StepInput& s : batch) {
+      const size_t before = s.slots.size() - s.tokens.size();
+      for (size_t j = 0; j < s.tokens.size(); ++j, ++t) {
+        std::memcpy(kv_.k(l, s.slots[before + j]), &kn_[t * kvd], sizeof(float) * kvd);
+        std::memcpy(kv_.v(l, s.slots[before + j]), &vn_[t * kvd], sizeof(float) * kvd);
+      }
+    }
+    attention(l, batch, T);
+    matmul(att_.data(), T, qd, lw.wo, nullptr, xn_.data(), h);
+    for (size_t i = 0; i < T * h; ++i) x_[i] += xn_[i];
+
+    rms_norm(x_.data(), lw.post_norm, xn_.data(), T);
+    matmul(xn_.data(), T, h, lw.w_gate, nullptr, gate_.data(), inter);
+    matmul(xn_.data(), T, h, lw.w_up, nullptr, up_.data(), inter);
+    for (size_t i = 0; i < T * inter; ++i) {
+      const float g = gate_[i];
+      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+    }
+    matmul(gate_.data(), T, inter, lw.w_down, nullptr, xn_.data(), h);
+    for (size_t i = 0; i < T * h; ++i) x_[i] += xn_[i];
+  }
+
+  // Only the rows asked for pay for the final norm and the vocabulary projection.
+  const size_t rows = logit_rows(batch);
+  std::vector<float> picked(rows * h);
+  size_t r = 0;
+  t = 0;
+  for (const StepInput& s : batch) {
+    const size_t n = s.tokens.size();
+    if (s.logits == LogitsMode::All) {
+      for (size_t j = 0; j < n; ++j) std::memcpy(&picked[(r++) * h], &x_[(t + j) * h], sizeof(float) * h);
+    } else if (s.logits == LogitsMode::Last && n > 0) {
+      std::memcpy(&picked[(r++) * h], &x_[(t + n - 1) * h], sizeof(float) * h);
+    }
+    t += n;
+  }
+  std::vector<float> normed(rows * h);
+  rms_norm(picked.data(), w_.final_norm(), normed.data(), rows);
+  logits->assign(rows * size_t(spec_.vocab), 0.0f);
+  matmul(normed.data(), rows, h, w_.lm_head(), nullptr, logits->data(), spec_.vocab);
+}
+
+}  // namespace mv

@@ -1,0 +1,64 @@
+// One transformer pass (Qwen2 / Llama decoder) over a ragged batch of sequences on the CPU.
+// Each sequence brings new tokens with explicit position ids; their KV goes into slots the KV pool
+// already appended, and each query attends over its own sequence's flattened slot list, causally in
+// slot order. This is what makes fork/merge exact: a child's list is prefix + its own slots, a merged
+// list is prefix + every child's slots, so the Multiverse mask falls out of the lists themselves.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "common/thread_pool.h"
+#include "kernels/cpu/kernels.h"
+#include "kv/kv_pool.h"
+#include "model/model_spec.h"
+#include "model/weights.h"
+
+namespace mv {
+
+enum class LogitsMode { None, Last, All };
+
+struct StepInput {
+  std::vector<int32_t> tokens;     // (n) new token ids
+  std::vector<int32_t> positions;  // (n) their position ids
+  std::vector<int32_t> slots;      // (context) the sequence's flattened slots; the last n are the new tokens'
+  LogitsMode logits = LogitsMode::Last;
+};
+
+class CpuForward {
+ public:
+  CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool, const CpuKernels& k);
+
+  // Rows of logits in input order ('last': 1 row, 'all': n rows), each (vocab) floats.
+  // Preconditions (checked by the caller): token ids < vocab, slots valid and already appended.
+  void run(const std::vector<StepInput>& batch, std::vector<float>* logits);
+
+  size_t logit_rows(const std::vector<StepInput>& batch) const;
+
+ private:
+  void matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y, size_t out);
+  void rms_norm(const float* x, const float* w, float* y, size_t tokens);
+  void rope(float* x, size_t tokens, int heads, const std::vector<int32_t>& pos);
+  void attention(int layer, const std::vector<StepInput>& batch, size_t tokens);
+
+  const ModelSpec& spec_;
+  const Weights& w_;
+  KvPool& kv_;
+  ThreadPool& pool_;
+  const CpuKernels& k_;
+  std::vector<double> inv_freq_;  // (head_dim / 2)
+
+  // Scratch, grown to the largest batch seen. Shapes per step with T new tokens:
+  std::vector<float> x_;     // (T, hidden) residual stream
+  std::vector<float> xn_;    // (T, hidden) normed input
+  std::vector<float> q_;     // (T, heads * head_dim)
+  std::vector<float> kn_;    // (T, kv_heads * head_dim) new keys
+  std::vector<float> vn_;    // (T, kv_heads * head_dim) new values
+  std::vector<float> att_;   // (T, heads * head_dim) attention output
+  std::vector<float> gate_;  // (T, intermediate)
+  std::vector<float> up_;    // (T, intermediate)
+  std::vector<int32_t> pos_;       // (T) position ids, flattened over the batch
+  std::vector<int32_t> tok_item_;  // (T) which batch item each token belongs to
+  std::vector<int32_t> tok_ctx_;   // (T) how many context slots that token sees (itself included)
+};
+
+}  // namespace mv

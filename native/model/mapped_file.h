@@ -1,0 +1,27 @@
+// A read-only memory map of one file (RAII). Weights are read from the page cache, never copied
+// into the JS heap; f32 tensors are used in place.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mv {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);  // throws EngineError naming the file
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace mv

@@ -1,0 +1,36 @@
+// What the native engine is told about a model: the normalised config (parsed and validated in
+// TypeScript, src/model/parse-config.ts) and where each tensor's bytes are.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mv {
+
+enum class Dtype { F32, F16, BF16 };
+
+struct TensorRef {
+  std::string name;
+  std::string file;
+  uint64_t offset = 0;
+  uint64_t byte_length = 0;
+  Dtype dtype = Dtype::F32;
+  std::vector<int64_t> shape;
+};
+
+struct ModelSpec {
+  int hidden = 0;
+  int intermediate = 0;
+  int layers = 0;
+  int heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+  int vocab = 0;
+  float rope_theta = 10000.0f;
+  float rms_eps = 1e-6f;
+  bool tie_embeddings = false;
+  bool attention_bias = false;
+  std::vector<TensorRef> tensors;
+};
+
+}  // namespace mv
