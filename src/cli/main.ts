@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * The `multiverse` command. Exit codes: 0 success, 1 a failed request or model load (the message
+ * says why), 2 a usage error.
+ */
+import { ModelLoadError } from '../model/errors.js';
+import { GenerationError } from '../engine/errors.js';
+import { UsageError } from './args.js';
+import { RUN_USAGE, runCommand } from './run.js';
+
+const USAGE = `usage: multiverse <command> [options]
+
+Commands:
+  run     generate from a prompt (${RUN_USAGE.replace('usage: ', '')})
+
+Run \`multiverse <command> --help\` for a command's options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === 'run') return runCommand(rest);
+  throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`multiverse: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ModelLoadError || err instanceof GenerationError) {
+      process.stderr.write(`multiverse: ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`multiverse: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

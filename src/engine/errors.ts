@@ -1,0 +1,27 @@
+/**
+ * Errors that fail one generation request. They travel through the Observable's error channel,
+ * never out of the process, and the request's KV is released before they are delivered.
+ */
+
+/** Stable codes for scripts and the wire protocol. */
+export type GenerationErrorCode =
+  /** The prompt (plus the tokens it must generate) does not fit the model's context. */
+  | 'CONTEXT_OVERFLOW'
+  /** The KV pool has no room for this request's tokens right now. */
+  | 'KV_EXHAUSTED'
+  /** The input or options were invalid (message says which). */
+  | 'INVALID_REQUEST'
+  /** The model was disposed while the request ran. */
+  | 'MODEL_DISPOSED'
+  /** The native engine failed a step. */
+  | 'ENGINE_ERROR';
+
+export class GenerationError extends Error {
+  override readonly name = 'GenerationError';
+  constructor(
+    readonly code: GenerationErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * multiverse-rx: LLM generation that forks into parallel branches and merges back, as an RxJS
+ * pipeline over a native fork/merge KV engine.
+ */
+export { loadModel, type LoadModelOptions } from './model/load-model.js';
+export { Model, type ModelInfo } from './model/model.js';
+export { ModelLoadError, type ModelErrorCode } from './model/errors.js';
+export type { ModelConfig, Architecture, WeightDtype } from './model/config.js';
+export type { ChatMessage, Tokenizer } from './model/tokenizer.js';
+export { GenerationError, type GenerationErrorCode } from './engine/errors.js';
+export type { GenerateOptions } from './engine/generate-options.js';
+export type { GenerateInput } from './rx/generate.js';
+export type { GenerationEvent, TokenEvent, DoneEvent, FinishReason, Usage } from './rx/events.js';

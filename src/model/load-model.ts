@@ -1,0 +1,69 @@
+/**
+ * loadModel(dir): validates the checkpoint folder (typed ModelLoadError on anything malformed),
+ * loads the tokenizer, maps the weights natively and starts the step loop.
+ */
+import os from 'node:os';
+import { StepLoop } from '../engine/step-loop.js';
+import { loadNative } from '../native/binding.js';
+import { openCheckpoint } from './checkpoint.js';
+import { Model } from './model.js';
+import { loadTokenizer } from './tokenizer.js';
+
+export interface LoadModelOptions {
+  /**
+   * Tokens the KV pool holds across all live sequences. Default: four full contexts, capped so the
+   * pool takes at most `kvMemoryBytes`.
+   */
+  kvSlots?: number;
+  /** Memory cap for the default pool size. Default 2 GiB. */
+  kvMemoryBytes?: number;
+  /** Positions one sequence may use. Default: the model's max_position_embeddings, capped by the pool. */
+  contextLength?: number;
+  /** Math threads. Default: all cores. */
+  threads?: number;
+  /** 'portable' forces the plain C++ kernels. Default: 'auto', or 'portable' when MULTIVERSE_KERNELS=portable. */
+  kernels?: 'auto' | 'portable';
+  /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
+  maxStepTokens?: number;
+}
+
+/** @throws ModelLoadError for a malformed folder; Error when the native engine cannot map the weights. */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  const checkpoint = await openCheckpoint(dir);
+  const tokenizer = await loadTokenizer(checkpoint.dir);
+  const c = checkpoint.config;
+  const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
+  const maxByMemory = Math.max(1, Math.floor((options.kvMemoryBytes ?? 2 ** 31) / bytesPerSlot));
+  const kvSlots = options.kvSlots ?? Math.min(4 * c.maxPositionEmbeddings, maxByMemory);
+  const contextLength = Math.min(options.contextLength ?? c.maxPositionEmbeddings, kvSlots);
+  const kernels = options.kernels ?? (process.env.MULTIVERSE_KERNELS === 'portable' ? 'portable' : 'auto');
+  const native = loadNative();
+  const engine = new native.Engine({
+    architecture: c.architecture,
+    hiddenSize: c.hiddenSize,
+    intermediateSize: c.intermediateSize,
+    numLayers: c.numLayers,
+    numHeads: c.numHeads,
+    numKvHeads: c.numKvHeads,
+    headDim: c.headDim,
+    vocabSize: c.vocabSize,
+    ropeTheta: c.ropeTheta,
+    rmsNormEps: c.rmsNormEps,
+    tieWordEmbeddings: c.tieWordEmbeddings,
+    attentionBias: c.attentionBias,
+    kvSlots,
+    threads: options.threads ?? os.availableParallelism(),
+    kernels,
+    tensors: checkpoint.tensors,
+  });
+  const loop = new StepLoop(engine, c.vocabSize, { maxStepTokens: options.maxStepTokens ?? 512 });
+  return new Model(checkpoint, tokenizer, engine, loop, {
+    dir: checkpoint.dir,
+    architecture: c.architecture,
+    parameterCount: checkpoint.parameterCount,
+    weightDtype: checkpoint.weightDtype,
+    contextLength,
+    kvSlots,
+    backend: engine.backend,
+  });
+}

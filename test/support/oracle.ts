@@ -1,0 +1,58 @@
+/**
+ * Glue between the native engine and the dense float64 reference: reference weights read from the
+ * checkpoint files (the same rounded values the engine widens), an engine on a checkpoint, and the
+ * tolerance check of the engine invariant.
+ */
+import { expect } from 'vitest';
+import { openCheckpoint, type Checkpoint } from '../../src/model/checkpoint.js';
+import { readTensorValues } from '../../src/model/safetensors.js';
+import { loadNative, type NativeEngine } from '../../src/native/binding.js';
+
+export interface Loaded {
+  checkpoint: Checkpoint;
+  weights: (name: string) => Float64Array;
+}
+
+export async function loadForReference(dir: string): Promise<Loaded> {
+  const checkpoint = await openCheckpoint(dir);
+  const values = new Map<string, Float64Array>();
+  for (const ref of checkpoint.tensors) values.set(ref.name, await readTensorValues(ref));
+  return {
+    checkpoint,
+    weights: (name) => {
+      const v = values.get(name === 'lm_head.weight' && checkpoint.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : name);
+      if (!v) throw new Error(`no tensor ${name}`);
+      return v;
+    },
+  };
+}
+
+export function engineFor(checkpoint: Checkpoint, kvSlots = 512, kernels: 'auto' | 'portable' = 'auto'): NativeEngine {
+  const c = checkpoint.config;
+  return new (loadNative().Engine)({ ...c, kvSlots, threads: 2, kernels, tensors: checkpoint.tensors });
+}
+
+/**
+ * Asserts native rows (vocab floats each, concatenated) equal the reference rows within
+ * 1e-4 × the reference logits' scale (their largest magnitude). Returns the worst difference.
+ */
+export function expectLogitsClose(native: Float32Array, reference: Float64Array[], vocab: number): number {
+  expect(native.length).toBe(reference.length * vocab);
+  let scale = 0;
+  let worst = 0;
+  reference.forEach((row, r) => {
+    for (let i = 0; i < vocab; i++) {
+      scale = Math.max(scale, Math.abs(row[i]));
+      worst = Math.max(worst, Math.abs(row[i] - native[r * vocab + i]));
+    }
+  });
+  expect(scale).toBeGreaterThan(0);
+  expect(worst).toBeLessThanOrEqual(1e-4 * scale);
+  return worst / scale;
+}
+
+export const causal = (q: number, k: number): boolean => k <= q;
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
