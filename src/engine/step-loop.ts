@@ -96,7 +96,7 @@ export class StepLoop {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight || this.queue.length === 0) return;
+    if (this.scheduled || this.inFlight || this.stopped || this.queue.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -137,6 +137,7 @@ export class StepLoop {
   }
 
   private async tick(): Promise<void> {
+    if (this.stopped) return; // stop() ran after this tick was scheduled
     const picked = this.plan();
     if (picked.length === 0) {
       this.schedule();

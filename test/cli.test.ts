@@ -1,0 +1,55 @@
+/**
+ * `multiverse run` as a user runs it: the compiled CLI (npm test builds dist/ first), its JSON
+ * events, the text stream, and exit codes for usage errors and broken models.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tinyModel } from './support/models.js';
+
+const CLI = path.resolve('dist/src/cli/main.js');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('multiverse run', () => {
+  const model = tinyModel('qwen2', 'F32');
+
+  it('prints one JSON event per line with top logprobs and a final done event', () => {
+    const r = cli('run', '--model', model, '--tokens', '10,20,30', '--max-tokens', '5', '--temperature', '0', '--top-logprobs', '2', '--json');
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const tokens = events.filter((e) => e.type === 'token');
+    const done = events.at(-1);
+    expect(done.type).toBe('done');
+    expect(done.tokenIds).toEqual(tokens.map((t) => t.tokenId));
+    expect(done.usage.promptTokens).toBe(3);
+    expect(['stop', 'length']).toContain(done.finishReason);
+    for (const t of tokens) {
+      expect(t.branch).toBe('0');
+      expect(Object.keys(t.topLogprobs)).toHaveLength(2);
+      // Greedy: the chosen token is the most likely one.
+      const best = Object.entries(t.topLogprobs as Record<string, number>).sort((a, b) => b[1] - a[1])[0];
+      expect(Number(best[0])).toBe(t.tokenId);
+    }
+  });
+
+  it('streams text for a chat prompt and reports stats on stderr', () => {
+    const r = cli('run', '--model', model, 'Compute 12*3 + 4*5', '--max-tokens', '6', '--seed', '3');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/prompt \+ \d+ generated tokens/);
+    expect(r.stderr).toMatch(/seed 3/);
+  });
+
+  it('exits 2 on a usage error and 1 on a broken model, with the error code', () => {
+    const usage = cli('run', '--bogus');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/unknown option --bogus/);
+    const missing = cli('run', '--model', '/nonexistent/model', 'hi');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/MODEL_DIR_NOT_FOUND/);
+    expect(cli('run', '--model', model, '--tokens', '1,x').code).toBe(2);
+  });
+});
