@@ -1,0 +1,198 @@
+/**
+ * The tokenizer of a model folder: `tokenizer.json` (run by @huggingface/tokenizers) and
+ * `tokenizer_config.json` (special tokens and the chat template, rendered by @huggingface/jinja).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { Template } from '@huggingface/jinja';
+import { ModelLoadError } from './errors.js';
+
+/** The 12 tags of the Multiverse format, in open/close pairs. */
+export const MULTIVERSE_TAGS = [
+  '<Think>',
+  '</Think>',
+  '<Parallel>',
+  '</Parallel>',
+  '<Goal>',
+  '</Goal>',
+  '<Outline>',
+  '</Outline>',
+  '<Path>',
+  '</Path>',
+  '<Conclusion>',
+  '</Conclusion>',
+] as const;
+
+export type MultiverseTag = (typeof MULTIVERSE_TAGS)[number];
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export interface Tokenizer {
+  /** Smallest vocab that holds every token id of the tokenizer (added tokens included). */
+  readonly vocabSize: number;
+  /** The end-of-sequence id from tokenizer_config.json's `eos_token` (empty when none). */
+  readonly eosTokenIds: readonly number[];
+  /** Each Multiverse tag's id when all 12 are added tokens; undefined otherwise (then they are text). */
+  readonly multiverseTags: Readonly<Record<MultiverseTag, number>> | undefined;
+  /** Token ids of `text`. `addSpecialTokens` (default true, as in HF) runs the post-processor (e.g. a BOS). */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  /** Text of `ids`; ids that name no token are skipped (as HF tokenizers do) and [] gives ''. */
+  decode(ids: readonly number[]): string;
+  /** Text of one token: may be an incomplete UTF-8 character (shown as U+FFFD) for byte-level tokens. */
+  idToText(id: number): string;
+  /** Id of an added token (special tokens, tags) by its exact text; undefined for anything else. */
+  tokenId(text: string): number | undefined;
+  /**
+   * Renders the chat template over `messages`. `addGenerationPrompt` (default false, as in HF)
+   * appends the opener of the assistant's turn. Throws TOKENIZER_ERROR when the model has no template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+}
+
+/** Loads the tokenizer of the model folder `dir`. */
+export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const jsonFile = path.join(dir, 'tokenizer.json');
+  const configFile = path.join(dir, 'tokenizer_config.json');
+  const json = await readJson(jsonFile);
+  if (json === undefined) throw new ModelLoadError('TOKENIZER_ERROR', `${jsonFile} not found`, jsonFile);
+  // tokenizer_config.json is optional: without it there are no special-token names or template.
+  const config = (await readJson(configFile)) ?? {};
+
+  let hf: HfTokenizer;
+  try {
+    hf = new HfTokenizer(json, config);
+  } catch (e) {
+    throw new ModelLoadError('TOKENIZER_ERROR', `${jsonFile} is not a valid tokenizer: ${(e as Error).message}`, jsonFile);
+  }
+
+  const { source, file: templateFile } = await findChatTemplate(dir, config, configFile);
+  let template: Template | undefined;
+  if (source !== undefined) {
+    try {
+      template = new Template(source);
+    } catch (e) {
+      throw new ModelLoadError('TOKENIZER_ERROR', `chat template in ${templateFile} does not parse: ${(e as Error).message}`, templateFile);
+    }
+  }
+  return new HfBackedTokenizer(hf, config, template, configFile);
+}
+
+class HfBackedTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly eosTokenIds: readonly number[];
+  readonly multiverseTags: Readonly<Record<MultiverseTag, number>> | undefined;
+  private readonly addedIds: Map<string, number>;
+  private readonly specialTokens: Record<string, string>;
+
+  constructor(
+    private readonly hf: HfTokenizer,
+    config: Record<string, unknown>,
+    private readonly template: Template | undefined,
+    private readonly configFile: string,
+  ) {
+    let maxId = -1;
+    for (const id of hf.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    this.addedIds = new Map(Array.from(hf.get_added_tokens_decoder(), ([id, t]) => [t.content, id]));
+
+    this.specialTokens = {};
+    for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
+      const content = tokenContent(config[key]);
+      if (content !== undefined) this.specialTokens[key] = content;
+    }
+    const eos = this.specialTokens.eos_token === undefined ? undefined : hf.token_to_id(this.specialTokens.eos_token);
+    this.eosTokenIds = eos === undefined ? [] : [eos];
+
+    const tagIds = MULTIVERSE_TAGS.map((tag) => this.addedIds.get(tag));
+    this.multiverseTags = tagIds.every((id) => id !== undefined)
+      ? (Object.fromEntries(MULTIVERSE_TAGS.map((tag, i) => [tag, tagIds[i]])) as Record<MultiverseTag, number>)
+      : undefined;
+  }
+
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    return this.hf.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    const known = ids.filter((id) => this.hf.id_to_token(id) !== undefined);
+    // The library throws on an empty list.
+    return known.length === 0 ? '' : this.hf.decode(known);
+  }
+
+  idToText(id: number): string {
+    return this.decode([id]);
+  }
+
+  tokenId(text: string): number | undefined {
+    return this.addedIds.get(text);
+  }
+
+  applyChatTemplate(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+    if (this.template === undefined) {
+      throw new ModelLoadError('TOKENIZER_ERROR', `${this.configFile} has no chat_template`, this.configFile);
+    }
+    return this.template.render({
+      ...this.specialTokens,
+      messages,
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+    });
+  }
+}
+
+/**
+ * The chat template: `chat_template` in tokenizer_config.json (a string, or a list of named
+ * templates of which we take "default"), else the separate `chat_template.jinja` newer
+ * checkpoints ship.
+ */
+async function findChatTemplate(
+  dir: string,
+  config: Record<string, unknown>,
+  configFile: string,
+): Promise<{ source: string | undefined; file: string }> {
+  const inConfig = config.chat_template;
+  if (typeof inConfig === 'string') return { source: inConfig, file: configFile };
+  if (Array.isArray(inConfig)) {
+    const named = inConfig.find((t) => t?.name === 'default');
+    return { source: typeof named?.template === 'string' ? named.template : undefined, file: configFile };
+  }
+  const jinjaFile = path.join(dir, 'chat_template.jinja');
+  try {
+    return { source: await fs.readFile(jinjaFile, 'utf8'), file: jinjaFile };
+  } catch {
+    return { source: undefined, file: configFile };
+  }
+}
+
+/** A special token entry is either its text or an AddedToken object with `content`. */
+function tokenContent(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  return undefined;
+}
+
+/** Parses a JSON object file; undefined when the file does not exist. */
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ModelLoadError('TOKENIZER_ERROR', `cannot read ${file}: ${(e as Error).message}`, file);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ModelLoadError('TOKENIZER_ERROR', `${file} is not valid JSON: ${(e as Error).message}`, file);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ModelLoadError('TOKENIZER_ERROR', `${file} must hold a JSON object`, file);
+  }
+  return value as Record<string, unknown>;
+}
