@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDetokenizer } from '../src/model/detokenizer.js';
 import { ModelLoadError } from '../src/model/errors.js';
-import { loadTokenizer, MULTIVERSE_TAGS, type Tokenizer } from '../src/model/tokenizer.js';
+import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
 import { TINY } from '../src/testkit/random-checkpoint.js';
 import { buildTokenizerFiles, writeTokenizerFiles, type TokenizerFiles } from '../src/testkit/tokenizer-files.js';
 

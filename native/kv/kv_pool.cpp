@@ -31,15 +31,22 @@ bool KvPool::has_sequence(int seq) const {
   return seq >= 0 && static_cast<size_t>(seq) < sequences_.size() && sequences_[seq].live;
 }
 
-int KvPool::new_sequence_id() {
-  int id;
-  if (!free_sequence_ids_.empty()) {
-    id = free_sequence_ids_.back();
-    free_sequence_ids_.pop_back();
-  } else {
-    id = static_cast<int>(sequences_.size());
-    sequences_.emplace_back();
+namespace {
+// Reuses a freed index when there is one, else grows the table: ids stay small and dense.
+template <class T>
+int take_index(std::vector<T>* table, std::vector<int>* free_ids) {
+  if (!free_ids->empty()) {
+    const int id = free_ids->back();
+    free_ids->pop_back();
+    return id;
   }
+  table->emplace_back();
+  return static_cast<int>(table->size()) - 1;
+}
+}  // namespace
+
+int KvPool::new_sequence_id() {
+  const int id = take_index(&sequences_, &free_sequence_ids_);
   sequences_[id] = Sequence{};
   sequences_[id].live = true;
   ++live_sequences_;
@@ -47,14 +54,7 @@ int KvPool::new_sequence_id() {
 }
 
 int KvPool::new_segment() {
-  int id;
-  if (!free_segment_ids_.empty()) {
-    id = free_segment_ids_.back();
-    free_segment_ids_.pop_back();
-  } else {
-    id = static_cast<int>(segments_.size());
-    segments_.emplace_back();
-  }
+  const int id = take_index(&segments_, &free_segment_ids_);
   segments_[id].slots.clear();
   segments_[id].refs = 0;
   ++live_segments_;

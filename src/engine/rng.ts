@@ -12,7 +12,7 @@
 const GOLDEN = 0x9e3779b9;
 
 /** Murmur3's 32-bit finaliser: a bijection on uint32 that spreads every input bit. */
-function mix32(x: number): number {
+export function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;

@@ -39,18 +39,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const kernels = options.kernels ?? (process.env.MULTIVERSE_KERNELS === 'portable' ? 'portable' : 'auto');
   const native = loadNative();
   const engine = new native.Engine({
-    architecture: c.architecture,
-    hiddenSize: c.hiddenSize,
-    intermediateSize: c.intermediateSize,
-    numLayers: c.numLayers,
-    numHeads: c.numHeads,
-    numKvHeads: c.numKvHeads,
-    headDim: c.headDim,
-    vocabSize: c.vocabSize,
-    ropeTheta: c.ropeTheta,
-    rmsNormEps: c.rmsNormEps,
-    tieWordEmbeddings: c.tieWordEmbeddings,
-    attentionBias: c.attentionBias,
+    ...c,
     kvSlots,
     threads: options.threads ?? os.availableParallelism(),
     kernels,

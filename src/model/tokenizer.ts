@@ -7,24 +7,7 @@ import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { ModelLoadError } from './errors.js';
-
-/** The 12 tags of the Multiverse format, in open/close pairs. */
-export const MULTIVERSE_TAGS = [
-  '<Think>',
-  '</Think>',
-  '<Parallel>',
-  '</Parallel>',
-  '<Goal>',
-  '</Goal>',
-  '<Outline>',
-  '</Outline>',
-  '<Path>',
-  '</Path>',
-  '<Conclusion>',
-  '</Conclusion>',
-] as const;
-
-export type MultiverseTag = (typeof MULTIVERSE_TAGS)[number];
+import { MULTIVERSE_TAGS, type MultiverseTagText } from '../multiverse/tags.js';
 
 export interface ChatMessage {
   role: string;
@@ -37,7 +20,7 @@ export interface Tokenizer {
   /** The end-of-sequence id from tokenizer_config.json's `eos_token` (empty when none). */
   readonly eosTokenIds: readonly number[];
   /** Each Multiverse tag's id when all 12 are added tokens; undefined otherwise (then they are text). */
-  readonly multiverseTags: Readonly<Record<MultiverseTag, number>> | undefined;
+  readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
   /** Token ids of `text`. `addSpecialTokens` (default true, as in HF) runs the post-processor (e.g. a BOS). */
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   /** Text of `ids`; ids that name no token are skipped (as HF tokenizers do) and [] gives ''. */
@@ -84,7 +67,7 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
 class HfBackedTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
-  readonly multiverseTags: Readonly<Record<MultiverseTag, number>> | undefined;
+  readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
   private readonly addedIds: Map<string, number>;
   private readonly specialTokens: Record<string, string>;
 
@@ -109,7 +92,7 @@ class HfBackedTokenizer implements Tokenizer {
 
     const tagIds = MULTIVERSE_TAGS.map((tag) => this.addedIds.get(tag));
     this.multiverseTags = tagIds.every((id) => id !== undefined)
-      ? (Object.fromEntries(MULTIVERSE_TAGS.map((tag, i) => [tag, tagIds[i]])) as Record<MultiverseTag, number>)
+      ? (Object.fromEntries(MULTIVERSE_TAGS.map((tag, i) => [tag, tagIds[i]])) as Record<MultiverseTagText, number>)
       : undefined;
   }
 

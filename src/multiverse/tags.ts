@@ -4,6 +4,24 @@
  * not change the layout and are ordinary tokens here.
  */
 
+/** All 12 tags of the format, in open/close pairs: the added tokens of a Multiverse tokenizer. */
+export const MULTIVERSE_TAGS = [
+  '<Think>',
+  '</Think>',
+  '<Parallel>',
+  '</Parallel>',
+  '<Goal>',
+  '</Goal>',
+  '<Outline>',
+  '</Outline>',
+  '<Path>',
+  '</Path>',
+  '<Conclusion>',
+  '</Conclusion>',
+] as const;
+
+export type MultiverseTagText = (typeof MULTIVERSE_TAGS)[number];
+
 /** Tag text by role. */
 export const MULTIVERSE_TAG_TEXT = {
   parallelOpen: '<Parallel>',

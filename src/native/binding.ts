@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import type { ModelConfig } from '../model/config.js';
 
 /** One tensor as the native loader maps it: a byte range of a safetensors file. */
 export interface NativeTensorRef {
@@ -24,19 +25,23 @@ export interface NativeTensorRef {
   shape: number[];
 }
 
-export interface NativeEngineSpec {
-  architecture: 'qwen2' | 'llama';
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-  ropeTheta: number;
-  rmsNormEps: number;
-  tieWordEmbeddings: boolean;
-  attentionBias: boolean;
+/** The model fields the engine needs come straight from the parsed config. */
+export interface NativeEngineSpec
+  extends Pick<
+    ModelConfig,
+    | 'architecture'
+    | 'hiddenSize'
+    | 'intermediateSize'
+    | 'numLayers'
+    | 'numHeads'
+    | 'numKvHeads'
+    | 'headDim'
+    | 'vocabSize'
+    | 'ropeTheta'
+    | 'rmsNormEps'
+    | 'tieWordEmbeddings'
+    | 'attentionBias'
+  > {
   /** Total KV slots in the pool (one slot = one token's K and V in every layer). */
   kvSlots: number;
   /** Worker threads for the math; 0 = hardware concurrency. */

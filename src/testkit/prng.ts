@@ -1,57 +1,34 @@
 /**
- * A small, fast, seeded pseudo-random generator for test data: xoshiro128** seeded through
- * splitmix32. Same seed, same stream, on every platform (only 32-bit integer ops are used).
+ * Seeded random values for test data, drawn from the engine's own generator (src/engine/rng.ts):
+ * same seed, same stream, on every platform.
  */
-
-/** One splitmix32 step: a good mixer for turning any 32-bit value into a well-spread one. */
-function splitmix32(state: number): number {
-  let z = (state + 0x9e3779b9) | 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
-}
+import { mix32, Rng } from '../engine/rng.js';
 
 /**
  * Derives an independent seed from a base seed and a label (FNV-1a over the label, then mixed),
  * so each tensor of a checkpoint gets its own stream and its values do not depend on write order.
  */
 export function deriveSeed(seed: number, label: string): number {
-  let h = 0x811c9dc5 ^ splitmix32(seed >>> 0);
+  let h = 0x811c9dc5 ^ mix32(seed >>> 0);
   for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
-  return splitmix32(h >>> 0);
+  return mix32(h >>> 0);
 }
 
-/** xoshiro128** generator. */
 export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly rng: Rng;
 
   constructor(seed: number) {
-    // Four chained splitmix32 outputs; xoshiro needs a state that is not all zero, which this gives.
-    this.a = splitmix32(seed >>> 0);
-    this.b = splitmix32(this.a);
-    this.c = splitmix32(this.b);
-    this.d = splitmix32(this.c);
+    this.rng = Rng.fromSeed(seed);
   }
 
   /** Next uniform 32-bit unsigned integer. */
   nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
+    return this.rng.nextUint32();
   }
 
-  /** Uniform in [0, 1). */
+  /** Uniform in [0, 1) from one 32-bit draw: plenty for test weights, half the cost of Rng.nextFloat. */
   nextFloat(): number {
-    return this.nextU32() / 4294967296;
+    return this.rng.nextUint32() / 4294967296;
   }
 
   /**
@@ -66,7 +43,3 @@ export class Prng {
 }
 
 const SQRT3 = Math.sqrt(3);
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Architecture, WeightDtype } from '../model/config.js';
 import { deriveSeed, Prng } from './prng.js';
-import { encodeValues } from './safetensors-writer.js';
-import { tensorBytes, writeSafetensorsStreaming, type TensorSpec } from './safetensors-stream-writer.js';
+import { encodeValues, tensorBytes, type TensorSpec } from './safetensors-writer.js';
+import { writeSafetensorsStreaming } from './safetensors-stream-writer.js';
 import { buildTokenizerFiles, writeTokenizerFiles } from './tokenizer-files.js';
 
 export interface RandomCheckpointOptions {

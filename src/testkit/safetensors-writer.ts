@@ -15,30 +15,52 @@ export interface TensorToWrite {
 
 export const DTYPE_BYTES: Record<WeightDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
-/** Encodes tensors (in the order given) as one safetensors buffer. */
+export interface TensorSpec {
+  name: string;
+  dtype: WeightDtype;
+  shape: number[];
+}
+
+/** Bytes of a tensor's data. */
+export function tensorBytes(spec: TensorSpec): number {
+  return spec.shape.reduce((n, d) => n * d, 1) * DTYPE_BYTES[spec.dtype];
+}
+
+/**
+ * The bytes before the data: 8-byte little-endian header length, then the JSON header padded with
+ * spaces so the data starts 8-byte aligned (as the reference writer does). `bytes` is each
+ * tensor's data length, in order.
+ */
+function prefixFor(entries: readonly (TensorSpec & { bytes: number })[], metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const e of entries) {
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes] };
+    offset += e.bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const prefix = Buffer.alloc(8 + Buffer.byteLength(json));
+  prefix.writeBigUInt64LE(BigInt(prefix.length - 8), 0);
+  prefix.write(json, 8, 'utf8');
+  return prefix;
+}
+
+/** The header bytes for tensors whose data will follow in order (see the streaming writer). */
+export function safetensorsPrefix(specs: readonly TensorSpec[], metadata: Record<string, string> = { format: 'pt' }): Buffer {
+  return prefixFor(specs.map((s) => ({ ...s, bytes: tensorBytes(s) })), metadata);
+}
+
+/**
+ * Encodes tensors (in the order given) as one safetensors buffer. A tensor's data need not match
+ * its shape: tests use that to build files whose offsets lie.
+ */
 export function encodeSafetensors(
   tensors: Map<string, TensorToWrite>,
   metadata: Record<string, string> = { format: 'pt' },
 ): Buffer {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
-  let at = 8 + headerBytes.length;
-  for (const t of tensors.values()) {
-    out.set(t.data, at);
-    at += t.data.byteLength;
-  }
-  return out;
+  const entries = [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, bytes: t.data.byteLength }));
+  return Buffer.concat([prefixFor(entries, metadata), ...[...tensors.values()].map((t) => t.data)]);
 }
 
 export function writeSafetensors(file: string, tensors: Map<string, TensorToWrite>): void {

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { MULTIVERSE_TAGS } from '../model/tokenizer.js';
+import { MULTIVERSE_TAGS } from '../multiverse/tags.js';
 import { QWEN2_SPLIT_PATTERN, trainBpe, type TrainedBpe } from './bpe-trainer.js';
 
 /** The training text, written for this project: everyday prose plus some arithmetic. */
