@@ -11,3 +11,6 @@ export { GenerationError, type GenerationErrorCode } from './engine/errors.js';
 export type { GenerateOptions } from './engine/generate-options.js';
 export type { GenerateInput } from './rx/generate.js';
 export type { GenerationEvent, TokenEvent, DoneEvent, FinishReason, Usage } from './rx/events.js';
+export type { Checkpoint } from './model/checkpoint.js';
+export type { GenerationConfig } from './model/parse-config.js';
+export type { KvStats, NativeTensorRef } from './native/binding.js';

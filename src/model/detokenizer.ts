@@ -19,8 +19,8 @@ export class StreamingDetokenizer {
   /** Adds one token; returns the text that is now safe to emit ('' while a character is incomplete). */
   push(tokenId: number): string {
     this.ids.push(tokenId);
-    const context = this.tokenizer.decode(this.ids.slice(0, this.read));
-    const text = this.tokenizer.decode(this.ids);
+    const context = this.decode(this.ids.slice(0, this.read));
+    const text = this.decode(this.ids);
     if (text.length <= context.length || text.endsWith(REPLACEMENT_CHAR)) return '';
     // The emitted tokens become the context of the next step; older ones are no longer needed.
     this.ids = this.ids.slice(this.read);
@@ -28,10 +28,15 @@ export class StreamingDetokenizer {
     return text.slice(context.length);
   }
 
+  /** Special tokens (`<|im_end|>`…) are control, not text; the Multiverse tags are not special and stay. */
+  private decode(ids: number[]): string {
+    return this.tokenizer.decode(ids, { skipSpecialTokens: true });
+  }
+
   /** Emits whatever is still pending (an incomplete character as U+FFFD) and starts over. */
   flush(): string {
-    const context = this.tokenizer.decode(this.ids.slice(0, this.read));
-    const text = this.tokenizer.decode(this.ids);
+    const context = this.decode(this.ids.slice(0, this.read));
+    const text = this.decode(this.ids);
     this.ids = [];
     this.read = 0;
     return text.slice(context.length);

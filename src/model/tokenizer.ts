@@ -23,8 +23,12 @@ export interface Tokenizer {
   readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
   /** Token ids of `text`. `addSpecialTokens` (default true, as in HF) runs the post-processor (e.g. a BOS). */
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
-  /** Text of `ids`; ids that name no token are skipped (as HF tokenizers do) and [] gives ''. */
-  decode(ids: readonly number[]): string;
+  /**
+   * Text of `ids`; ids that name no token are skipped (as HF tokenizers do) and [] gives ''.
+   * `skipSpecialTokens` (default false, as in HF) leaves out special tokens such as `<|im_end|>`;
+   * the Multiverse tags are ordinary added tokens and always stay.
+   */
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
   /** Text of one token: may be an incomplete UTF-8 character (shown as U+FFFD) for byte-level tokens. */
   idToText(id: number): string;
   /** Id of an added token (special tokens, tags) by its exact text; undefined for anything else. */
@@ -100,10 +104,10 @@ class HfBackedTokenizer implements Tokenizer {
     return this.hf.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
 
-  decode(ids: readonly number[]): string {
+  decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
     const known = ids.filter((id) => this.hf.id_to_token(id) !== undefined);
     // The library throws on an empty list.
-    return known.length === 0 ? '' : this.hf.decode(known);
+    return known.length === 0 ? '' : this.hf.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
 
   idToText(id: number): string {

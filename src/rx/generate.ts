@@ -29,7 +29,8 @@ export function generateEvents(model: Model, input: GenerateInput, options: Gene
       if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
       const resolved = resolveOptions(options, {
         generationConfig: model.checkpoint.generationConfig,
-        eosTokenIds: model.tokenizer.eosTokenIds.length ? model.tokenizer.eosTokenIds : model.checkpoint.eosTokenIds,
+        // generation_config.json may list several (Qwen2.5: <|im_end|> and <|endoftext|>); take all.
+        eosTokenIds: [...new Set([...model.tokenizer.eosTokenIds, ...model.checkpoint.eosTokenIds])],
       });
       const prompt = promptTokens(model, input, resolved);
       const ctx = model.info.contextLength;
