@@ -135,12 +135,22 @@ describe('KV pool', () => {
     expect(engine.kvStats().freeSlots).toBe(SLOTS);
   });
 
-  it('refuses KV changes while a step is in flight', async () => {
+  it('allows fork and release while a step is in flight, but not a second step', async () => {
     const s = engine.createSequence();
-    const running = engine.step([item(s, [1, 2, 3], 0)]);
-    expect(() => engine.fork(s, 2)).toThrow(/engine busy/);
-    await running;
-    engine.release(s);
+    await engine.step([item(s, [1, 2], 0)]);
+    const other = engine.createSequence();
+    const running = engine.step([item(s, [3], 2), item(other, [4, 5], 0)]);
+    await expect(engine.step([item(s, [6], 3)])).rejects.toThrow(/already in flight/);
+    const [child] = engine.fork(s, 1);
+    engine.release(other); // its step results are simply dropped
     ok();
+    await running;
+    ok();
+    // The child forked mid-step holds the parent's segments; the step's token went in after.
+    expect(engine.sequenceLength(child)).toBe(3);
+    expect(engine.sequenceLength(s)).toBe(3);
+    for (const q of [s, child]) engine.release(q);
+    ok();
+    expect(engine.kvStats().freeSlots).toBe(SLOTS);
   });
 });

@@ -46,14 +46,11 @@ Napi::Value EngineWrap::Backend(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EngineWrap::CreateSequence(const Napi::CallbackInfo& info) {
-  Engine& e = live();
-  e.require_idle();
-  return Napi::Number::New(info.Env(), e.kv().create_sequence());
+  return Napi::Number::New(info.Env(), live().kv().create_sequence());
 }
 
 Napi::Value EngineWrap::Fork(const Napi::CallbackInfo& info) {
   Engine& e = live();
-  e.require_idle();
   const int seq = seq_arg(info, 0);
   MV_CHECK(info.Length() > 1 && info[1].IsNumber(), "fork(seq, n): n must be a number");
   const int n = info[1].As<Napi::Number>().Int32Value();
@@ -65,7 +62,6 @@ Napi::Value EngineWrap::Fork(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineWrap::Merge(const Napi::CallbackInfo& info) {
   Engine& e = live();
-  e.require_idle();
   const int prefix = seq_arg(info, 0);
   MV_CHECK(info.Length() > 1 && info[1].IsArray(), "merge(prefix, children): children must be an array");
   const Napi::Array arr = info[1].As<Napi::Array>();
@@ -79,9 +75,7 @@ Napi::Value EngineWrap::Merge(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EngineWrap::Release(const Napi::CallbackInfo& info) {
-  Engine& e = live();
-  e.require_idle();
-  e.kv().release(seq_arg(info, 0));
+  live().kv().release(seq_arg(info, 0));
   return info.Env().Undefined();
 }
 

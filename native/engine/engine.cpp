@@ -13,10 +13,8 @@ Engine::Engine(ModelSpec spec, int kv_slots, int threads, bool force_portable)
       kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots}),
       backend_(make_cpu_backend(spec_, weights_, kv_, threads, force_portable)) {}
 
-void Engine::require_idle() const { MV_CHECK(!busy_.load(), "engine busy: a step is in flight"); }
-
 std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {
-  require_idle();
+  MV_CHECK(!busy_.load(), "engine busy: a step is already in flight");
   MV_CHECK(!items.empty(), "step needs at least one sequence");
   std::unordered_set<int> seen;
   size_t need = 0;

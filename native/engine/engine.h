@@ -1,7 +1,12 @@
 // The native engine: weights, the KV pool and a backend, with the rules that keep a step safe.
 // prepare() validates a whole step and appends its slots on the JS thread (so errors reject the
 // promise before anything changes); execute() does the math on a worker thread; finish() clears
-// the busy flag. KV mutations are refused while busy because execute() reads the pool.
+// the busy flag. One step at a time: prepare() throws while busy.
+//
+// Fork, merge and release may run on the JS thread while a step is in flight: execute() reads
+// only the K/V storage through the slot lists copied into its batch, never the segment metadata,
+// and slots freed meanwhile cannot be handed out again before the step finishes (only prepare()
+// allocates). A sequence released mid-step just has its results dropped.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -28,9 +33,6 @@ class Engine {
   const ModelSpec& spec() const { return spec_; }
   KvPool& kv() { return kv_; }
   std::string backend_name() const { return backend_->name(); }
-  bool busy() const { return busy_.load(); }
-  // Throws when a step is in flight: KV metadata must not change under a running step.
-  void require_idle() const;
 
   // Validates every item (known, distinct sequences; 1+ tokens; ids in vocab; as many positions as
   // tokens; enough free slots for all), then appends the slots and marks the engine busy.

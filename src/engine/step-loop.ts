@@ -7,8 +7,8 @@
  * Fairness: each step carries at most `maxStepTokens` tokens. Decode tokens go first; long prefills
  * are cut into chunks that share what is left, so a long prompt never stalls running decodes.
  *
- * KV mutations (fork, merge, release) must not happen while a step is in flight; `whenIdle()` and
- * `release()` defer them to between steps.
+ * Fork, merge and release are safe at any time (see src/native/binding.ts); `release()` also drops
+ * the sequence's queued work, and results of an in-flight step for it are discarded.
  */
 import type { LogitsRequest, NativeEngine, StepItem } from '../native/binding.js';
 import { GenerationError } from './errors.js';
@@ -20,6 +20,8 @@ export interface StepLoopOptions {
 
 interface Job {
   seq: number;
+  /** The request this work belongs to: the unit of fairness. */
+  owner: number;
   tokens: number[];
   positions: number[];
   /** How many of tokens have been stepped already (a prefill may take several steps). */
@@ -48,11 +50,11 @@ export class StepLoop {
   ) {}
 
   /**
-   * Queues tokens for a sequence and resolves with the logits asked for ('last': one row,
+   * Queues tokens for a sequence (on behalf of request `owner`) and resolves with the logits asked for ('last': one row,
    * 'all': one row per token, 'none': empty). Rejects with KV_EXHAUSTED when the pool cannot hold
    * the tokens, ENGINE_ERROR when the native step fails. A sequence has at most one job at a time.
    */
-  run(seq: number, tokens: number[], positions: number[], logits: LogitsRequest): Promise<Float32Array> {
+  run(seq: number, tokens: number[], positions: number[], logits: LogitsRequest, owner = 0): Promise<Float32Array> {
     if (this.stopped) return Promise.reject(new GenerationError('MODEL_DISPOSED', 'the model was disposed'));
     if (tokens.length === 0 || tokens.length !== positions.length) {
       return Promise.reject(new GenerationError('INVALID_REQUEST', 'run() needs as many positions as tokens, at least one'));
@@ -61,7 +63,7 @@ export class StepLoop {
       return Promise.reject(new GenerationError('INVALID_REQUEST', `sequence ${seq} already has queued work`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ seq, tokens, positions, done: 0, logits, rows: [], resolve, reject });
+      this.queue.push({ seq, owner, tokens, positions, done: 0, logits, rows: [], resolve, reject });
       this.schedule();
     });
   }
@@ -78,10 +80,9 @@ export class StepLoop {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Cancels any queued job of the sequence and releases it between steps (a no-op once stopped). */
-  async release(seq: number): Promise<void> {
+  /** Drops the sequence's queued work and releases its KV (a no-op once the loop is stopped). */
+  release(seq: number): void {
     this.cancel(seq);
-    await this.whenIdle();
     if (!this.stopped) this.engine.release(seq);
   }
 
@@ -105,14 +106,15 @@ export class StepLoop {
   }
 
   /**
-   * Picks this step's chunks: every decode first (queue order, so a job left out runs next time),
-   * then prefills split what is left of the budget evenly so none starves another.
+   * Picks this step's chunks: decodes first, taken round-robin across requests (so a request with
+   * a thousand paths cannot crowd out one with a single sequence) and in queue order within one
+   * (a job left out runs next time); then prefills split what is left of the budget evenly.
    */
   private plan(): { job: Job; count: number }[] {
     let budget = this.options.maxStepTokens;
     let free = this.engine.kvStats().freeSlots;
     const remaining = (j: Job) => j.tokens.length - j.done;
-    const decodes = this.queue.filter((j) => remaining(j) === 1);
+    const decodes = roundRobin(this.queue.filter((j) => remaining(j) === 1));
     const prefills = this.queue.filter((j) => remaining(j) > 1);
     const picked: { job: Job; count: number }[] = [];
     const take = (job: Job, count: number) => {
@@ -187,6 +189,22 @@ export class StepLoop {
     for (const wake of this.idleWaiters.splice(0)) wake();
     this.schedule();
   }
+}
+
+/** Jobs reordered as the first of each owner, then the second of each, and so on. */
+function roundRobin(jobs: Job[]): Job[] {
+  const byOwner = new Map<number, Job[]>();
+  for (const job of jobs) {
+    const list = byOwner.get(job.owner);
+    if (list) list.push(job);
+    else byOwner.set(job.owner, [job]);
+  }
+  const lists = [...byOwner.values()];
+  const out: Job[] = [];
+  for (let round = 0; out.length < jobs.length; round++) {
+    for (const list of lists) if (round < list.length) out.push(list[round]);
+  }
+  return out;
 }
 
 function concat(parts: Float32Array[]): Float32Array {

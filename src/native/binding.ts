@@ -4,8 +4,9 @@
  * disposed and throws `Error('engine disposed')` if it was.
  *
  * Sync methods mutate only KV metadata (segment lists, reference counts) and are cheap: their
- * cost does not depend on prefix length. They throw while a step is in flight, because the step
- * reads that metadata from a worker thread; the TS engine serialises calls so this never happens.
+ * cost does not depend on prefix length. They are safe while a step is in flight: the step reads
+ * K/V storage through slot lists copied when it started, and freed slots are not reused before it
+ * ends. Only one step may be in flight; a second `step()` rejects.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';

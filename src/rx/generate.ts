@@ -22,7 +22,7 @@ export function generateEvents(model: Model, input: GenerateInput, options: Gene
       if (seq === undefined) return;
       const s = seq;
       seq = undefined;
-      if (!model.isDisposed) void model.loop.release(s);
+      if (!model.isDisposed) model.loop.release(s);
     };
 
     const start = async () => {
@@ -37,8 +37,6 @@ export function generateEvents(model: Model, input: GenerateInput, options: Gene
       if (prompt.length >= ctx) {
         throw new GenerationError('CONTEXT_OVERFLOW', `prompt of ${prompt.length} tokens leaves no room in a context of ${ctx} positions`);
       }
-      await model.loop.whenIdle();
-      if (cancelled) return;
       seq = model.engine.createSequence();
       const done = await decodeSequence(
         { loop: model.loop, tokenizer: model.tokenizer, contextLength: ctx },
