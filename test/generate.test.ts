@@ -19,7 +19,7 @@ function argmax(row: Float64Array): number {
 }
 
 async function run(model: Model, input: number[] | string, options = {}): Promise<GenerationEvent[]> {
-  return lastValueFrom(model.generate(input, options).pipe(toArray()));
+  return lastValueFrom(model.events(input, options).pipe(toArray()));
 }
 
 function done(events: GenerationEvent[]): DoneEvent {
@@ -61,14 +61,14 @@ describe('generate()', () => {
     expect(d.tokenIds).toEqual(greedy);
     expect(events.filter((e) => e.type === 'token').map((e) => (e.type === 'token' ? e.tokenId : -1))).toEqual(greedy);
     expect(d.finishReason).toBe('length');
-    expect(d.usage).toEqual({ promptTokens: 6, completionTokens: 8, totalTokens: 14 });
+    expect(d.usage).toEqual({ promptTokens: 6, completionTokens: 8, totalTokens: 14, criticalPathTokens: 8 });
     expect(events.every((e) => e.branch === '0')).toBe(true);
     expect(model.kvStats().freeSlots).toBe(256);
   });
 
   it('is cold: nothing runs until subscribed', async () => {
     const before = model.loop.steps;
-    const obs = model.generate(PROMPT, { maxTokens: 2 });
+    const obs = model.events(PROMPT, { maxTokens: 2 });
     await settle(model);
     expect(model.loop.steps).toBe(before);
     await lastValueFrom(obs);
@@ -114,7 +114,7 @@ describe('generate()', () => {
   });
 
   it('frees the KV when unsubscribed mid-decode', async () => {
-    await firstValueFrom(model.generate(PROMPT, { maxTokens: 50, ignoreEos: true }).pipe(take(3), toArray()));
+    await firstValueFrom(model.events(PROMPT, { maxTokens: 50, ignoreEos: true }).pipe(take(3), toArray()));
     await settle(model);
     model.engine.checkIntegrity();
     expect(model.kvStats().freeSlots).toBe(256);
@@ -123,7 +123,7 @@ describe('generate()', () => {
 
   it('frees the KV when unsubscribed mid-prefill', async () => {
     // 100 tokens at 16 per step: the prefill spans several steps.
-    const sub = model.generate(Array(100).fill(7), { maxTokens: 5 }).subscribe();
+    const sub = model.events(Array(100).fill(7), { maxTokens: 5 }).subscribe();
     while (model.loop.tokensStepped === 0 || model.kvStats().freeSlots === 256) await new Promise((r) => setImmediate(r));
     expect(model.kvStats().freeSlots).toBeGreaterThan(256 - 100);
     sub.unsubscribe();

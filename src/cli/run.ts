@@ -52,7 +52,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   if (!json) log(`model ${model.info.dir} (${model.info.architecture}, ${(model.info.parameterCount / 1e6).toFixed(2)}M params, ${model.info.backend}) loaded in ${Date.now() - started} ms`);
   try {
     const genStart = Date.now();
-    const done = await lastValueFrom(model.generate(tokens ?? prompt, options).pipe(tap((e) => print(e, json))));
+    const done = await lastValueFrom(model.events(tokens ?? prompt, options).pipe(tap((e) => print(e, json))));
     if (!json && done.type === 'done') {
       const secs = (Date.now() - genStart) / 1000;
       log(`\n[${done.finishReason}] ${done.usage.promptTokens} prompt + ${done.usage.completionTokens} generated tokens in ${secs.toFixed(2)} s (${(done.usage.completionTokens / secs).toFixed(1)} tok/s), seed ${done.seed}`);
@@ -68,7 +68,7 @@ function print(e: GenerationEvent, json: boolean): void {
     process.stdout.write(`${JSON.stringify(e)}\n`);
   } else if (e.type === 'token') {
     process.stdout.write(e.text);
-  } else {
+  } else if (e.type === 'done') {
     process.stdout.write(`${e.tail}\n`);
   }
 }

@@ -11,6 +11,8 @@ export type GenerationErrorCode =
   | 'KV_EXHAUSTED'
   /** The input or options were invalid (message says which). */
   | 'INVALID_REQUEST'
+  /** Work was asked of a sequence the request had already let go (it was cancelled). */
+  | 'CANCELLED'
   /** The model was disposed while the request ran. */
   | 'MODEL_DISPOSED'
   /** The native engine failed a step. */

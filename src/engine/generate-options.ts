@@ -3,11 +3,38 @@
  */
 import type { GenerationConfig } from '../model/parse-config.js';
 import { GenerationError } from './errors.js';
+import type { MultiverseTemplate } from '../multiverse/template.js';
 import { validateSamplingParams, type SamplingParams } from './sampler.js';
 
+/** How the engine runs a model's parallel blocks (DESIGN.md §1, the Multiverse scheduler). */
+export interface MultiverseOptions {
+  /** Fork when the model closes a goal with outlines. Default true. */
+  enabled?: boolean;
+  /** Most nested forks on one path; a deeper goal is written sequentially. Default 4. */
+  maxDepth?: number;
+  /** Most paths in one fork; further outlines get no path. Default 8. */
+  maxPathsPerFork?: number;
+  /** No fork when fewer critical-path tokens than this remain; the model continues sequentially. Default 16. */
+  forkMargin?: number;
+  /** Path opener, `{label}` replaced by the outline label. Default: the model's multiverse.json, else `<Path>{label}:`. */
+  pathOpener?: string;
+  /** Conclusion opener. Default: the model's multiverse.json, else `<Conclusion>`. */
+  conclusionOpener?: string;
+}
+
+/** A hook that overrides sampling: return a token id to use it, undefined to sample. */
+export type TokenPicker = (step: { branch: string; logits: Float32Array; generated: number }) => number | undefined;
+
 export interface GenerateOptions {
-  /** Most tokens to generate. Default 256. */
+  /** Most tokens on the critical path (the sequential length; parallel paths count once). Default 256. */
   maxTokens?: number;
+  /** Most tokens over all branches together. Default 8 × maxTokens. */
+  maxTotalTokens?: number;
+  /** Wall-clock limit in milliseconds; the request ends with finishReason 'length', limit 'timeout'. */
+  timeoutMs?: number;
+  multiverse?: MultiverseOptions;
+  /** Overrides sampling token by token (tests force scripts of tokens; constrained decoding). */
+  pickToken?: TokenPicker;
   /** 0 = greedy. Default: generation_config.json's, else 1. */
   temperature?: number;
   /** Default: generation_config.json's, else 0 (off). */
@@ -34,6 +61,10 @@ export interface GenerateOptions {
 
 export interface ResolvedOptions {
   maxTokens: number;
+  maxTotalTokens: number;
+  timeoutMs: number;
+  multiverse: Required<MultiverseOptions>;
+  pickToken?: TokenPicker;
   sampling: SamplingParams;
   seed: number;
   stop: string[];
@@ -47,11 +78,28 @@ export interface ResolvedOptions {
  */
 export function resolveOptions(
   options: GenerateOptions,
-  defaults: { generationConfig?: GenerationConfig; eosTokenIds: readonly number[] },
+  defaults: { generationConfig?: GenerationConfig; eosTokenIds: readonly number[]; template: MultiverseTemplate },
 ): ResolvedOptions {
   const g = defaults.generationConfig ?? {};
   const maxTokens = options.maxTokens ?? 256;
   if (!Number.isInteger(maxTokens) || maxTokens < 1) invalid(`maxTokens must be an integer >= 1, got ${maxTokens}`);
+  const maxTotalTokens = options.maxTotalTokens ?? 8 * maxTokens;
+  if (!Number.isInteger(maxTotalTokens) || maxTotalTokens < 1) invalid(`maxTotalTokens must be an integer >= 1, got ${maxTotalTokens}`);
+  const timeoutMs = options.timeoutMs ?? Infinity;
+  if (!(timeoutMs > 0)) invalid(`timeoutMs must be > 0, got ${timeoutMs}`);
+  const m = options.multiverse ?? {};
+  const multiverse: Required<MultiverseOptions> = {
+    enabled: m.enabled ?? true,
+    maxDepth: m.maxDepth ?? 4,
+    maxPathsPerFork: m.maxPathsPerFork ?? 8,
+    forkMargin: m.forkMargin ?? 16,
+    pathOpener: m.pathOpener ?? defaults.template.pathOpener,
+    conclusionOpener: m.conclusionOpener ?? defaults.template.conclusionOpener,
+  };
+  for (const key of ['maxDepth', 'maxPathsPerFork', 'forkMargin'] as const) {
+    if (!Number.isInteger(multiverse[key]) || multiverse[key] < 0) invalid(`multiverse.${key} must be an integer >= 0, got ${multiverse[key]}`);
+  }
+  if (!multiverse.pathOpener.includes('{label}')) invalid('multiverse.pathOpener must contain {label}');
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isSafeInteger(seed)) invalid(`seed must be a safe integer, got ${seed}`);
   const sampling: SamplingParams = {
@@ -73,7 +121,18 @@ export function resolveOptions(
   }
   const stopTokenIds = new Set<number>(options.stopTokenIds ?? []);
   if (!options.ignoreEos) for (const id of defaults.eosTokenIds) stopTokenIds.add(id);
-  return { maxTokens, sampling, seed, stop, stopTokenIds, raw: options.raw ?? false };
+  return {
+    maxTokens,
+    maxTotalTokens,
+    timeoutMs,
+    multiverse,
+    pickToken: options.pickToken,
+    sampling,
+    seed,
+    stop,
+    stopTokenIds,
+    raw: options.raw ?? false,
+  };
 }
 
 function invalid(message: string): never {

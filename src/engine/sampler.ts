@@ -74,12 +74,21 @@ export function sampleToken(
   history: readonly number[],
 ): SampledToken {
   validateSamplingParams(params);
-  const lse = logSumExp(logits);
   const z = applyRepetitionPenalty(logits, history, params.repetitionPenalty);
   const token = params.temperature === 0 ? argmax(z) : draw(z, params, rng);
-  const sampled: SampledToken = { token, logprob: logits[token] - lse };
-  if (params.topLogprobs > 0) sampled.topLogprobs = topLogprobs(logits, lse, params.topLogprobs);
-  return sampled;
+  return scoreToken(logits, token, params.topLogprobs);
+}
+
+/**
+ * The model's log-probability of `token` (raw log-softmax of `logits`) and, when `topLogprobs` > 0,
+ * of the most likely tokens: what a sampled, forced or scored token reports.
+ * @throws RangeError for logits with NaN, +Infinity or no finite value.
+ */
+export function scoreToken(logits: Float32Array, token: number, topLogprobs = 0): SampledToken {
+  const lse = logSumExp(logits);
+  const scored: SampledToken = { token, logprob: logits[token] - lse };
+  if (topLogprobs > 0) scored.topLogprobs = topLogprobsOf(logits, lse, topLogprobs);
+  return scored;
 }
 
 /**
@@ -246,7 +255,7 @@ function sortedDescending(z: Float32Array, zmax: number, invT: number, bound: nu
 }
 
 /** Raw log-softmax of the n most likely tokens (fewer when the vocab is smaller). */
-function topLogprobs(logits: Float32Array, lse: number, n: number): Record<number, number> {
+function topLogprobsOf(logits: Float32Array, lse: number, n: number): Record<number, number> {
   const max = maxOf(logits);
   const ids = sortedDescending(logits, max, 1, firstReaching(histogram(logits, max, 1).count, n));
   const top: Record<number, number> = {};

@@ -8,6 +8,8 @@ import { loadNative } from '../native/binding.js';
 import { openCheckpoint } from './checkpoint.js';
 import { Model } from './model.js';
 import { loadTokenizer } from './tokenizer.js';
+import type { TagMode } from '../multiverse/tag-scanner.js';
+import { readTemplate } from '../multiverse/template.js';
 
 export interface LoadModelOptions {
   /**
@@ -46,7 +48,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     tensors: checkpoint.tensors,
   });
   const loop = new StepLoop(engine, c.vocabSize, { maxStepTokens: options.maxStepTokens ?? 512 });
-  return new Model(checkpoint, tokenizer, engine, loop, {
+  const tags = tokenizer.multiverseTags;
+  const tagMode: TagMode = tags ? { kind: 'ids', idOf: tags } : { kind: 'text', textOf: (id) => tokenizer.idToText(id) };
+  const info = {
     dir: checkpoint.dir,
     architecture: c.architecture,
     parameterCount: checkpoint.parameterCount,
@@ -54,5 +58,6 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     contextLength,
     kvSlots,
     backend: engine.backend,
-  });
+  };
+  return new Model(checkpoint, tokenizer, engine, loop, info, readTemplate(checkpoint.dir), tagMode);
 }

@@ -2,12 +2,15 @@
  * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
  * `generate()` returns a cold Observable of events; `dispose()` frees the weights and the KV pool.
  */
-import { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
-import { generateEvents, type GenerateInput } from '../rx/generate.js';
+import type { TagMode } from '../multiverse/tag-scanner.js';
+import type { MultiverseTemplate } from '../multiverse/template.js';
+import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
+import { stagesOf, type Stage } from '../rx/stages.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -33,23 +36,48 @@ export class Model {
     /** @internal */ readonly engine: NativeEngine,
     /** @internal */ readonly loop: StepLoop,
     readonly info: ModelInfo,
+    /** The forced path and conclusion openers (multiverse.json, or the defaults). */
+    readonly template: MultiverseTemplate,
+    /** How this model writes the Multiverse tags: as added tokens, or as text. */
+    readonly tagMode: TagMode,
   ) {}
 
   /**
    * Generates from a chat (`ChatMessage[]`), a string (through the chat template unless
-   * `options.raw`), or token ids (`number[]`). Cold: nothing runs until subscribed; unsubscribing
-   * cancels the request and frees its KV within one step. Errors are GenerationError values.
+   * `options.raw`), or token ids (`number[]`), as a cold Observable of stages: sequential stretches
+   * (`tokens$`), parallel blocks (`branches$`, one Branch per path, each a forked native sequence),
+   * and a final done stage. Nothing runs until subscribed; unsubscribing cancels the request and
+   * frees its KV within one step; unsubscribing from one branch cancels that path.
+   *
+   * @example
+   * ```ts
+   * model.generate('Compute 12*3 + 4*5', { temperature: 0 }).subscribe((stage) => {
+   *   if (stage.kind === 'sequential') stage.tokens$.subscribe((t) => process.stdout.write(t.text));
+   *   if (stage.kind === 'map') stage.branches$.subscribe((b) => b.tokens$.subscribe((t) => console.log(b.label, t.text)));
+   * });
+   * ```
+   */
+  generate(input: GenerateInput, options: GenerateOptions = {}): Observable<Stage> {
+    return defer(() => {
+      let control: RequestControl | undefined;
+      return stagesOf(requestEvents(this, input, options, (c) => (control = c)), (branch) => control?.cancelBranch(branch));
+    });
+  }
+
+  /**
+   * The same generation as a flat stream of events (token, fork, join, done), each naming its
+   * branch path: what UIs, the CLI and the wire protocol use. Errors are GenerationError values.
    *
    * @example
    * ```ts
    * const model = await loadModel('models/default');
-   * model.generate('Compute 12*3 + 4*5', { maxTokens: 64, temperature: 0 }).subscribe((e) => {
+   * model.events('Compute 12*3 + 4*5', { maxTokens: 64, temperature: 0 }).subscribe((e) => {
    *   if (e.type === 'token') process.stdout.write(e.text);
    * });
    * ```
    */
-  generate(input: GenerateInput, options: GenerateOptions = {}): Observable<GenerationEvent> {
-    return generateEvents(this, input, options);
+  events(input: GenerateInput, options: GenerateOptions = {}): Observable<GenerationEvent> {
+    return requestEvents(this, input, options);
   }
 
   /** KV pool occupancy (free slots return to the total once every request has ended). */

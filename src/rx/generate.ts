@@ -1,29 +1,37 @@
 /**
- * The cold Observable behind Model.generate(): subscribing tokenizes the input, creates a native
- * sequence and decodes it through the shared step loop; unsubscribing cancels and releases the
- * sequence's KV between steps. Errors arrive as GenerationError through `subscriber.error`.
+ * The cold Observable behind Model.events(): subscribing tokenizes the input and runs the request
+ * through the Multiverse scheduler on the shared step loop; unsubscribing cancels it and releases
+ * all of its KV at once. Errors arrive as GenerationError through `subscriber.error`, after the
+ * request's KV was released.
  */
 import { Observable } from 'rxjs';
-import { decodeSequence } from '../engine/decode-sequence.js';
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
+import { RequestContext } from '../engine/request-context.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
+import { MultiverseRun } from '../multiverse/scheduler.js';
 import type { GenerationEvent } from './events.js';
 
 /** Chat messages, a string (chat template unless `raw`), or token ids. */
 export type GenerateInput = string | readonly ChatMessage[] | readonly number[];
 
-export function generateEvents(model: Model, input: GenerateInput, options: GenerateOptions): Observable<GenerationEvent> {
+/** Lets a view of the stream (the stage API) cancel single branches of a running request. */
+export interface RequestControl {
+  /** Ends the path at `branch` (and any nested in it) early; the merge goes on with it truncated. */
+  cancelBranch(branch: string): void;
+}
+
+export function requestEvents(
+  model: Model,
+  input: GenerateInput,
+  options: GenerateOptions,
+  onStart?: (control: RequestControl) => void,
+): Observable<GenerationEvent> {
   return new Observable<GenerationEvent>((subscriber) => {
     let cancelled = false;
-    let seq: number | undefined;
-    const releaseSeq = () => {
-      if (seq === undefined) return;
-      const s = seq;
-      seq = undefined;
-      if (!model.isDisposed) model.loop.release(s);
-    };
+    const cancelledBranches = new Set<string>();
+    const request = new RequestContext(model.loop, model.engine);
 
     const start = async () => {
       if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
@@ -31,18 +39,27 @@ export function generateEvents(model: Model, input: GenerateInput, options: Gene
         generationConfig: model.checkpoint.generationConfig,
         // generation_config.json may list several (Qwen2.5: <|im_end|> and <|endoftext|>); take all.
         eosTokenIds: [...new Set([...model.tokenizer.eosTokenIds, ...model.checkpoint.eosTokenIds])],
+        template: model.template,
       });
       const prompt = promptTokens(model, input, resolved);
       const ctx = model.info.contextLength;
       if (prompt.length >= ctx) {
         throw new GenerationError('CONTEXT_OVERFLOW', `prompt of ${prompt.length} tokens leaves no room in a context of ${ctx} positions`);
       }
-      seq = model.engine.createSequence();
-      const done = await decodeSequence(
-        { loop: model.loop, tokenizer: model.tokenizer, contextLength: ctx },
-        { seq, branch: '0', prompt, options: resolved, emit: (e) => subscriber.next(e), cancelled: () => cancelled },
-      );
-      releaseSeq();
+      onStart?.({ cancelBranch: (branch) => cancelledBranches.add(branch) });
+      const run = new MultiverseRun({
+        request,
+        tokenizer: model.tokenizer,
+        tags: model.tagMode,
+        vocabSize: model.checkpoint.config.vocabSize,
+        contextLength: ctx,
+        options: resolved,
+        emit: (e) => subscriber.next(e),
+        cancelled: () => cancelled,
+        branchCancelled: (branch) => [...cancelledBranches].some((b) => branch === b || branch.startsWith(`${b}/`)),
+      });
+      const done = await run.run(prompt);
+      request.releaseAll();
       if (done) {
         subscriber.next(done);
         subscriber.complete();
@@ -50,13 +67,13 @@ export function generateEvents(model: Model, input: GenerateInput, options: Gene
     };
 
     start().catch((err: unknown) => {
-      releaseSeq();
+      request.releaseAll();
       if (!cancelled) subscriber.error(err);
     });
 
     return () => {
       cancelled = true;
-      releaseSeq();
+      request.releaseAll();
     };
   });
 }

@@ -1,0 +1,160 @@
+/**
+ * The stage view of a generation (DESIGN.md §3): a stream of stages instead of flat events.
+ *
+ *   generate(...)  --[sequential: tokens$]--[map: goal, branches$]--[sequential: tokens$]--[done]--|
+ *                                              |
+ *                         branches$  --[Branch 1: label, outline, tokens$, stages$]--[Branch 2 …]--|
+ *
+ * A sequential stage carries the tokens of one stretch of a sequence. A map stage carries the goal
+ * and one Branch per path, each backed by its own forked native sequence; a branch's own stages
+ * show blocks nested in it. When every branch completes, the engine merges their KV (the reduce)
+ * and the parent's next sequential stage continues from the combined context.
+ *
+ * Inner streams replay from their start, so subscribing late loses nothing. Unsubscribing from a
+ * branch (all of its subscribers gone before it ends) cancels that path: the merge goes on with it
+ * marked truncated.
+ */
+import { Observable, ReplaySubject, Subject } from 'rxjs';
+import type { DoneEvent, GenerationEvent, JoinEvent, TokenEvent } from './events.js';
+
+export interface SequentialStage {
+  kind: 'sequential';
+  branch: string;
+  tokens$: Observable<TokenEvent>;
+}
+
+export interface MapStage {
+  kind: 'map';
+  branch: string;
+  /** The goal block's text, outlines included. */
+  goal: string;
+  /** One branch per path, all known at the fork; completes at once. */
+  branches$: Observable<Branch>;
+  /** Emits the join (paths' lengths, which were truncated) when the merge happened, then completes. */
+  join$: Observable<JoinEvent>;
+}
+
+/** The end of the request: usage, stats and the whole transcript. */
+export interface DoneStage {
+  kind: 'done';
+  done: DoneEvent;
+}
+
+export type Stage = SequentialStage | MapStage | DoneStage;
+
+export interface Branch {
+  /** Branch path, e.g. '0/1'. */
+  branch: string;
+  label: string;
+  outline: string;
+  /** Every token of this path, nested blocks included, in generation order. */
+  tokens$: Observable<TokenEvent>;
+  /** This path's own stages (a nested block appears as a map stage). */
+  stages$: Observable<Stage>;
+}
+
+interface Open {
+  stages: Subject<Stage>;
+  tokens?: Subject<TokenEvent>;
+  stage?: ReplaySubject<TokenEvent>;
+  map?: { join: ReplaySubject<JoinEvent>; children: string[] };
+}
+
+/** Builds the stage view over a flat event stream; `cancelBranch` is called when a branch is let go. */
+export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (branch: string) => void): Observable<Stage> {
+  return new Observable<Stage>((subscriber) => {
+    const root = new Subject<Stage>();
+    const open = new Map<string, Open>([['0', { stages: root }]]);
+    const rootSub = root.subscribe(subscriber);
+
+    const closeStage = (o: Open) => {
+      o.stage?.complete();
+      o.stage = undefined;
+    };
+    const ancestors = (branch: string) => {
+      const parts = branch.split('/');
+      return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+    };
+
+    const sub = events$.subscribe({
+      next: (e) => {
+        if (e.type === 'token') {
+          const o = open.get(e.branch);
+          if (!o) return; // a path closed after its branch was let go
+          if (!o.stage) {
+            o.stage = new ReplaySubject<TokenEvent>();
+            o.stages.next({ kind: 'sequential', branch: e.branch, tokens$: o.stage.asObservable() });
+          }
+          o.stage.next(e);
+          for (const b of ancestors(e.branch)) open.get(b)?.tokens?.next(e);
+        } else if (e.type === 'fork') {
+          const o = open.get(e.branch)!;
+          closeStage(o);
+          const branches = new ReplaySubject<Branch>();
+          const join = new ReplaySubject<JoinEvent>();
+          o.map = { join, children: e.paths.map((p) => p.branch) };
+          o.stages.next({ kind: 'map', branch: e.branch, goal: e.goal, branches$: branches.asObservable(), join$: join.asObservable() });
+          for (const p of e.paths) {
+            const child: Open = { stages: new ReplaySubject<Stage>(), tokens: new ReplaySubject<TokenEvent>() };
+            open.set(p.branch, child);
+            const ended = () => !open.has(p.branch);
+            branches.next({
+              ...p,
+              tokens$: letGoCancels(child.tokens!, ended, () => cancelBranch(p.branch)),
+              stages$: letGoCancels(child.stages, ended, () => cancelBranch(p.branch)),
+            });
+          }
+          branches.complete();
+        } else if (e.type === 'join') {
+          const o = open.get(e.branch)!;
+          for (const b of o.map?.children ?? []) {
+            const child = open.get(b)!;
+            closeStage(child);
+            open.delete(b);
+            child.stages.complete();
+            child.tokens?.complete();
+          }
+          o.map?.join.next(e);
+          o.map?.join.complete();
+          o.map = undefined;
+        } else {
+          closeStage(open.get('0')!);
+          root.next({ kind: 'done', done: e });
+          root.complete();
+        }
+      },
+      error: (err: unknown) => {
+        for (const o of open.values()) {
+          o.stage?.error(err);
+          if (o.stages !== root) o.stages.error(err);
+          o.tokens?.error(err);
+        }
+        root.error(err);
+      },
+    });
+    return () => {
+      sub.unsubscribe();
+      rootSub.unsubscribe();
+    };
+  });
+}
+
+/**
+ * `source` for subscribers; when every subscriber has gone while the branch is still running,
+ * `cancel` is called (once).
+ */
+function letGoCancels<T>(source: Subject<T>, ended: () => boolean, cancel: () => void): Observable<T> {
+  let subscribers = 0;
+  let cancelled = false;
+  return new Observable<T>((subscriber) => {
+    subscribers++;
+    const sub = source.subscribe(subscriber);
+    return () => {
+      sub.unsubscribe();
+      if (--subscribers === 0 && !ended() && !cancelled) {
+        cancelled = true;
+        cancel();
+      }
+    };
+  });
+}
