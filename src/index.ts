@@ -10,7 +10,23 @@ export type { ChatMessage, Tokenizer } from './model/tokenizer.js';
 export { GenerationError, type GenerationErrorCode } from './engine/errors.js';
 export type { GenerateOptions } from './engine/generate-options.js';
 export type { GenerateInput } from './rx/generate.js';
-export type { GenerationEvent, TokenEvent, DoneEvent, FinishReason, Usage } from './rx/events.js';
+export type {
+  GenerationEvent,
+  TokenEvent,
+  ForkEvent,
+  JoinEvent,
+  DoneEvent,
+  ErrorEvent,
+  PathInfo,
+  FinishReason,
+  FinishLimit,
+  Usage,
+} from './rx/events.js';
+export type { Stage, SequentialStage, MapStage, DoneStage, PathBranch } from './rx/stages.js';
+export type { Node, Branch, BranchResult, ForkSpec } from './rx/session.js';
+export type { RequestStats } from './engine/request-context.js';
+export type { MultiverseOptions, TokenPicker } from './engine/generate-options.js';
+export type { MultiverseTemplate } from './multiverse/template.js';
 export type { Checkpoint } from './model/checkpoint.js';
 export type { GenerationConfig } from './model/parse-config.js';
 export type { KvStats, NativeTensorRef } from './native/binding.js';

@@ -41,6 +41,7 @@ export class RequestContext {
   constructor(
     readonly loop: StepLoop,
     readonly engine: NativeEngine,
+    readonly vocabSize: number,
   ) {}
 
   /** A new empty sequence for this request. */

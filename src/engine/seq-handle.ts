@@ -13,6 +13,10 @@ export class SeqHandle {
   private released = false;
   /** Forks made from this sequence (and the sequences it continues): each gets fresh child streams. */
   private forkCount = 0;
+  /** A token in the transcript whose KV is not computed yet (see defer). */
+  private pending?: { token: number; position: number };
+  /** Logits after the last token stepped: what the next token is drawn from. */
+  lastLogits?: Float32Array;
 
   /** @internal Use RequestContext.createSequence, fork or merge. */
   constructor(
@@ -46,7 +50,40 @@ export class SeqHandle {
     const pos = positions ?? tokens.map((_, i) => this.nextPos + i);
     this.nextPos = pos[pos.length - 1] + 1;
     this.history.push(...tokens);
-    return this.request.loop.run(this.id, tokens, pos, logits, this.request.id);
+    // A deferred token goes first, in the same step; its logits row is not returned.
+    const deferred = this.pending;
+    this.pending = undefined;
+    const stepTokens = deferred ? [deferred.token, ...tokens] : tokens;
+    const stepPos = deferred ? [deferred.position, ...pos] : pos;
+    return this.step(stepTokens, stepPos, logits).then((out) => (deferred && logits === 'all' ? out.subarray(this.request.vocabSize) : out));
+  }
+
+  private step(tokens: number[], positions: number[], logits: LogitsRequest): Promise<Float32Array> {
+    return this.request.loop.run(this.id, tokens, positions, logits, this.request.id).then((out) => {
+      if (out.length > 0) this.lastLogits = out.subarray(out.length - this.request.vocabSize);
+      return out;
+    });
+  }
+
+  /**
+   * Appends a token to the transcript without stepping it: the last token of a finished sequence
+   * needs no KV unless someone continues from it. Any later feed or settle steps it first.
+   */
+  defer(token: number): void {
+    this.pending = { token, position: this.nextPos };
+    this.history.push(token);
+    this.nextPos++;
+  }
+
+  /** Steps a deferred token, if any, and resolves with the logits after the last token. */
+  async settle(): Promise<Float32Array> {
+    if (this.pending) {
+      const { token, position } = this.pending;
+      this.pending = undefined;
+      await this.step([token], [position], 'last');
+    }
+    if (!this.lastLogits) throw new GenerationError('INVALID_REQUEST', `branch ${this.branch} has no tokens to continue from`);
+    return this.lastLogits;
   }
 
   /**
@@ -55,6 +92,7 @@ export class SeqHandle {
    * first one's draws).
    */
   fork(n: number): SeqHandle[] {
+    if (this.pending) throw new Error('SeqHandle.fork: settle() the deferred token first');
     const streams = this.rng.derive(this.forkCount++);
     const t0 = performance.now();
     const ids = this.request.engine.fork(this.id, n);
@@ -72,9 +110,11 @@ export class SeqHandle {
     const t0 = performance.now();
     const id = this.request.engine.merge(this.id, children.map((c) => c.id));
     this.request.mergeLatencyMs.push(performance.now() - t0);
+    if ([this, ...children].some((c) => c.pending)) throw new Error('SeqHandle.merge: settle() deferred tokens first');
     const nextPos = Math.max(...children.map((c) => c.nextPos));
     const merged = new SeqHandle(this.request, id, this.branch, nextPos, this.rng, this.history.merge(children.map((c) => c.history)), this.text.merge(children.map((c) => c.text)));
     merged.forkCount = this.forkCount;
+    merged.lastLogits = children[children.length - 1].lastLogits;
     return merged;
   }
 

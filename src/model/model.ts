@@ -2,7 +2,8 @@
  * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
  * `generate()` returns a cold Observable of events; `dispose()` frees the weights and the KV pool.
  */
-import { defer, type Observable } from 'rxjs';
+import { defer, type Observable, type ObservableInput } from 'rxjs';
+import { session, type Node } from '../rx/session.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
@@ -78,6 +79,23 @@ export class Model {
    */
   events(input: GenerateInput, options: GenerateOptions = {}): Observable<GenerationEvent> {
     return requestEvents(this, input, options);
+  }
+
+  /**
+   * Branching from your own code: prefills `input` once and hands `build` the root node, from which
+   * you fork branches, reduce them (vote, best-of, lossless merge) and fork again. All of the
+   * session's KV is freed when the Observable `build` returns ends or is unsubscribed.
+   *
+   * @example
+   * ```ts
+   * // Self-consistency: five samples, majority answer.
+   * model.session('What is 17*3?', {}, (root) =>
+   *   root.fork(5, { temperature: 0.8, maxTokens: 32 }).pipe(vote((r) => r.text.match(/\d+/)?.[0])),
+   * ).subscribe((v) => console.log(v.answer, v.votes));
+   * ```
+   */
+  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
+    return session(this, input, options, build);
   }
 
   /** KV pool occupancy (free slots return to the total once every request has ended). */

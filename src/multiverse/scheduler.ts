@@ -49,6 +49,7 @@ interface Ended {
 export class MultiverseRun {
   private finish?: { reason: FinishReason; limit?: FinishLimit };
   private stoppedByString = false;
+  /** Position where this run's critical path starts (the end of its prompt). */
   private promptLength = 0;
   private readonly deadline: number;
   /** Stop strings apply to the root's sequential text, which is one stream across merges. */
@@ -63,31 +64,39 @@ export class MultiverseRun {
 
   /** Runs the request to its end: the done event, or undefined when cancelled. */
   async run(prompt: number[]): Promise<DoneEvent | undefined> {
-    const { request, options } = this.ctx;
-    this.promptLength = prompt.length;
-    const root = request.createSequence('0', Rng.fromSeed(options.seed));
+    const root = this.ctx.request.createSequence('0', Rng.fromSeed(this.ctx.options.seed));
     const logits = await root.feed(prompt, 'last');
-    const { seq } = await this.decode(root, logits, 0, this.rootDetok);
-    if (this.ctx.cancelled()) return undefined;
+    const done = await this.continueFrom(root, logits);
+    return this.ctx.cancelled() ? undefined : done;
+  }
+
+  /**
+   * Decodes from an existing sequence (a user's branch) as a sequential stream of its own: its
+   * budget counts from where it stands, stop strings apply to it, it may fork. Resolves with its
+   * done event (branch = the sequence's path; tokenIds = what it added).
+   */
+  async continueFrom(start: SeqHandle, logits: Float32Array): Promise<DoneEvent> {
+    const { request, options } = this.ctx;
+    this.promptLength = start.nextPos;
+    const startLength = start.history.length;
+    const startText = start.text.length;
+    const tokensBefore = request.totalTokens;
+    const { seq } = await this.decode(start, logits, 0, this.rootDetok);
     const finish = this.finish ?? { reason: 'length' };
     // Held-back text is released, unless a stop string matched: everything from it on is dropped.
     const tail = this.stoppedByString ? '' : this.stops.push(this.rootDetok.flush()).emit + this.stops.flush();
     seq.text.push(tail);
-    const critical = seq.nextPos - prompt.length;
+    const critical = seq.nextPos - this.promptLength;
+    const generated = request.totalTokens - tokensBefore;
     return {
       type: 'done',
-      branch: '0',
-      tokenIds: seq.history.toArray().slice(prompt.length),
-      text: seq.text.toArray().join(''),
+      branch: start.branch,
+      tokenIds: seq.history.toArray().slice(startLength),
+      text: seq.text.toArray().slice(startText).join(''),
       tail,
       finishReason: finish.reason,
       ...(finish.limit ? { limit: finish.limit } : {}),
-      usage: {
-        promptTokens: prompt.length,
-        completionTokens: request.totalTokens,
-        totalTokens: prompt.length + request.totalTokens,
-        criticalPathTokens: critical,
-      },
+      usage: { promptTokens: startLength, completionTokens: generated, totalTokens: startLength + generated, criticalPathTokens: critical },
       stats: request.stats(critical),
       seed: options.seed,
     };
@@ -132,8 +141,7 @@ export class MultiverseRun {
       // token's KV is never needed: end here without a step.
       if (!this.finish) this.checkLimits(seq, 1);
       if (this.finish) {
-        seq.history.push(picked.token);
-        seq.nextPos++;
+        seq.defer(picked.token);
         return { seq, logits, truncated: inPath };
       }
       logits = await seq.feed([picked.token]);
@@ -187,6 +195,9 @@ export class MultiverseRun {
         return this.decode(child, logits, depth + 1, pathDetok);
       }),
     );
+    if (this.ctx.cancelled()) return { seq: parent, logits: parentLogits };
+    // A path that ended the request deferred its last token; the merged KV must hold it too.
+    if (this.finish) await Promise.all(ended.map((e) => e.seq.settle()));
     const merged = parent.merge(ended.map((e) => e.seq));
     for (const s of new Set([parent, ...children, ...ended.map((e) => e.seq)])) s.release();
     const before = parent.history.length;
@@ -197,7 +208,7 @@ export class MultiverseRun {
     });
     // In the merged context the conclusion follows the last path's `</Path>`, so those logits score its first token.
     const last = ended[ended.length - 1].logits;
-    if (this.finish || this.ctx.cancelled()) return { seq: merged, logits: last };
+    if (this.finish) return { seq: merged, logits: last };
     const opener = encodeOpener(options.multiverse.conclusionOpener, '<Conclusion>', merged.nextPos, tokenizer, tags);
     return { seq: merged, logits: await this.force(merged, opener.tokens, opener.positions, last, detok) };
   }

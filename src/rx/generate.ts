@@ -31,16 +31,11 @@ export function requestEvents(
   return new Observable<GenerationEvent>((subscriber) => {
     let cancelled = false;
     const cancelledBranches = new Set<string>();
-    const request = new RequestContext(model.loop, model.engine);
+    const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
 
     const start = async () => {
       if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
-      const resolved = resolveOptions(options, {
-        generationConfig: model.checkpoint.generationConfig,
-        // generation_config.json may list several (Qwen2.5: <|im_end|> and <|endoftext|>); take all.
-        eosTokenIds: [...new Set([...model.tokenizer.eosTokenIds, ...model.checkpoint.eosTokenIds])],
-        template: model.template,
-      });
+      const resolved = resolveModelOptions(model, options);
       const prompt = promptTokens(model, input, resolved);
       const ctx = model.info.contextLength;
       if (prompt.length >= ctx) {
@@ -78,7 +73,18 @@ export function requestEvents(
   });
 }
 
-function promptTokens(model: Model, input: GenerateInput, options: ResolvedOptions): number[] {
+/** Options with this model's defaults filled in. @throws GenerationError INVALID_REQUEST. */
+export function resolveModelOptions(model: Model, options: GenerateOptions): ResolvedOptions {
+  return resolveOptions(options, {
+    generationConfig: model.checkpoint.generationConfig,
+    // generation_config.json may list several (Qwen2.5: <|im_end|> and <|endoftext|>); take all.
+    eosTokenIds: [...new Set([...model.tokenizer.eosTokenIds, ...model.checkpoint.eosTokenIds])],
+    template: model.template,
+  });
+}
+
+/** The prompt's token ids. @throws GenerationError INVALID_REQUEST for empty or out-of-vocabulary input. */
+export function promptTokens(model: Model, input: GenerateInput, options: Pick<ResolvedOptions, 'raw'>): number[] {
   const { tokenizer } = model;
   const vocab = model.checkpoint.config.vocabSize;
   if (typeof input === 'string') {

@@ -3,10 +3,10 @@
  *
  *   generate(...)  --[sequential: tokens$]--[map: goal, branches$]--[sequential: tokens$]--[done]--|
  *                                              |
- *                         branches$  --[Branch 1: label, outline, tokens$, stages$]--[Branch 2 …]--|
+ *                         branches$  --[PathBranch 1: label, outline, tokens$, stages$]--[PathBranch 2 …]--|
  *
  * A sequential stage carries the tokens of one stretch of a sequence. A map stage carries the goal
- * and one Branch per path, each backed by its own forked native sequence; a branch's own stages
+ * and one PathBranch per path, each backed by its own forked native sequence; a branch's own stages
  * show blocks nested in it. When every branch completes, the engine merges their KV (the reduce)
  * and the parent's next sequential stage continues from the combined context.
  *
@@ -16,6 +16,7 @@
  */
 import { Observable, ReplaySubject, Subject } from 'rxjs';
 import type { DoneEvent, GenerationEvent, JoinEvent, TokenEvent } from './events.js';
+import { letGoCancels } from './let-go.js';
 
 export interface SequentialStage {
   kind: 'sequential';
@@ -29,7 +30,7 @@ export interface MapStage {
   /** The goal block's text, outlines included. */
   goal: string;
   /** One branch per path, all known at the fork; completes at once. */
-  branches$: Observable<Branch>;
+  branches$: Observable<PathBranch>;
   /** Emits the join (paths' lengths, which were truncated) when the merge happened, then completes. */
   join$: Observable<JoinEvent>;
 }
@@ -42,8 +43,8 @@ export interface DoneStage {
 
 export type Stage = SequentialStage | MapStage | DoneStage;
 
-export interface Branch {
-  /** Branch path, e.g. '0/1'. */
+export interface PathBranch {
+  /** PathBranch path, e.g. '0/1'. */
   branch: string;
   label: string;
   outline: string;
@@ -90,7 +91,7 @@ export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (br
         } else if (e.type === 'fork') {
           const o = open.get(e.branch)!;
           closeStage(o);
-          const branches = new ReplaySubject<Branch>();
+          const branches = new ReplaySubject<PathBranch>();
           const join = new ReplaySubject<JoinEvent>();
           o.map = { join, children: e.paths.map((p) => p.branch) };
           o.stages.next({ kind: 'map', branch: e.branch, goal: e.goal, branches$: branches.asObservable(), join$: join.asObservable() });
@@ -135,26 +136,6 @@ export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (br
     return () => {
       sub.unsubscribe();
       rootSub.unsubscribe();
-    };
-  });
-}
-
-/**
- * `source` for subscribers; when every subscriber has gone while the branch is still running,
- * `cancel` is called (once).
- */
-function letGoCancels<T>(source: Subject<T>, ended: () => boolean, cancel: () => void): Observable<T> {
-  let subscribers = 0;
-  let cancelled = false;
-  return new Observable<T>((subscriber) => {
-    subscribers++;
-    const sub = source.subscribe(subscriber);
-    return () => {
-      sub.unsubscribe();
-      if (--subscribers === 0 && !ended() && !cancelled) {
-        cancelled = true;
-        cancel();
-      }
     };
   });
 }

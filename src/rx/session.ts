@@ -1,0 +1,212 @@
+/**
+ * Branching from user code, on any model (DESIGN.md §3): a session holds one request's KV tree.
+ * `model.session(input, build)` prefills the input once and hands `build` the root Node; from a
+ * Node you fork branches (n ways, or one per prompt), each backed by a forked native sequence over
+ * the shared prefix, decoded together in the step loop. A finished branch's result is a Node again,
+ * so you can fork from it (tree search) or merge branches back losslessly (`mergeBranches`).
+ * Everything is released when the Observable that `build` returns completes, errors or is
+ * unsubscribed.
+ *
+ *   model.session(prompt, (root) => root.fork(5, { temperature: 0.8 }).pipe(vote((r) => answerOf(r.text))))
+ */
+import { defer, from, mergeAll, Observable, ReplaySubject, type ObservableInput } from 'rxjs';
+import { GenerationError } from '../engine/errors.js';
+import type { GenerateOptions, ResolvedOptions } from '../engine/generate-options.js';
+import { RequestContext } from '../engine/request-context.js';
+import { Rng } from '../engine/rng.js';
+import type { SeqHandle } from '../engine/seq-handle.js';
+import type { Model } from '../model/model.js';
+import { MultiverseRun } from '../multiverse/scheduler.js';
+import type { DoneEvent, TokenEvent } from './events.js';
+import { letGoCancels } from './let-go.js';
+import { promptTokens, resolveModelOptions, type GenerateInput } from './generate.js';
+
+/** How to fork: n identical branches, or one branch per prompt (appended to the shared prefix). */
+export type ForkSpec = number | { prompts: string[] };
+
+/** A point in a session's KV tree: the prefix, a finished branch, or a merge. */
+export interface Node {
+  /** Branch path of the sequence this node ends: '0' for the prefix, '0/2' for its third branch. */
+  readonly branch: string;
+  /** Forks this node; each branch decodes on its own sequence from here until it ends. */
+  fork(spec: ForkSpec, options?: GenerateOptions): Observable<Branch>;
+  /** Continues this node: one branch decoding from here (a fork of one, which copies nothing). */
+  generate(options?: GenerateOptions): Observable<Branch>;
+  /**
+   * Lossless reduce: a node whose context is this node's, then each child's own tokens in the
+   * order given, their KV reused as is (Multiverse merge; the next position is the largest among
+   * them). Children must be results of forks of this node.
+   */
+  merge(children: readonly Node[]): Observable<Node>;
+  /** Frees this node's hold on its KV now (the session frees everything at its end anyway). */
+  release(): void;
+}
+
+/** One forked branch while it runs. */
+export interface Branch {
+  readonly branch: string;
+  readonly index: number;
+  /** The per-branch prompt, when the fork gave one. */
+  readonly prompt?: string;
+  /** The node it forked from (mergeBranches merges into it). */
+  readonly parent: Node;
+  /** The branch's tokens, replayed from the start. Letting go of every subscription cancels the branch. */
+  readonly tokens$: Observable<TokenEvent>;
+  /** Emits the branch's result when it ends, then completes. */
+  readonly result$: Observable<BranchResult>;
+}
+
+export interface BranchResult {
+  readonly branch: string;
+  readonly index: number;
+  readonly prompt?: string;
+  readonly tokenIds: number[];
+  readonly text: string;
+  /** Logprob of each generated token (sampled or forced), in order. */
+  readonly logprobs: number[];
+  /** Mean of logprobs (-Infinity for an empty branch): the usual best-of-n score. */
+  readonly meanLogprob: number;
+  readonly finishReason: DoneEvent['finishReason'];
+  /** The branch was cancelled (its tokens$ let go) before it ended. */
+  readonly truncated: boolean;
+  /** Where this branch stands: fork again from it, or merge it. */
+  readonly node: Node;
+}
+
+/** @internal What every node of one session shares. */
+interface SessionContext {
+  model: Model;
+  request: RequestContext;
+  options: GenerateOptions;
+  closed(): boolean;
+}
+
+class SessionNode implements Node {
+  constructor(
+    private readonly s: SessionContext,
+    /** @internal */ readonly seq: SeqHandle,
+  ) {}
+
+  get branch(): string {
+    return this.seq.branch;
+  }
+
+  fork(spec: ForkSpec, options: GenerateOptions = {}): Observable<Branch> {
+    return defer(async () => {
+      const prompts = typeof spec === 'number' ? undefined : spec.prompts;
+      const n = prompts ? prompts.length : spec;
+      if (!Number.isInteger(n) || (n as number) < 1) throw new GenerationError('INVALID_REQUEST', `fork needs at least one branch, got ${JSON.stringify(spec)}`);
+      const resolved = resolveModelOptions(this.s.model, { ...this.s.options, ...options });
+      const logits = await this.seq.settle();
+      return this.seq.fork(n as number).map((child, i) => this.startBranch(child, i, logits, prompts?.[i], resolved));
+    }).pipe(mergeAll());
+  }
+
+  generate(options: GenerateOptions = {}): Observable<Branch> {
+    return this.fork(1, options);
+  }
+
+  merge(children: readonly Node[]): Observable<Node> {
+    return defer(async () => {
+      const seqs = children.map((c) => {
+        if (!(c instanceof SessionNode) || c.s !== this.s) throw new GenerationError('INVALID_REQUEST', 'merge takes nodes of the same session');
+        return c.seq;
+      });
+      if (seqs.length === 0) throw new GenerationError('INVALID_REQUEST', 'merge needs at least one node');
+      // Finished branches deferred their last token; the merged context must hold its KV.
+      await Promise.all(seqs.map((q) => q.settle()));
+      return new SessionNode(this.s, this.seq.merge(seqs)) as Node;
+    });
+  }
+
+  release(): void {
+    this.seq.release();
+  }
+
+  /** Starts decoding one branch in the background and returns its handle. */
+  private startBranch(child: SeqHandle, index: number, logits: Float32Array, prompt: string | undefined, resolved: ResolvedOptions): Branch {
+    const { model, request } = this.s;
+    const tokens = new ReplaySubject<TokenEvent>();
+    const result = new ReplaySubject<BranchResult>(1);
+    const logprobs: number[] = [];
+    let cancelled = false;
+    let ended = false;
+    const run = new MultiverseRun({
+      request,
+      tokenizer: model.tokenizer,
+      tags: model.tagMode,
+      vocabSize: model.checkpoint.config.vocabSize,
+      contextLength: model.info.contextLength,
+      options: resolved,
+      emit: (e) => {
+        if (e.type !== 'token') return;
+        logprobs.push(e.logprob);
+        tokens.next(e);
+      },
+      cancelled: () => cancelled || this.s.closed(),
+      branchCancelled: () => false,
+    });
+    const go = async () => {
+      let start = logits;
+      if (prompt !== undefined) {
+        const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false });
+        if (ids.length > 0) start = await child.feed(ids, 'last');
+      }
+      const done = await run.continueFrom(child, start);
+      ended = true;
+      tokens.complete();
+      result.next({
+        branch: child.branch,
+        index,
+        ...(prompt !== undefined ? { prompt } : {}),
+        tokenIds: done.tokenIds,
+        text: done.text,
+        logprobs,
+        meanLogprob: logprobs.length ? logprobs.reduce((a, b) => a + b, 0) / logprobs.length : -Infinity,
+        finishReason: done.finishReason,
+        truncated: cancelled,
+        node: new SessionNode(this.s, child),
+      });
+      result.complete();
+    };
+    go().catch((err: unknown) => {
+      ended = true;
+      tokens.error(err);
+      result.error(err);
+    });
+    return {
+      branch: child.branch,
+      index,
+      ...(prompt !== undefined ? { prompt } : {}),
+      parent: this,
+      tokens$: letGoCancels(tokens, () => ended, () => (cancelled = true)),
+      result$: result.asObservable(),
+    };
+  }
+}
+
+/**
+ * Runs `build` over the root node of a prefilled input; the session's KV lives until the
+ * Observable it returns completes, errors or is unsubscribed.
+ */
+export function session<T>(model: Model, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    let closed = false;
+    const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+    const s: SessionContext = { model, request, options, closed: () => closed };
+    let inner: { unsubscribe(): void } | undefined;
+    (async () => {
+      const resolved = resolveModelOptions(model, options);
+      const prompt = promptTokens(model, input, resolved);
+      const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
+      await root.feed(prompt, 'last');
+      if (closed) return;
+      inner = from(build(new SessionNode(s, root))).subscribe(subscriber);
+    })().catch((err: unknown) => subscriber.error(err));
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+      request.releaseAll();
+    };
+  });
+}
