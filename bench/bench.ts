@@ -7,13 +7,16 @@
  *
  * Prints the machine, then prefill tokens/s (512-token prompt; plus AVX2 against the portable
  * kernels on a 64-token prompt as a same-run peer), decode tokens/s at 1, 4 and 16 sequences per
- * step, fork/merge latency at prefix lengths 100, 10k and 30k, and peak memory.
+ * step, 16 concurrent requests with forks against the same requests one after another, fork/merge
+ * latency at prefix lengths 100, 10k and 30k, and peak memory.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { loadNative, type NativeEngine } from '../src/native/binding.js';
 import { BENCH_150M, TINY, writeRandomCheckpoint, type RandomCheckpointOptions } from '../src/testkit/random-checkpoint.js';
+import { loadModel } from '../src/model/load-model.js';
+import { concurrentVsSequential } from './concurrency-bench.js';
 import { decodeTokensPerSecond, fillSequence, forkMergeMicros, prefillTokensPerSecond } from './engine-bench.js';
 import { machineLine } from './machine.js';
 import { formatTable } from './table.js';
@@ -67,6 +70,18 @@ async function main(): Promise<void> {
     rows.push([`decode, ${batch} sequence${batch > 1 ? 's' : ''} per step (128-token context)`, `${tps.toFixed(1)} tok/s`, `${(tps / single).toFixed(2)}x of 1`]);
   }
   engine.dispose();
+
+  log('16 concurrent forking requests vs one after another ...');
+  const model = await loadModel(dir, { kvSlots: 8192, contextLength: 1024 });
+  const c = await concurrentVsSequential(model, 16);
+  await model.dispose();
+  const together = c.tokens / c.concurrentSeconds;
+  const apart = c.tokens / c.sequentialSeconds;
+  rows.push([
+    `${c.requests} requests x 4-path fork (# parallel ${c.parallelism.toFixed(2)}), one step loop`,
+    `${together.toFixed(1)} vs ${apart.toFixed(1)} tok/s sequential`,
+    `${(together / apart).toFixed(2)}x`,
+  ]);
 
   // Fork/merge touch segment metadata only. Filling 30k tokens through the 150M model would take
   // many minutes of prefill on two cores, so the prefixes are built with the 2-layer test model.
