@@ -7,7 +7,7 @@ paths hidden from each other, paths restarting at the same position).
 Parameter names match the Hugging Face checkpoint (model.embed_tokens.weight, model.layers.0...),
 so export is a plain state_dict walk.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,11 @@ class ModelConfig:
     rope_theta: float = 10000.0
     max_position_embeddings: int = 1024
     tie_word_embeddings: bool = True
+
+    @classmethod
+    def from_dict(cls, d):
+        """The model fields of a training config (other keys are ignored)."""
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 class RMSNorm(nn.Module):
@@ -63,13 +68,19 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.head_dim, bias=True)
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, mask):
+    def forward(self, x, cos, sin, mask, cache=None):
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        if cache is not None:
+            # Decoding: keys and values of earlier tokens are kept (after RoPE) and extended.
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
         # Grouped-query attention: each KV head serves n_heads / n_kv query heads.
         rep = self.n_heads // self.n_kv
         k = k.repeat_interleave(rep, dim=1)
@@ -99,8 +110,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, mask):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask)
+    def forward(self, x, cos, sin, mask, cache=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -131,13 +142,17 @@ class Qwen2(nn.Module):
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
 
-    def forward(self, ids, positions, mask):
-        """Logits (B, T, vocab) for token ids and position ids (B, T) under mask (B, T, T): mask[b, q, k] = q may see k."""
+    def forward(self, ids, positions, mask, caches=None):
+        """
+        Logits (B, T, vocab) for token ids and position ids (B, T) under mask (B, T, T_keys):
+        mask[b, q, k] says whether query q may see key k. With `caches` (one dict per layer, empty at
+        first) the keys are the cached tokens followed by these ones, and the cache grows by T.
+        """
         head_dim = self.cfg.hidden_size // self.cfg.num_attention_heads
         cos, sin = rope_cos_sin(positions, head_dim, self.cfg.rope_theta)
         x = self.model.embed_tokens(ids)
-        for layer in self.model.layers:
-            x = layer(x, cos, sin, mask)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, mask, None if caches is None else caches[i])
         return self.lm_head(self.model.norm(x))
 
     def num_params(self) -> int:

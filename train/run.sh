@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Reproduces both arithmetic models: exports the data, trains the Multiverse model and its
+# autoregressive twin side by side (same architecture, hyperparameters and steps; one core each),
+# and copies the Hugging Face checkpoints to models/multiverse-arith and models/ar-arith.
+#
+#   bash train/run.sh [--key=value ...]     (overrides go to both trainings, e.g. --max_steps=600)
+#
+# Needs the TypeScript build (npm run build, or npx tsc -p tsconfig.json) and Debian's PyTorch:
+#   apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=train/out
+PY=/usr/bin/python3
+
+node dist/scripts/export-arith-data.js "$OUT/data" --train 40000 --validation 500 --test 1000
+"$PY" train/train.py --data_dir="$OUT/data" --format=multiverse --out_dir="$OUT/mv" --threads=1 "$@" > "$OUT/mv.log" 2>&1 &
+MV=$!
+"$PY" train/train.py --data_dir="$OUT/data" --format=sequential --out_dir="$OUT/ar" --threads=1 "$@" > "$OUT/ar.log" 2>&1 &
+AR=$!
+wait "$MV"
+wait "$AR"
+for pair in mv:multiverse-arith ar:ar-arith; do
+  mkdir -p "models/${pair#*:}"
+  cp "$OUT/${pair%%:*}"/hf/* "models/${pair#*:}/"
+  echo "${pair#*:}: $(cat "$OUT/${pair%%:*}/result.json" | tr -d '\n ')"
+done

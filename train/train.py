@@ -1,0 +1,172 @@
+"""
+Trains a small Qwen2 on the arithmetic task's JSONL export, with the Multiverse mask and position
+ids taken from the data (a sequential export trains the autoregressive twin the same way), then
+writes a Hugging Face checkpoint.
+
+    /usr/bin/python3 train/train.py --data_dir=train/out/data --format=multiverse --out_dir=train/out/mv
+
+Every CONFIG key can be overridden as --key=value (nanoGPT style). See train/README.md.
+"""
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import Batches, read_jsonl  # noqa: E402
+from decode import Decoder, exact_match  # noqa: E402
+from export_hf import export_hf  # noqa: E402
+from model import ModelConfig, Qwen2  # noqa: E402
+from tokenizer_lite import TokenizerLite  # noqa: E402
+
+CONFIG = dict(
+    data_dir="train/out/data",
+    format="multiverse",  # or "sequential": the subfolder of data_dir to train on
+    out_dir="train/out/mv",
+    hf_dir="",  # where the final HF checkpoint goes; default out_dir/hf
+    seed=1,
+    threads=2,
+    # model
+    vocab_size=512,
+    hidden_size=128,
+    intermediate_size=512,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    tie_word_embeddings=True,
+    # optimisation
+    block_size=512,
+    batch_size=16,
+    max_steps=1200,
+    lr=3e-3,
+    min_lr=1e-4,
+    warmup_steps=50,
+    weight_decay=0.1,
+    grad_clip=1.0,
+    # evaluation
+    eval_interval=200,
+    eval_loss_rows=16,
+    eval_problems=64,  # validation problems decoded greedily at each eval
+    final_eval_problems=500,
+    max_new_tokens=400,
+    log_interval=20,
+)
+
+
+def parse_overrides(argv, config):
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise SystemExit(f"expected --key=value, got {arg}")
+        key, value = arg[2:].split("=", 1)
+        if key not in config:
+            raise SystemExit(f"unknown config key {key}")
+        default = config[key]
+        if isinstance(default, bool):
+            config[key] = value.lower() in ("1", "true", "yes")
+        else:
+            config[key] = type(default)(value)
+    return config
+
+
+def lr_at(step, c):
+    """Linear warmup, then cosine decay to min_lr at max_steps."""
+    if step < c["warmup_steps"]:
+        return c["lr"] * (step + 1) / c["warmup_steps"]
+    t = (step - c["warmup_steps"]) / max(1, c["max_steps"] - c["warmup_steps"])
+    return c["min_lr"] + 0.5 * (c["lr"] - c["min_lr"]) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def to_device(batch, device):
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def loss_of(model, batch):
+    logits = model(batch["ids"], batch["positions"], batch["mask"])
+    return F.cross_entropy(logits.view(-1, logits.shape[-1]), batch["targets"].view(-1), ignore_index=-100)
+
+
+@torch.no_grad()
+def validation_loss(model, val_batches, device):
+    model.eval()
+    losses = [loss_of(model, to_device(b, device)).item() for b in val_batches]
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def main():
+    c = parse_overrides(sys.argv[1:], dict(CONFIG))
+    torch.set_num_threads(c["threads"])
+    torch.manual_seed(c["seed"])
+    random.seed(c["seed"])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    os.makedirs(c["out_dir"], exist_ok=True)
+    log_file = open(os.path.join(c["out_dir"], "log.txt"), "a")
+
+    def log(msg):
+        print(msg, flush=True)
+        log_file.write(msg + "\n")
+        log_file.flush()
+
+    with open(os.path.join(c["data_dir"], "meta.json")) as f:
+        meta = json.load(f)
+    val_records = read_jsonl(os.path.join(c["data_dir"], c["format"], "validation.jsonl"))
+    pad_id, eos_id = meta["pad_token_id"], meta["eos_token_id"]
+    train = Batches(read_jsonl(os.path.join(c["data_dir"], c["format"], "train.jsonl")), c["block_size"], c["batch_size"], pad_id, c["seed"])
+    val = Batches(val_records, c["block_size"], c["batch_size"], pad_id, c["seed"])
+    val_batches = [val.next() for _ in range(max(1, c["eval_loss_rows"] // c["batch_size"]))]
+
+    model = Qwen2(ModelConfig.from_dict(c)).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": c["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=c["lr"],
+        betas=(0.9, 0.95),
+    )
+    tok = TokenizerLite(os.path.join(c["data_dir"], "tokenizer.json"))
+    decoder = Decoder(model, tok, meta["tag_ids"], eos_id, pad_id)
+
+    def evaluate(step, n_problems):
+        model.eval()
+        acc, texts = exact_match(decoder, val_records[:n_problems], c["max_new_tokens"], device)
+        model.train()
+        loss = validation_loss(model, val_batches, device)
+        log(f"step {step}: val loss {loss:.4f}, exact match {acc:.3f} on {n_problems}")
+        log(f"  sample: {val_records[0]['problem']} -> {texts[0]!r}")
+        return acc, loss
+
+    log(f"config {json.dumps(c)}")
+    log(f"{model.num_params() / 1e6:.2f}M parameters, {len(train.examples)} training examples, device {device}")
+    started = time.time()
+    for step in range(c["max_steps"]):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, c)
+        loss = loss_of(model, to_device(train.next(), device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), c["grad_clip"])
+        opt.step()
+        if step % c["log_interval"] == 0:
+            log(f"step {step}: loss {loss.item():.4f}, lr {lr_at(step, c):.2e}, epoch {train.epoch}, {time.time() - started:.0f}s")
+        if c["eval_interval"] > 0 and step > 0 and step % c["eval_interval"] == 0:
+            evaluate(step, c["eval_problems"])
+            torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
+    train_seconds = time.time() - started
+    torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
+    acc, loss = evaluate(c["max_steps"], min(c["final_eval_problems"], len(val_records)))
+    hf_dir = c["hf_dir"] or os.path.join(c["out_dir"], "hf")
+    export_hf(model, hf_dir, c["data_dir"], meta)
+    result = {"exact_match": acc, "val_loss": round(loss, 4), "problems": min(c["final_eval_problems"], len(val_records)), "train_seconds": round(train_seconds),
+              "params": model.num_params(), "steps": c["max_steps"], "format": c["format"]}
+    with open(os.path.join(c["out_dir"], "result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    log(f"done: {json.dumps(result)}; checkpoint in {hf_dir}")
+
+
+if __name__ == "__main__":
+    main()
