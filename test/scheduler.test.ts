@@ -11,6 +11,7 @@ import { resolveTagIds } from '../src/multiverse/tags.js';
 import { denseForward } from './reference/dense-forward.js';
 import { flatTokens, forceScripts } from './support/forcing.js';
 import { tinyModel, tinyModelWithoutTags } from './support/models.js';
+import { NESTED } from './support/nested-transcript.js';
 import { expectLogitsClose, loadForReference, type Loaded } from './support/oracle.js';
 
 const PROMPT = [5, 17, 42, 99];
@@ -30,17 +31,6 @@ async function collect(model: Model, options: Parameters<Model['events']>[1]): P
 const done = (events: GenerationEvent[]) => events.at(-1) as DoneEvent;
 const shape = (events: GenerationEvent[]) =>
   events.filter((e) => e.type === 'fork' || e.type === 'join').map((e) => `${e.type} ${e.branch} [${e.type === 'fork' || e.type === 'join' ? e.paths.map((p) => `${p.branch}:${p.label}`).join(' ') : ''}]`);
-
-/** Two outlines per goal; path 1 nests a block whose path 2 nests another. */
-const NESTED: Record<string, string> = {
-  '0': ' plan<Parallel><Goal><Outline>1: left</Outline><Outline>2: right</Outline></Goal> both</Conclusion></Parallel> end',
-  '0/0': ' L<Parallel><Goal><Outline>1.1: a</Outline><Outline>1.2: b</Outline></Goal> ab</Conclusion></Parallel> l</Path>',
-  '0/0/0': ' x</Path>',
-  '0/0/1': ' y<Parallel><Goal><Outline>1: p</Outline><Outline>2: q</Outline></Goal> pq</Conclusion></Parallel></Path>',
-  '0/0/1/0': ' s</Path>',
-  '0/0/1/1': ' t t t</Path>',
-  '0/1': ' R r r r r r</Path>',
-};
 
 describe('the Multiverse scheduler', () => {
   let model: Model;

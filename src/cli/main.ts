@@ -7,11 +7,13 @@ import { ModelLoadError } from '../model/errors.js';
 import { GenerationError } from '../engine/errors.js';
 import { UsageError } from './args.js';
 import { RUN_USAGE, runCommand } from './run.js';
+import { SCORE_USAGE, scoreCommand } from './score.js';
 
 const USAGE = `usage: multiverse <command> [options]
 
 Commands:
   run     generate from a prompt (${RUN_USAGE.replace('usage: ', '')})
+  score   logprob of every token of a transcript (${SCORE_USAGE.replace('usage: ', '')})
 
 Run \`multiverse <command> --help\` for a command's options.
 `;
@@ -23,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === 'run') return runCommand(rest);
+  if (command === 'score') return scoreCommand(rest);
   throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
 }
 

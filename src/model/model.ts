@@ -9,6 +9,7 @@ import type { StepLoop } from '../engine/step-loop.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
+import { scoreTranscript, type ScoreOptions, type ScoreResult } from '../multiverse/score.js';
 import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { stagesOf, type Stage } from '../rx/stages.js';
@@ -96,6 +97,23 @@ export class Model {
    */
   session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
     return session(this, input, options, build);
+  }
+
+  /**
+   * The logprob of every token of a transcript (token ids, chat messages, or a string through the
+   * chat template unless `options.raw`) under Multiverse semantics: what OpenAI's `echo` +
+   * `logprobs` gives for plain text. Parallel blocks in the transcript are loaded as fork and merge
+   * would have generated them, so a path's tokens are scored in the path's own context. All KV is
+   * freed when the promise settles. Rejects with GenerationError (INVALID_REQUEST,
+   * CONTEXT_OVERFLOW, KV_EXHAUSTED, ...).
+   *
+   * @example
+   * ```ts
+   * const { tokens, meanLogprob } = await model.score('The answer is 42.', { raw: true, topLogprobs: 3 });
+   * ```
+   */
+  score(input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
+    return scoreTranscript(this, input, options);
   }
 
   /** KV pool occupancy (free slots return to the total once every request has ended). */

@@ -1,0 +1,39 @@
+/**
+ * `multiverse score`: the logprob of every token of a transcript under Multiverse semantics
+ * (model.score), as a table or as JSON lines: one object per token, then a summary.
+ */
+import type { ScoredToken, ScoreResult } from '../multiverse/score.js';
+import { numberOption } from './args.js';
+import { parseCommand, readInput, withModel } from './model-input.js';
+
+export const SCORE_USAGE = 'usage: multiverse score [--model DIR] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--json]';
+
+export async function scoreCommand(argv: readonly string[]): Promise<number> {
+  const args = parseCommand(argv, SCORE_USAGE, { json: { kind: 'boolean', help: 'one JSON object per token on stdout, then a summary line' } });
+  if (!args) return 0;
+  const input = readInput(args, SCORE_USAGE);
+  const json = args.options.json === true;
+  const options = { topLogprobs: numberOption(args, 'top-logprobs', true), raw: args.options.raw === true };
+  const result = await withModel(args, json, (model) => model.score(input, options));
+  process.stdout.write(json ? jsonLines(result) : table(result));
+  return 0;
+}
+
+function jsonLines({ tokens, totalLogprob, meanLogprob }: ScoreResult): string {
+  // The first token has no logprob: null, as OpenAI's echo reports it.
+  const lines = tokens.map((t) => JSON.stringify({ type: 'token', ...t, logprob: t.logprob ?? null }));
+  lines.push(JSON.stringify({ type: 'summary', totalLogprob, meanLogprob, tokens: tokens.length }));
+  return `${lines.join('\n')}\n`;
+}
+
+function table({ tokens, totalLogprob, meanLogprob }: ScoreResult): string {
+  const row = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padStart(10) : c)).join('  ').trimEnd();
+  const top = (t: ScoredToken) =>
+    Object.entries(t.topLogprobs ?? {})
+      .map(([id, lp]) => `${id}:${lp.toFixed(3)}`)
+      .join(' ');
+  const lines = [row(['index', 'position', 'token', 'logprob', 'text', ...(tokens.some((t) => t.topLogprobs) ? ['top'] : [])])];
+  tokens.forEach((t, i) => lines.push(row([String(i), String(t.position), String(t.tokenId), t.logprob?.toFixed(4) ?? '-', JSON.stringify(t.text), top(t)])));
+  lines.push(`total logprob ${totalLogprob.toFixed(4)}, mean ${meanLogprob.toFixed(4)} over ${tokens.length - 1} scored tokens`);
+  return `${lines.join('\n')}\n`;
+}

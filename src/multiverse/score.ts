@@ -1,0 +1,80 @@
+/**
+ * Scoring: the log-probability of every token of a given transcript under Multiverse semantics,
+ * what OpenAI's `echo` + `logprobs` gives for plain text. The transcript is loaded by structured
+ * prefill, so a token inside a path is scored in that path's own context (the prefix, the goal
+ * and the path so far), exactly as the scheduler scored it when it generated the transcript.
+ */
+import { GenerationError } from '../engine/errors.js';
+import { RequestContext } from '../engine/request-context.js';
+import { Rng } from '../engine/rng.js';
+import { scoreToken } from '../engine/sampler.js';
+import type { Model } from '../model/model.js';
+import { promptTokens, type GenerateInput } from '../rx/generate.js';
+import { prefillStructured } from './structured-prefill.js';
+import { resolveTagIds, type MultiverseTagIds, type MultiverseTagText } from './tags.js';
+import type { TagMode } from './tag-scanner.js';
+
+export interface ScoreOptions {
+  /** Also report this many most likely tokens at each position. Default 0. */
+  topLogprobs?: number;
+  /** A string input is scored as is, not through the chat template. Default false. */
+  raw?: boolean;
+}
+
+export interface ScoredToken {
+  tokenId: number;
+  /** The token's own text (may be part of a UTF-8 character, shown as U+FFFD). */
+  text: string;
+  /** Its position id (paths of one block share positions). */
+  position: number;
+  /** log-softmax of the logits it follows, at this token; undefined for the first token. */
+  logprob: number | undefined;
+  /** With `topLogprobs`: the most likely tokens at this position, `{tokenId: logprob}`. */
+  topLogprobs?: Record<number, number>;
+}
+
+export interface ScoreResult {
+  tokens: ScoredToken[];
+  /** Sum of the logprobs (every token but the first). */
+  totalLogprob: number;
+  /** totalLogprob over the number of tokens scored (all but the first). */
+  meanLogprob: number;
+}
+
+/**
+ * Scores `input`: token ids, chat messages or a string, tokenized exactly as generate does.
+ * Uses KV for the whole transcript while it runs and frees all of it before settling.
+ * @throws GenerationError INVALID_REQUEST (bad input or options, fewer than two tokens, tags out
+ *   of order), CONTEXT_OVERFLOW, KV_EXHAUSTED, ENGINE_ERROR, MODEL_DISPOSED.
+ */
+export async function scoreTranscript(model: Model, input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
+  if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
+  const top = options.topLogprobs ?? 0;
+  if (!(Number.isInteger(top) && top >= 0)) throw new GenerationError('INVALID_REQUEST', `topLogprobs must be an integer >= 0, got ${top}`);
+  const tokens = promptTokens(model, input, { raw: options.raw ?? false });
+  if (tokens.length < 2) throw new GenerationError('INVALID_REQUEST', 'scoring needs at least two tokens: the first has no logprob');
+
+  const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+  try {
+    const { rows, positions } = await prefillStructured(request, tokens, tagIdsOf(model.tagMode), Rng.fromSeed(0), model.info.contextLength);
+    const scored = tokens.map((tokenId, i): ScoredToken => {
+      const s = rows[i] && scoreToken(rows[i], tokenId, top);
+      return {
+        tokenId,
+        text: model.tokenizer.idToText(tokenId),
+        position: positions[i],
+        logprob: s?.logprob,
+        ...(s?.topLogprobs ? { topLogprobs: s.topLogprobs } : {}),
+      };
+    });
+    const totalLogprob = scored.reduce((sum, t) => sum + (t.logprob ?? 0), 0);
+    return { tokens: scored, totalLogprob, meanLogprob: totalLogprob / (tokens.length - 1) };
+  } finally {
+    request.releaseAll();
+  }
+}
+
+/** The structure tags as ids, or undefined for a model that writes them as text. */
+function tagIdsOf(mode: TagMode): MultiverseTagIds | undefined {
+  return mode.kind === 'ids' ? resolveTagIds((text) => mode.idOf[text as MultiverseTagText]) : undefined;
+}
