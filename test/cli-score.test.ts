@@ -2,18 +2,10 @@
  * `multiverse score` as a user runs it: the compiled CLI (npm test builds dist/ first) against
  * model.score in this process, for a transcript with a parallel block; the table; exit codes.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../src/index.js';
+import { cli } from './support/cli.js';
 import { tinyModel } from './support/models.js';
-
-const CLI = path.resolve('dist/src/cli/main.js');
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('multiverse score', () => {
   const dir = tinyModel('qwen2', 'F32');

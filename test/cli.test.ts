@@ -2,17 +2,9 @@
  * `multiverse run` as a user runs it: the compiled CLI (npm test builds dist/ first), its JSON
  * events, the text stream, and exit codes for usage errors and broken models.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from './support/cli.js';
 import { tinyModel } from './support/models.js';
-
-const CLI = path.resolve('dist/src/cli/main.js');
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('multiverse run', () => {
   const model = tinyModel('qwen2', 'F32');
