@@ -6,6 +6,7 @@ import type { GenerateOptions } from '../engine/generate-options.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { numberOption, type OptionSpec } from './args.js';
 import { log, parseCommand, readInput, withModel } from './model-input.js';
+import { TerminalRenderer } from './terminal-renderer.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   'max-tokens': { kind: 'string', help: 'most tokens to generate (default 256)' },
@@ -34,21 +35,15 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   };
   await withModel(args, json, async (model) => {
     const genStart = Date.now();
-    const done = await lastValueFrom(model.events(input, options).pipe(tap((e) => print(e, json))));
+    const renderer = new TerminalRenderer((t) => process.stdout.write(t), process.stdout.isTTY === true);
+    const print = json ? (e: GenerationEvent) => process.stdout.write(`${JSON.stringify(e)}\n`) : (e: GenerationEvent) => renderer.render(e);
+    const done = await lastValueFrom(model.events(input, options).pipe(tap(print)));
     if (!json && done.type === 'done') {
       const secs = (Date.now() - genStart) / 1000;
-      log(`\n[${done.finishReason}] ${done.usage.promptTokens} prompt + ${done.usage.completionTokens} generated tokens in ${secs.toFixed(2)} s (${(done.usage.completionTokens / secs).toFixed(1)} tok/s), seed ${done.seed}`);
+      const u = done.usage;
+      const parallel = done.stats.forks > 0 ? `, ${done.stats.forks} forks, # parallel ${done.stats.parallelism.toFixed(2)} (critical path ${u.criticalPathTokens})` : '';
+      log(`[${done.finishReason}${done.limit ? `: ${done.limit}` : ''}] ${u.promptTokens} prompt + ${u.completionTokens} generated tokens in ${secs.toFixed(2)} s (${(u.completionTokens / secs).toFixed(1)} tok/s)${parallel}, seed ${done.seed}`);
     }
   });
   return 0;
-}
-
-function print(e: GenerationEvent, json: boolean): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(e)}\n`);
-  } else if (e.type === 'token') {
-    process.stdout.write(e.text);
-  } else if (e.type === 'done') {
-    process.stdout.write(`${e.tail}\n`);
-  }
 }
