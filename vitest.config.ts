@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Type tests (expectTypeOf) are checked by tsc alongside the run and counted with the others.
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.typecheck.json' },
     // Native steps use both cores; files in parallel would only oversubscribe them.
     fileParallelism: false,
     testTimeout: 120_000,
