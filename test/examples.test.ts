@@ -12,6 +12,7 @@ import { loadModel, type Model } from '../src/index.js';
 import { denseForward } from './reference/dense-forward.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
+import { expectPoolFree } from './support/pool.js';
 import { causal, loadForReference, range, type Loaded } from './support/oracle.js';
 
 const PROMPT = [12, 34, 56, 78, 90];
@@ -37,18 +38,10 @@ describe('examples', () => {
 
   beforeAll(async () => {
     const dir = tinyModel('qwen2', 'F32');
-    model = await loadModel(dir, { kvSlots: 1024, contextLength: 256 });
-    ref = await loadForReference(dir);
+    [model, ref] = await Promise.all([loadModel(dir, { kvSlots: 1024, contextLength: 256 }), loadForReference(dir)]);
     eos = model.tokenizer.eosTokenIds[0];
   });
   afterAll(() => model.dispose());
-
-  const expectFree = async () => {
-    await new Promise((r) => setImmediate(r));
-    model.engine.checkIntegrity();
-    expect(model.kvStats().freeSlots).toBe(model.kvStats().totalSlots);
-    expect(model.kvStats().sequences).toBe(0);
-  };
 
   it('self-consistency: the majority of the forced answers wins', async () => {
     const forcing = forceScripts(model, { '0/0': ' 42', '0/1': ' so 42', '0/2': ' 7', '0/3': ' no idea' }, eos);
@@ -58,7 +51,7 @@ describe('examples', () => {
     expect(v.winners.map((r) => r.branch)).toEqual(['0/0', '0/1']);
     expect(v.results.map((r) => r.text)).toEqual([' 42', ' so 42', ' 7', ' no idea']);
     expect(v.results.every((r) => r.finishReason === 'stop' && !r.truncated)).toBe(true);
-    await expectFree();
+    await expectPoolFree(model);
   });
 
   it('best-of-n: keeps the branch with the highest dense mean logprob', async () => {
@@ -77,7 +70,7 @@ describe('examples', () => {
     expect(best.tokenIds).toEqual(encode(scripts[winner]));
     best.logprobs.forEach((lp, j) => expect(lp).toBeCloseTo(dense[winner][j], 3));
     expect(best.meanLogprob).toBeCloseTo(means[winner], 3);
-    await expectFree();
+    await expectPoolFree(model);
   });
 
   it('tree search: follows the dense-best branch at every level and releases the losers', async () => {
@@ -108,6 +101,6 @@ describe('examples', () => {
     expect(path.flatMap((r) => r.tokenIds)).toEqual(context.slice(PROMPT.length));
     // While the session was open: the root and one winner per level; every loser was released.
     expect(liveAtEnd).toBe(depth + 1);
-    await expectFree();
+    await expectPoolFree(model);
   });
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type GenerateOptions, type GenerationEvent, type JoinEvent, type MapStage, type Model, type Stage, type TokenEvent } from '../src/index.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
+import { expectPoolFree, settled } from './support/pool.js';
 
 const PROMPT = [7, 14, 21, 28];
 
@@ -52,18 +53,6 @@ describe('generate() stages', () => {
     eos = model.tokenizer.eosTokenIds[0];
   });
   afterAll(() => model.dispose());
-
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-    await model.loop.whenIdle();
-    await new Promise((r) => setImmediate(r));
-  };
-  const expectFree = async () => {
-    await settle();
-    model.engine.checkIntegrity();
-    expect(model.kvStats().freeSlots).toBe(model.kvStats().totalSlots);
-    expect(model.kvStats().sequences).toBe(0);
-  };
 
   /** Runs `scenario` while a sampled request decodes alongside, and checks that request matches its solo run. */
   const withBystander = async (scenario: (bystanderDone: () => boolean) => Promise<void>) => {
@@ -123,7 +112,7 @@ describe('generate() stages', () => {
     const join = await all(map.join$);
     expect(join).toEqual([events.find((e): e is JoinEvent => e.type === 'join' && e.branch === '0')]);
     expect(join[0].paths.map((p) => [p.branch, p.truncated])).toEqual([['0/0', false], ['0/1', false]]);
-    await expectFree();
+    await expectPoolFree(model);
   });
 
   it('letting go of one branch truncates that path alone; the request finishes and frees the pool', async () => {
@@ -157,7 +146,7 @@ describe('generate() stages', () => {
         ' go<Parallel><Goal><Outline>1: u</Outline><Outline>2: v</Outline></Goal><Path>1: a a</Path><Path>2: b b b</Path><Conclusion> uv</Conclusion></Parallel>',
       );
     });
-    await expectFree();
+    await expectPoolFree(model);
   });
 
   it('letting go of the whole request mid-fork frees the pool', async () => {
@@ -178,10 +167,10 @@ describe('generate() stages', () => {
       });
       // Mid-fork: the parent and both paths (and the bystander) hold KV when the request is let go.
       expect(await cut).toEqual({ sequences: 4, bystanderRunning: true });
-      await settle();
+      await settled(model);
       // Only the bystander's sequence may still be live.
       expect(model.kvStats().sequences).toBeLessThanOrEqual(1);
     });
-    await expectFree();
+    await expectPoolFree(model);
   });
 });

@@ -5,31 +5,26 @@
  */
 import { take, type Observable, type OperatorFunction } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
-import {
-  bestOf,
-  mapBranch,
-  mergeBranches,
-  reduceBranches,
-  toText,
-  vote,
-  type Branch,
-  type BranchResult,
-  type DoneEvent,
-  type DoneStage,
-  type ForkEvent,
-  type ForkSpec,
-  type GenerateInput,
-  type GenerateOptions,
-  type GenerationEvent,
-  type JoinEvent,
-  type MapStage,
-  type Model,
-  type Node,
-  type PathBranch,
-  type SequentialStage,
-  type Stage,
-  type TokenEvent,
-  type VoteResult,
+import { bestOf, mapBranch, mergeBranches, reduceBranches, toText, vote } from '../src/index.js';
+import type {
+  Branch,
+  BranchResult,
+  DoneEvent,
+  DoneStage,
+  ForkEvent,
+  ForkSpec,
+  GenerateInput,
+  GenerateOptions,
+  GenerationEvent,
+  JoinEvent,
+  MapStage,
+  Model,
+  Node,
+  PathBranch,
+  SequentialStage,
+  Stage,
+  TokenEvent,
+  VoteResult,
 } from '../src/index.js';
 
 declare const model: Model;
