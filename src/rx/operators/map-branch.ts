@@ -18,11 +18,10 @@ import type { Branch } from '../session.js';
  * let go (the one `takeWhile` rejected) stays in the result. The cut happens once every subscriber
  * of the original `tokens$` is gone, so a subscription kept elsewhere keeps the branch running.
  *
- *   tokens$:   -a-b-c-d-|
- *   result$:   ---------(r|)
+ *   original tokens$:  -a-b-c-d-|
  *   mapBranch(take(2))
- *   tokens$:   -a-(b|)           the original tokens$ is unsubscribed at b
- *   result$:   ---s----(r'|)     s: subscribed after the cut; r' has truncated: true
+ *   tokens$:           -a-(b|)        the original is let go at b: the engine stops the branch
+ *   result$:           -------(r|)    the branch's result once it stopped; r.truncated === true
  *
  * @example
  * ```ts

@@ -13,9 +13,9 @@ import { reduceBranches } from './reduce-branches.js';
  * of different parents, or no branch at all, are an INVALID_REQUEST error.
  *
  *   branches:  --a--b--|
- *   results:   ----A--B|
+ *   results:   ----A--B          as each branch ends
  *   mergeBranches()
- *   output:    --------(n|)      n = parent.merge([A.node, B.node])
+ *   output:    --------(n|)      n = parent.merge([A.node, B.node]), drawn as instant
  *
  * @example
  * ```ts

@@ -11,11 +11,11 @@ import type { Branch, BranchResult } from '../session.js';
  * branch arrives and let go after its first result. An error from a branch, or thrown by `fn`,
  * errors the output; a `result$` that completes without a result is an INVALID_REQUEST error.
  *
- *   branches:  --a--b--|
- *   a.result$:   ----A|
- *   b.result$:      -B|
+ *   branches:   --a--b--|
+ *   a.result$:  ------A|          subscribed when a arrives
+ *   b.result$:  ------B|          subscribed when b arrives
  *   reduceBranches(fn)
- *   output:    ------(F|)       F = fn([A, B])
+ *   output:     --------(F|)      F = fn([A, B]), in branch index order
  *
  * @example
  * ```ts
