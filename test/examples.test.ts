@@ -11,6 +11,7 @@ import { treeSearch } from '../examples/tree-search.js';
 import { loadModel, type Model } from '../src/index.js';
 import { denseForward } from './reference/dense-forward.js';
 import { forceScripts } from './support/forcing.js';
+import { logSoftmaxAt } from './support/log-softmax.js';
 import { tinyModel } from './support/models.js';
 import { expectPoolFree } from './support/pool.js';
 import { causal, loadForReference, range, type Loaded } from './support/oracle.js';
@@ -21,11 +22,7 @@ const PROMPT = [12, 34, 56, 78, 90];
 function denseLogprobs(ref: Loaded, context: number[], tokens: number[]): number[] {
   const all = [...context, ...tokens];
   const rows = denseForward(ref.checkpoint.config, ref.weights, all, range(0, all.length), causal);
-  return tokens.map((t, j) => {
-    const row = rows[context.length - 1 + j];
-    const max = Math.max(...row);
-    return row[t] - max - Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-  });
+  return tokens.map((t, j) => logSoftmaxAt(rows[context.length - 1 + j], t));
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -9,8 +9,10 @@ import { reduceBranches } from './reduce-branches.js';
 /**
  * Waits for every branch, then merges them into their parent: emits the Node whose context is the
  * parent's, then each branch's own tokens in index order, their KV reused as is (nothing is
- * recomputed), and completes. Fork from that node to continue on the combined context. Branches
- * of different parents, or no branch at all, are an INVALID_REQUEST error.
+ * recomputed), and completes. Fork from that node to continue on the combined context: as in the
+ * flattened transcript under Multiverse Attention, its first token is drawn from the last
+ * branch's final logits (which saw the prefix and that branch), and every later token sees all
+ * branches. Branches of different parents, or no branch at all, are an INVALID_REQUEST error.
  *
  *   branches:  --a--b--|
  *   results:   ----A--B          as each branch ends
