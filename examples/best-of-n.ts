@@ -15,9 +15,7 @@ export interface BestOfNOptions extends GenerateOptions {
 
 /** The sample of `prompt` with the highest mean logprob among `n` (temperature 1 and 64 tokens each unless given). */
 export function bestOfN(model: Model, prompt: GenerateInput, { n = 4, temperature = 1, maxTokens = 64, ...options }: BestOfNOptions = {}): Observable<BranchResult> {
-  // A session counts maxTotalTokens over all of its branches: leave room for every sample.
-  const budget = { maxTokens, maxTotalTokens: options.maxTotalTokens ?? n * maxTokens };
-  return model.session(prompt, { ...options, ...budget }, (root) => root.fork(n, { temperature }).pipe(bestOf()));
+  return model.session(prompt, { ...options, maxTokens }, (root) => root.fork(n, { temperature }).pipe(bestOf()));
 }
 
 await runExample(import.meta.url, async (model) => {

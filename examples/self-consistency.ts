@@ -20,9 +20,7 @@ export function answerOf(result: BranchResult): string | undefined {
 
 /** The majority answer of `n` samples of `question` (temperature 0.8 and 64 tokens each unless given). */
 export function selfConsistency(model: Model, question: GenerateInput, { n = 5, temperature = 0.8, maxTokens = 64, ...options }: SelfConsistencyOptions = {}): Observable<VoteResult> {
-  // A session counts maxTotalTokens over all of its branches: leave room for every sample.
-  const budget = { maxTokens, maxTotalTokens: options.maxTotalTokens ?? n * maxTokens };
-  return model.session(question, { ...options, ...budget }, (root) => root.fork(n, { temperature }).pipe(vote(answerOf)));
+  return model.session(question, { ...options, maxTokens }, (root) => root.fork(n, { temperature }).pipe(vote(answerOf)));
 }
 
 await runExample(import.meta.url, async (model) => {

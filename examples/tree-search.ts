@@ -21,8 +21,7 @@ export interface TreeSearchOptions extends GenerateOptions {
 
 /** The chosen path: the winner of each level, from the first level down. */
 export function treeSearch(model: Model, prompt: GenerateInput, { depth = 3, width = 2, step = 16, temperature = 1, ...options }: TreeSearchOptions = {}): Observable<BranchResult[]> {
-  // A session counts maxTotalTokens over all of its branches: leave room for the whole tree.
-  const branchOptions = { temperature, maxTokens: step, maxTotalTokens: options.maxTotalTokens ?? depth * width * step };
+  const branchOptions = { temperature, maxTokens: step };
   const expand = (node: Node, level: number): Observable<BranchResult[]> =>
     node.fork(width, branchOptions).pipe(
       reduceBranches(keepBest),

@@ -10,19 +10,12 @@ import { multiverseLayout } from '../src/multiverse/attention.js';
 import { resolveTagIds } from '../src/multiverse/tags.js';
 import { denseForward } from './reference/dense-forward.js';
 import { flatTokens, forceScripts } from './support/forcing.js';
+import { logSoftmaxAt } from './support/log-softmax.js';
 import { tinyModel, tinyModelWithoutTags } from './support/models.js';
 import { NESTED } from './support/nested-transcript.js';
 import { expectLogitsClose, loadForReference, type Loaded } from './support/oracle.js';
 
 const PROMPT = [5, 17, 42, 99];
-
-function logSoftmaxAt(row: Float64Array, token: number): number {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return row[token] - max - Math.log(sum);
-}
 
 async function collect(model: Model, options: Parameters<Model['events']>[1]): Promise<GenerationEvent[]> {
   return lastValueFrom(model.events(PROMPT, options).pipe(toArray()));

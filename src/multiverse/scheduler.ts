@@ -51,6 +51,8 @@ export class MultiverseRun {
   private stoppedByString = false;
   /** Position where this run's critical path starts (the end of its prompt). */
   private promptLength = 0;
+  /** Tokens this run produced over all of its branches (a session runs one per user branch). */
+  private produced = 0;
   private readonly deadline: number;
   /** Stop strings apply to the root's sequential text, which is one stream across merges. */
   private readonly stops: StopMatcher;
@@ -80,14 +82,13 @@ export class MultiverseRun {
     this.promptLength = start.nextPos;
     const startLength = start.history.length;
     const startText = start.text.length;
-    const tokensBefore = request.totalTokens;
     const { seq } = await this.decode(start, logits, 0, this.rootDetok);
     const finish = this.finish ?? { reason: 'length' };
     // Held-back text is released, unless a stop string matched: everything from it on is dropped.
     const tail = this.stoppedByString ? '' : this.stops.push(this.rootDetok.flush()).emit + this.stops.flush();
     seq.text.push(tail);
     const critical = seq.nextPos - this.promptLength;
-    const generated = request.totalTokens - tokensBefore;
+    const generated = this.produced;
     return {
       type: 'done',
       branch: start.branch,
@@ -249,6 +250,7 @@ export class MultiverseRun {
 
   private emitToken(seq: SeqHandle, t: SampledToken, position: number, text: string, forced: boolean): void {
     this.ctx.request.totalTokens++;
+    this.produced++;
     seq.text.push(text);
     this.ctx.emit({
       type: 'token',
@@ -264,14 +266,14 @@ export class MultiverseRun {
 
   /** Ends the request when the next token (after `pending` not yet stepped) would break a limit. */
   private checkLimits(seq: SeqHandle, pending = 0): void {
-    const { options, request, contextLength } = this.ctx;
+    const { options, contextLength } = this.ctx;
     const next = seq.nextPos + pending;
     const limit: FinishLimit | undefined =
       next - this.promptLength >= options.maxTokens
         ? 'maxTokens'
         : next >= contextLength
           ? 'context'
-          : request.totalTokens >= options.maxTotalTokens
+          : this.produced >= options.maxTotalTokens
             ? 'maxTotalTokens'
             : Date.now() > this.deadline
               ? 'timeout'
