@@ -106,29 +106,41 @@ export class StepLoop {
   }
 
   /**
-   * Picks this step's chunks: decodes first, taken round-robin across requests (so a request with
-   * a thousand paths cannot crowd out one with a single sequence) and in queue order within one
-   * (a job left out runs next time); then prefills split what is left of the budget evenly.
+   * Picks this step's chunks, fair across requests: requests take turns (the first turn rotates
+   * from step to step), each turn giving one job of each request a decode token or a prefill chunk
+   * of an equal share of the budget, so a request with a thousand paths cannot crowd out another's
+   * decode or prefill. Budget left after every job had its turn extends the prefill chunks.
    */
   private plan(): { job: Job; count: number }[] {
     let budget = this.options.maxStepTokens;
     let free = this.engine.kvStats().freeSlots;
     const remaining = (j: Job) => j.tokens.length - j.done;
-    const decodes = roundRobin(this.queue.filter((j) => remaining(j) === 1));
-    const prefills = this.queue.filter((j) => remaining(j) > 1);
+    const owners = byOwner(this.queue);
+    const first = this.steps % Math.max(1, owners.length);
+    const turns = [...owners.slice(first), ...owners.slice(0, first)];
+    const share = Math.max(1, Math.floor(budget / Math.max(1, owners.length)));
     const picked: { job: Job; count: number }[] = [];
-    const take = (job: Job, count: number) => {
-      if (count > free) {
-        this.fail(job, new GenerationError('KV_EXHAUSTED', `KV pool exhausted: ${count} slots needed, ${free} free`));
-        return;
+    for (let round = 0; budget > 0 && turns.some((jobs) => round < jobs.length); round++) {
+      for (const jobs of turns) {
+        const job = jobs[round];
+        if (!job || budget <= 0) continue;
+        const count = Math.min(remaining(job), share, budget);
+        if (count > free) {
+          this.fail(job, new GenerationError('KV_EXHAUSTED', `KV pool exhausted: ${count} slots needed, ${free} free`));
+          continue;
+        }
+        picked.push({ job, count });
+        budget -= count;
+        free -= count;
       }
-      picked.push({ job, count });
-      budget -= count;
-      free -= count;
-    };
-    for (const job of decodes) if (budget > 0) take(job, 1);
-    const share = Math.max(1, Math.floor(budget / Math.max(1, prefills.length)));
-    for (const job of prefills) if (budget > 0) take(job, Math.min(remaining(job), share, budget));
+    }
+    for (const p of picked) {
+      const extra = Math.min(remaining(p.job) - p.count, budget, free);
+      if (extra <= 0) continue;
+      p.count += extra;
+      budget -= extra;
+      free -= extra;
+    }
     return picked;
   }
 
@@ -191,20 +203,15 @@ export class StepLoop {
   }
 }
 
-/** Jobs reordered as the first of each owner, then the second of each, and so on. */
-function roundRobin(jobs: Job[]): Job[] {
-  const byOwner = new Map<number, Job[]>();
+/** Jobs grouped by request, requests in order of their first job, jobs in queue order. */
+function byOwner(jobs: Job[]): Job[][] {
+  const groups = new Map<number, Job[]>();
   for (const job of jobs) {
-    const list = byOwner.get(job.owner);
+    const list = groups.get(job.owner);
     if (list) list.push(job);
-    else byOwner.set(job.owner, [job]);
+    else groups.set(job.owner, [job]);
   }
-  const lists = [...byOwner.values()];
-  const out: Job[] = [];
-  for (let round = 0; out.length < jobs.length; round++) {
-    for (const list of lists) if (round < list.length) out.push(list[round]);
-  }
-  return out;
+  return [...groups.values()];
 }
 
 function concat(parts: Float32Array[]): Float32Array {
