@@ -8,12 +8,14 @@ import { GenerationError } from '../engine/errors.js';
 import { UsageError } from './args.js';
 import { RUN_USAGE, runCommand } from './run.js';
 import { SCORE_USAGE, scoreCommand } from './score.js';
+import { EVAL_USAGE, evalCommand } from './eval.js';
 
 const USAGE = `usage: multiverse <command> [options]
 
 Commands:
   run     generate from a prompt (${RUN_USAGE.replace('usage: ', '')})
   score   logprob of every token of a transcript (${SCORE_USAGE.replace('usage: ', '')})
+  eval    Multiverse model vs its AR twin on held-out problems (${EVAL_USAGE.replace('usage: ', '')})
 
 Run \`multiverse <command> --help\` for a command's options.
 `;
@@ -26,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'run') return runCommand(rest);
   if (command === 'score') return scoreCommand(rest);
+  if (command === 'eval') return evalCommand(rest);
   throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
 }
 

@@ -1,0 +1,56 @@
+/**
+ * The engine-side evaluation on the arithmetic task, with the model's writing forced: a forced
+ * Multiverse solution forks one path per part and is scored correct with # parallel > 1; a forced
+ * sequential solution stays sequential; a wrong answer scores wrong.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../src/index.js';
+import { solutionText } from '../src/tasks/arith/export.js';
+import { evaluate, testProblems } from '../src/tasks/arith/evaluate.js';
+import type { Problem } from '../src/tasks/arith/problem.js';
+import { forceScripts } from './support/forcing.js';
+import { tinyModel } from './support/models.js';
+
+/**
+ * What each branch writes when the engine runs a Multiverse solution: the root up to `</Goal>`
+ * and, after the merge, what follows the forced `<Conclusion>`; each path what follows its forced
+ * `<Path>{label}:`. One level of blocks (the problems below have no groups).
+ */
+function branchScripts(solution: string): Record<string, string> {
+  const m = /^([\s\S]*?<\/Goal>)((?:<Path>[\s\S]*?<\/Path>)+)<Conclusion>([\s\S]*)$/.exec(solution);
+  if (!m) return { '0': solution };
+  const paths = [...m[2].matchAll(/<Path>\d+:([\s\S]*?<\/Path>)/g)].map((p) => p[1]);
+  return { '0': m[1] + m[3], ...Object.fromEntries(paths.map((p, i) => [`0/${i}`, p])) };
+}
+
+describe('arithmetic evaluation through the engine', () => {
+  const problems = testProblems(40).filter((p) => p.parts.every((part) => part.kind === 'product')).slice(0, 6);
+
+  it('scores forced Multiverse and sequential solutions', async () => {
+    const model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 8192, contextLength: 2048 });
+    const eos = model.tokenizer.eosTokenIds[0];
+    const forced = (format: 'multiverse' | 'sequential', corrupt = false) => (problem: Problem) => {
+      let text = solutionText(problem, format);
+      if (corrupt) text = text.replace(/Answer: \d+/, 'Answer: 1');
+      return { pickToken: forceScripts(model, format === 'multiverse' ? branchScripts(text) : { '0': text }, eos).pickToken };
+    };
+    const mv = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('multiverse') });
+    expect(mv.accuracy).toBe(1);
+    const multi = problems.filter((p) => p.parts.length > 1).length;
+    expect(mv.multiPartForkedRight).toEqual({ yes: multi, of: multi });
+    expect(mv.singlePartSequential).toEqual({ yes: problems.length - multi, of: problems.length - multi });
+    expect(mv.parallelism).toBeGreaterThan(1);
+
+    const ar = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential') });
+    expect(ar.accuracy).toBe(1);
+    expect(ar.parallelism).toBe(1);
+    expect(ar.multiPartForkedRight.yes).toBe(0);
+    expect(ar.meanCriticalPath).toBeGreaterThan(mv.meanCriticalPath);
+
+    const wrong = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential', true) });
+    expect(wrong.accuracy).toBe(0); // no product of a two-digit and a one-digit number is 1
+    await new Promise((r) => setImmediate(r));
+    expect(model.kvStats().freeSlots).toBe(8192);
+    await model.dispose();
+  });
+});
