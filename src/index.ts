@@ -37,3 +37,26 @@ export { mergeBranches } from './rx/operators/merge-branches.js';
 export { mapBranch } from './rx/operators/map-branch.js';
 export { toText } from './rx/operators/to-text.js';
 export type { ScoreResult, ScoredToken, ScoreOptions } from './multiverse/score.js';
+export { createServer, type MultiverseServer, type ServerAddress } from './server/server.js';
+export { SERVER_DEFAULTS, type ServerOptions, type RequestSource } from './server/options.js';
+export type { ServerMetrics, RequestOutcome } from './server/metrics.js';
+export type { BranchNode, ForkNode } from './server/branch-tree.js';
+export {
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ProtocolErrorCode,
+  type WireErrorCode,
+  type RequestId,
+  type ClientMessage,
+  type GenerateMessage,
+  type CancelMessage,
+  type WireGenerateOptions,
+  type ServerEvent,
+  type WireTokenEvent,
+  type WireTokensEvent,
+  type WireForkEvent,
+  type WireJoinEvent,
+  type WireDoneEvent,
+  type WireErrorEvent,
+} from './server/protocol.js';
+export { connect, type ConnectOptions, type RemoteModel } from './client/connect.js';

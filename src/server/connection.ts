@@ -1,0 +1,122 @@
+/**
+ * One WebSocket client's state: its running requests by id, its outbox, its heartbeat. A message
+ * that fails (malformed, oversized, a duplicate id, over the limit) gets an error event and changes
+ * nothing else. Every request ends with exactly one `done` or `error` event (CANCELLED after a
+ * cancel). Closing the connection unsubscribes every request it runs, which frees their KV.
+ */
+import { Subscription } from 'rxjs';
+import type { RawData, WebSocket } from 'ws';
+import { GenerationError } from '../engine/errors.js';
+import type { ServerContext } from './context.js';
+import { Outbox } from './outbox.js';
+import { ProtocolError, type GenerateMessage, type RequestId } from './protocol.js';
+import { parseClientMessage } from './protocol-parse.js';
+import { errorEvent, toWire } from './protocol-write.js';
+
+/** Close code for a client that let its queue pass maxQueuedBytes (RFC 6455: policy violation). */
+const CLOSE_POLICY = 1008;
+
+export class Connection {
+  private readonly requests = new Map<RequestId, Subscription>();
+  private readonly outbox: Outbox;
+  /** Answered the last ping (heartbeat). */
+  private alive = true;
+  private closed = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly ctx: ServerContext,
+  ) {
+    const { coalesceAboveBytes, maxQueuedBytes } = ctx.options;
+    this.outbox = new Outbox(socket, {
+      coalesceAboveBytes,
+      maxQueuedBytes,
+      onOverflow: () => socket.close(CLOSE_POLICY, 'send queue over maxQueuedBytes: the client is not reading'),
+    });
+    ctx.metrics.wsConnectionOpened();
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    socket.on('pong', () => (this.alive = true));
+    socket.on('close', () => this.dispose());
+    // A socket error (reset, a frame over maxPayload) is followed by 'close', which cleans up.
+    socket.on('error', () => undefined);
+  }
+
+  /** Called every heartbeat interval: a client that missed the previous ping is terminated. */
+  heartbeat(): void {
+    if (!this.alive) return void this.socket.terminate();
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  /** Terminates the connection (server shutdown); its requests are cancelled. */
+  terminate(): void {
+    this.socket.terminate();
+    this.dispose();
+  }
+
+  /** Never throws: whatever goes wrong with one message becomes an error event for it. */
+  private onMessage(data: RawData, isBinary: boolean): void {
+    let id: RequestId | null = null;
+    try {
+      const msg = parseClientMessage(data as Buffer, isBinary, this.ctx.options.maxMessageBytes);
+      id = msg.id;
+      if (msg.type === 'cancel') this.cancel(msg.id);
+      else this.generate(msg);
+    } catch (err) {
+      if (err instanceof ProtocolError) this.ctx.metrics.wsError(err.code);
+      this.outbox.push(errorEvent(err instanceof ProtocolError ? err.id : id, err));
+    }
+  }
+
+  /** @throws ProtocolError DUPLICATE_ID, TOO_MANY_REQUESTS. */
+  private generate({ id, input, options = {} }: GenerateMessage): void {
+    const { model, metrics, options: server } = this.ctx;
+    if (this.requests.has(id)) throw new ProtocolError('DUPLICATE_ID', `request ${JSON.stringify(id)} is still running on this connection`, id);
+    if (this.requests.size >= server.maxConcurrentRequests) {
+      throw new ProtocolError('TOO_MANY_REQUESTS', `this connection already runs ${server.maxConcurrentRequests} requests (maxConcurrentRequests)`, id);
+    }
+    const prepared = server.prepareOptions?.(options, 'ws') ?? options;
+    const request = new Subscription();
+    this.requests.set(id, request);
+    metrics.requestStarted('ws');
+    const end = (outcome: 'done' | 'error') => {
+      this.requests.delete(id);
+      metrics.requestEnded('ws', outcome);
+    };
+    request.add(
+      model.events(input, prepared).subscribe({
+        next: (e) => {
+          metrics.record(e);
+          this.outbox.push(toWire(id, e));
+        },
+        error: (err: unknown) => {
+          end('error');
+          this.outbox.push(errorEvent(id, err));
+        },
+        complete: () => end('done'),
+      }),
+    );
+  }
+
+  /** @throws ProtocolError UNKNOWN_ID. */
+  private cancel(id: RequestId): void {
+    const request = this.requests.get(id);
+    if (!request) throw new ProtocolError('UNKNOWN_ID', `no running request has id ${JSON.stringify(id)}`, id);
+    this.requests.delete(id);
+    request.unsubscribe();
+    this.ctx.metrics.requestEnded('ws', 'cancelled');
+    this.outbox.push(errorEvent(id, new GenerationError('CANCELLED', 'cancelled by the client')));
+  }
+
+  private dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const request of this.requests.values()) {
+      request.unsubscribe();
+      this.ctx.metrics.requestEnded('ws', 'cancelled');
+    }
+    this.requests.clear();
+    this.outbox.close();
+    this.ctx.metrics.wsConnectionClosed();
+  }
+}

@@ -1,0 +1,10 @@
+/** What the HTTP handlers and WebSocket connections of one server share. */
+import type { Model } from '../model/model.js';
+import type { ServerMetrics } from './metrics.js';
+import type { ResolvedServerOptions } from './options.js';
+
+export interface ServerContext {
+  model: Model;
+  options: ResolvedServerOptions;
+  metrics: ServerMetrics;
+}

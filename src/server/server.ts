@@ -1,0 +1,74 @@
+/**
+ * createServer(model, options): one node:http server carrying the WebSocket endpoint (`/v1/ws`,
+ * protocol v1), the OpenAI-compatible HTTP API, `/health`, `/metrics` and the viewer's files.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel('models/default');
+ * const server = createServer(model, { port: 8080, apiKey: process.env.API_KEY });
+ * const { url } = await server.listen();
+ * // ...
+ * await server.close();
+ * ```
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Model } from '../model/model.js';
+import type { ServerContext } from './context.js';
+import { ServerMetrics } from './metrics.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { createRouter } from './router.js';
+import { attachWebSocket, WS_PATH } from './ws-upgrade.js';
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** `http://host:port` */
+  url: string;
+  /** `ws://host:port/v1/ws` */
+  wsUrl: string;
+}
+
+export interface MultiverseServer {
+  /** The underlying node:http server (already carrying the routes and the upgrade handler). */
+  readonly http: http.Server;
+  readonly options: ResolvedServerOptions;
+  readonly metrics: ServerMetrics;
+  /** Starts listening on options.host and options.port. Rejects when the port is taken. */
+  listen(): Promise<ServerAddress>;
+  /** Terminates WebSocket clients and open HTTP streams (cancelling their requests) and stops listening. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the server; nothing listens until `listen()`. The model stays the caller's to dispose.
+ * @throws TypeError when an option breaks its rule (the message states it).
+ */
+export function createServer(model: Model, options: ServerOptions = {}): MultiverseServer {
+  const resolved = resolveServerOptions(model, options);
+  const ctx: ServerContext = { model, options: resolved, metrics: new ServerMetrics(model) };
+  const server = http.createServer(createRouter(ctx));
+  const ws = attachWebSocket(server, ctx);
+  return {
+    http: server,
+    options: resolved,
+    metrics: ctx.metrics,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(resolved.port, resolved.host, () => {
+          server.off('error', reject);
+          const { address, port } = server.address() as AddressInfo;
+          const host = address.includes(':') ? `[${address}]` : address;
+          resolve({ host: address, port, url: `http://${host}:${port}`, wsUrl: `ws://${host}:${port}${WS_PATH}` });
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        ws.close();
+        server.close(() => resolve());
+        // Streams and keep-alive sockets would hold close() open.
+        server.closeAllConnections();
+      }),
+  };
+}
