@@ -34,7 +34,7 @@ function result(index: number, over: Partial<BranchResult> = {}): BranchResult {
 }
 
 function fakeBranch(index: number, result$: Observable<BranchResult>, tokens$: Observable<TokenEvent> = EMPTY, parent: Node = ROOT): Branch {
-  return { branch: `0/${index}`, index, parent, tokens$, result$ };
+  return { branch: `0/${index}`, index, parent, tokens$, events$: tokens$, result$ };
 }
 
 function token(text: string): TokenEvent {

@@ -120,7 +120,7 @@ describe('OpenAI-compatible HTTP', () => {
   it('serves n: 3 as three branches of one prefill, as the engine counter shows', async () => {
     const scrape = async () => (await fetch(`${url}/metrics`)).text();
     const before = await scrape();
-    const long = [{ role: 'user', content: 'fork '.repeat(40) }];
+    const long = [{ role: 'user' as const, content: 'fork '.repeat(40) }];
     const res = await client.chat.completions.create({ model: 'tiny', messages: long, n: 3, max_tokens: 8, temperature: 1, seed: 7, logprobs: true });
     const after = await scrape();
     expect(res.choices.map((c) => c.index).sort()).toEqual([0, 1, 2]);

@@ -17,7 +17,7 @@ import { Rng } from '../engine/rng.js';
 import type { SeqHandle } from '../engine/seq-handle.js';
 import type { Model } from '../model/model.js';
 import { MultiverseRun } from '../multiverse/scheduler.js';
-import type { DoneEvent, TokenEvent } from './events.js';
+import type { DoneEvent, ForkEvent, JoinEvent, TokenEvent } from './events.js';
 import { letGoCancels } from './let-go.js';
 import { promptTokens, resolveModelOptions, type GenerateInput } from './generate.js';
 
@@ -52,6 +52,11 @@ export interface Branch {
   readonly parent: Node;
   /** The branch's tokens, replayed from the start. Letting go of every subscription cancels the branch. */
   readonly tokens$: Observable<TokenEvent>;
+  /**
+   * Everything the branch does, replayed from the start: its tokens and the forks and joins of
+   * blocks the model writes inside it (for trees and UIs). Completes when the branch ends.
+   */
+  readonly events$: Observable<TokenEvent | ForkEvent | JoinEvent>;
   /** Emits the branch's result when it ends, then completes. */
   readonly result$: Observable<BranchResult>;
 }
@@ -127,6 +132,7 @@ class SessionNode implements Node {
   private startBranch(child: SeqHandle, index: number, logits: Float32Array, prompt: string | undefined, resolved: ResolvedOptions): Branch {
     const { model, request } = this.s;
     const tokens = new ReplaySubject<TokenEvent>();
+    const events = new ReplaySubject<TokenEvent | ForkEvent | JoinEvent>();
     const result = new ReplaySubject<BranchResult>(1);
     const logprobs: number[] = [];
     let cancelled = false;
@@ -139,6 +145,8 @@ class SessionNode implements Node {
       contextLength: model.info.contextLength,
       options: resolved,
       emit: (e) => {
+        if (e.type === 'done') return;
+        events.next(e);
         if (e.type !== 'token') return;
         logprobs.push(e.logprob);
         tokens.next(e);
@@ -155,6 +163,7 @@ class SessionNode implements Node {
       const done = await run.continueFrom(child, start);
       ended = true;
       tokens.complete();
+      events.complete();
       result.next({
         branch: child.branch,
         index,
@@ -172,6 +181,7 @@ class SessionNode implements Node {
     go().catch((err: unknown) => {
       ended = true;
       tokens.error(err);
+      events.error(err);
       result.error(err);
     });
     return {
@@ -180,6 +190,7 @@ class SessionNode implements Node {
       ...(prompt !== undefined ? { prompt } : {}),
       parent: this,
       tokens$: letGoCancels(tokens, () => ended, () => (cancelled = true)),
+      events$: events.asObservable(),
       result$: result.asObservable(),
     };
   }
