@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { TINY, writeRandomCheckpoint } from '../testkit/random-checkpoint.js';
 
 /** The package root: two levels above this file in src/ or dist/src/. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `multiverse` command. Exit codes: 0 success, 1 a failed request or model load (the message
- * says why), 2 a usage error.
+ * says why), 2 a usage error, 130 when `serve` is stopped with SIGINT (0 with SIGTERM).
  */
 import { ModelLoadError } from '../model/errors.js';
 import { GenerationError } from '../engine/errors.js';
@@ -9,6 +9,8 @@ import { UsageError } from './args.js';
 import { RUN_USAGE, runCommand } from './run.js';
 import { SCORE_USAGE, scoreCommand } from './score.js';
 import { EVAL_USAGE, evalCommand } from './eval.js';
+import { INSPECT_USAGE, inspectCommand } from './inspect.js';
+import { SERVE_USAGE, serveCommand } from './serve.js';
 
 const USAGE = `usage: multiverse <command> [options]
 
@@ -16,8 +18,11 @@ Commands:
   run     generate from a prompt (${RUN_USAGE.replace('usage: ', '')})
   score   logprob of every token of a transcript (${SCORE_USAGE.replace('usage: ', '')})
   eval    Multiverse model vs its AR twin on held-out problems (${EVAL_USAGE.replace('usage: ', '')})
+  serve   HTTP + WebSocket server with the live viewer at / (${SERVE_USAGE.replace('usage: ', '')})
+  inspect what a model folder holds (${INSPECT_USAGE.replace('usage: ', '')})
 
 Run \`multiverse <command> --help\` for a command's options.
+Exit codes: 0 ok, 1 failure (the message says why), 2 usage error, 130 serve stopped by SIGINT.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'run') return runCommand(rest);
   if (command === 'score') return scoreCommand(rest);
   if (command === 'eval') return evalCommand(rest);
+  if (command === 'serve') return serveCommand(rest);
+  if (command === 'inspect') return inspectCommand(rest);
   throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
 }
 

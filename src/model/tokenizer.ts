@@ -21,6 +21,10 @@ export interface Tokenizer {
   readonly eosTokenIds: readonly number[];
   /** Each Multiverse tag's id when all 12 are added tokens; undefined otherwise (then they are text). */
   readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
+  /** tokenizer_config.json's named special tokens that are set (`bos_token`, `eos_token`, `unk_token`, `pad_token`), as text. */
+  readonly specialTokens: Readonly<Record<string, string>>;
+  /** Source of the chat template (tokenizer_config.json or chat_template.jinja); undefined when the model has none. */
+  readonly chatTemplate: string | undefined;
   /** Token ids of `text`. `addSpecialTokens` (default true, as in HF) runs the post-processor (e.g. a BOS). */
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   /**
@@ -65,20 +69,21 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
       throw new ModelLoadError('TOKENIZER_ERROR', `chat template in ${templateFile} does not parse: ${(e as Error).message}`, templateFile);
     }
   }
-  return new HfBackedTokenizer(hf, config, template, configFile);
+  return new HfBackedTokenizer(hf, config, template, source, configFile);
 }
 
 class HfBackedTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
   readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
+  readonly specialTokens: Record<string, string>;
   private readonly addedIds: Map<string, number>;
-  private readonly specialTokens: Record<string, string>;
 
   constructor(
     private readonly hf: HfTokenizer,
     config: Record<string, unknown>,
     private readonly template: Template | undefined,
+    readonly chatTemplate: string | undefined,
     private readonly configFile: string,
   ) {
     let maxId = -1;

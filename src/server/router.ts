@@ -1,6 +1,6 @@
 /**
- * HTTP routing: the api key check for every request, then the OpenAI endpoints, health, metrics,
- * and the viewer's static files at `/`. Errors are answered in OpenAI's JSON shape.
+ * HTTP routing: the viewer's static files at `/` (public), then the api key check for every other
+ * request, the OpenAI endpoints, health and metrics. Errors are answered in OpenAI's JSON shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAuthorized } from './auth.js';
@@ -47,12 +47,16 @@ export function createRouter(ctx: ServerContext): (req: IncomingMessage, res: Se
 }
 
 async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (!isAuthorized(req, ctx.options.apiKey)) {
-    throw new HttpError(401, 'authentication_error', 'missing or wrong api key: send it as Authorization: Bearer KEY', null, 'invalid_api_key');
-  }
   const { pathname } = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
   const routes = ROUTES[pathname];
+  // The viewer's files are public (the page asks for the key and sends it on its WebSocket; a page
+  // load could not carry it to the page's scripts); they never shadow the API.
+  const viewerFile = method === 'GET' && !routes && !pathname.startsWith('/v1/');
+  if (viewerFile && (await serveStatic(ctx.options.viewerDir, pathname, res))) return;
+  if (!isAuthorized(req, ctx.options.apiKey)) {
+    throw new HttpError(401, 'authentication_error', 'missing or wrong api key: send it as Authorization: Bearer KEY', null, 'invalid_api_key');
+  }
   if (routes) {
     const handler = routes[method];
     if (!handler) {
@@ -62,7 +66,6 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     return handler(ctx, req, res);
   }
   if (method === 'GET' && pathname === `/v1/models/${ctx.options.modelId}`) return sendJson(res, 200, modelEntry(ctx));
-  if (method === 'GET' && (await serveStatic(ctx.options.viewerDir, pathname, res))) return;
   throw new HttpError(404, 'not_found_error', `no route for ${method} ${pathname}`, null, 'not_found');
 }
 

@@ -1,0 +1,95 @@
+/**
+ * `multiverse serve`: one model over HTTP and WebSocket (createServer: the OpenAI-compatible API,
+ * protocol v1 at /v1/ws, /health, /metrics) with the live viewer at `/`, until SIGINT or SIGTERM.
+ * Exit codes: 0 after SIGTERM (a supervisor's ordinary stop), 130 after SIGINT (Ctrl-C, 128 + 2 as
+ * shells report it), 1 when the port cannot be bound.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createServer, type MultiverseServer, type ServerAddress } from '../server/server.js';
+import { SERVER_DEFAULTS } from '../server/options.js';
+import { numberOption, UsageError, type OptionSpec } from './args.js';
+import { packageRoot } from './default-model.js';
+import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  host: { kind: 'string', help: `interface to bind (default ${SERVER_DEFAULTS.host}: this machine only)` },
+  port: { kind: 'string', help: `TCP port; 0 picks a free one (default ${SERVER_DEFAULTS.port})` },
+  'api-key': { kind: 'string', help: 'require this key on the API and WebSocket (Authorization: Bearer KEY, or ?api_key=KEY)' },
+};
+
+export const SERVE_USAGE = 'usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY]';
+
+/** Exit code for each signal that stops the server. */
+const EXIT_CODES = { SIGTERM: 0, SIGINT: 130 } as const;
+type StopSignal = keyof typeof EXIT_CODES;
+
+/** The built viewer: index.html beside the compiled dist/app.js (`npm run build` compiles it). */
+function viewerDir(): string | undefined {
+  const dir = path.join(packageRoot(), 'viewer');
+  if (fs.existsSync(path.join(dir, 'dist', 'app.js'))) return dir;
+  log(`viewer not built (no ${path.join(dir, 'dist', 'app.js')}; run npm run build): / will answer 404`);
+  return undefined;
+}
+
+export async function serveCommand(argv: readonly string[]): Promise<number> {
+  const args = parseCommand(argv, SERVE_USAGE, OPTIONS, MODEL_SPEC);
+  if (!args) return 0;
+  if (args.positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${args.positionals.join(' ')}\n${SERVE_USAGE}`);
+  const { host, 'api-key': apiKey } = args.options;
+  const options = {
+    host: typeof host === 'string' ? host : undefined,
+    port: numberOption(args, 'port', true),
+    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    viewerDir: viewerDir(),
+  };
+  // Listen for the signals from the start, so one that comes while the model loads still stops us cleanly.
+  const stopped = nextStopSignal();
+  return withModel(args, false, async (model) => {
+    let server: MultiverseServer;
+    try {
+      server = createServer(model, options);
+    } catch (err) {
+      // createServer states the rule a bad --host or --port breaks.
+      if (err instanceof TypeError) throw new UsageError(err.message);
+      throw err;
+    }
+    let address: ServerAddress;
+    try {
+      address = await server.listen();
+    } catch (err) {
+      log(`multiverse: cannot listen on ${server.options.host}:${server.options.port}: ${(err as Error).message}`);
+      return 1;
+    }
+    process.stdout.write(urls(address, options.apiKey !== undefined));
+    const signal = await stopped;
+    log(`${signal}: closing connections and stopping`);
+    await server.close();
+    return EXIT_CODES[signal];
+  });
+}
+
+function urls({ url, wsUrl }: ServerAddress, keyed: boolean): string {
+  return [
+    `serving on ${url} (Ctrl-C to stop)`,
+    `  viewer     ${url}/${keyed ? '  (type the api key into the page)' : ''}`,
+    `  OpenAI     ${url}/v1  (chat/completions, completions, models)`,
+    `  WebSocket  ${wsUrl}  (protocol v1)`,
+    `  health     ${url}/health`,
+    `  metrics    ${url}/metrics`,
+    '',
+  ].join('\n');
+}
+
+/** The first SIGINT or SIGTERM; after it the default handlers are back, so a second Ctrl-C ends the process at once. */
+function nextStopSignal(): Promise<StopSignal> {
+  return new Promise((resolve) => {
+    const stop = (signal: StopSignal) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,159 @@
+/**
+ * `multiverse serve` and `multiverse inspect` as a user runs them (the compiled CLI): serve prints
+ * its URLs, answers /health, the viewer and a streamed chat completion, honours --api-key, and
+ * exits 0 on SIGTERM and 130 on SIGINT; usage errors exit 2 and a taken port 1. inspect --json is
+ * checked against the model folder's own files (config.json for the parameter count,
+ * tokenizer.json for the tag ids). Every command's --help exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
+import { cli, CLI } from './support/cli.js';
+import { tinyModel } from './support/models.js';
+
+const model = tinyModel('qwen2', 'F32');
+
+/** A running `multiverse serve`: its process, base URL, and what it printed. */
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/** Starts `serve` on a free port and resolves once it printed its URL. */
+function serve(...args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d;
+      const url = /serving on (http:\/\/\S+)/.exec(stdout)?.[1];
+      if (url) resolve({ child, url, stderr: () => stderr, exit });
+    });
+    void exit.then((code) => reject(new Error(`serve exited ${code} before listening: ${stderr}`)));
+  });
+}
+
+/** The SSE `data:` payloads of a streamed response, in order. */
+async function sseData(res: Response): Promise<string[]> {
+  const text = await res.text();
+  return text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice('data: '.length));
+}
+
+describe('multiverse serve', () => {
+  it('prints its URLs, serves health, the viewer and a streamed chat completion, and exits 0 on SIGTERM', async () => {
+    const s = await serve();
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${s.url}/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok', model: path.basename(model), protocol: 1 });
+    const page = await fetch(`${s.url}/`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="dist/app.js">');
+    expect((await fetch(`${s.url}/dist/app.js`)).status).toBe(200);
+
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: path.basename(model), messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, stream: true }),
+    });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const data = await sseData(res);
+    expect(data.at(-1)).toBe('[DONE]');
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+    expect(chunks.at(-1).choices[0].finish_reason).toMatch(/^(stop|length)$/);
+
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).toMatch(/loaded in \d+ ms/);
+    expect(s.stderr()).toMatch(/SIGTERM: closing connections and stopping/);
+  });
+
+  it('with --api-key refuses the API without it (the viewer page stays public), and exits 130 on SIGINT', async () => {
+    const s = await serve('--api-key', 'sekret');
+    expect((await fetch(`${s.url}/health`)).status).toBe(401);
+    expect((await fetch(`${s.url}/health`, { headers: { authorization: 'Bearer sekret' } })).status).toBe(200);
+    expect((await fetch(`${s.url}/`)).status).toBe(200);
+    s.child.kill('SIGINT');
+    expect(await s.exit).toBe(130);
+  });
+
+  it('exits 2 on a usage error and 1 when the port is taken', async () => {
+    expect(cli('serve', '--model', model, '--port', 'http').code).toBe(2);
+    const outOfRange = cli('serve', '--model', model, '--port', '70000');
+    expect(outOfRange.code).toBe(2);
+    expect(outOfRange.stderr).toMatch(/port must be an integer 0\.\.65535/);
+    expect(cli('serve', '--model', model, 'extra').code).toBe(2);
+
+    const s = await serve();
+    const taken = cli('serve', '--model', model, '--port', new URL(s.url).port);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+  });
+});
+
+describe('multiverse inspect', () => {
+  it('--json reports the parameter count from config.json and the tag ids of tokenizer.json', () => {
+    const r = cli('inspect', model, '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const c = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+    // Qwen2 by hand: per layer q/k/v (with biases), o, the three MLP matrices, two norms; then embeddings, final norm, lm_head.
+    const h = c.hidden_size;
+    const kv = (c.num_key_value_heads * h) / c.num_attention_heads;
+    const layer = h * h + h + 2 * (kv * h + kv) + h * h + 3 * h * c.intermediate_size + 2 * h;
+    const embeddings = c.vocab_size * h * (c.tie_word_embeddings ? 1 : 2);
+    expect(report.parameterCount).toBe(c.num_hidden_layers * layer + embeddings + h);
+    expect(report.dtypes).toEqual({ F32: { tensors: report.tensors.length, parameters: report.parameterCount } });
+    expect(report.tensors[0]).toEqual({ name: 'model.embed_tokens.weight', shape: [c.vocab_size, h], dtype: 'F32', file: 'model.safetensors' });
+
+    const added = JSON.parse(fs.readFileSync(path.join(model, 'tokenizer.json'), 'utf8')).added_tokens as { id: number; content: string }[];
+    const idOf = (text: string) => added.find((t) => t.content === text)?.id;
+    expect(Object.keys(report.multiverseTags)).toEqual([...MULTIVERSE_TAGS]);
+    for (const tag of MULTIVERSE_TAGS) expect(report.multiverseTags[tag]).toBe(idOf(tag));
+    expect(report.specialTokens.eos_token).toEqual({ text: '<|im_end|>', id: idOf('<|im_end|>') });
+    expect(report.chatTemplate).toContain('add_generation_prompt');
+  });
+
+  it('prints the tensors table and the tags as text, and exits 2 without a model, 1 for a missing one', () => {
+    const r = cli('inspect', model);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^parameters\s+139,840 \(0\.14M\)$/m);
+    expect(r.stdout).toMatch(/^\s+model\.embed_tokens\.weight\s+\[512, 64\]\s+F32$/m);
+    expect(r.stdout).toMatch(/^\s+<Parallel>\s+\d+\s+<\/Parallel>\s+\d+$/m);
+    expect(cli('inspect').code).toBe(2);
+    expect(cli('inspect', path.join(model, 'nope')).code).toBe(1);
+  });
+});
+
+describe('--help', () => {
+  it.each(['run', 'score', 'eval', 'serve', 'inspect'])('multiverse %s --help exits 0 with the usage and options', (command) => {
+    const r = cli(command, '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^usage: multiverse ${command} `));
+    expect(r.stdout).toMatch(/\n {2}--help\s+show this help/);
+  });
+
+  it('multiverse --help lists every command and the exit codes; no command is a usage error', () => {
+    const r = cli('--help');
+    expect(r.code).toBe(0);
+    for (const command of ['run', 'score', 'eval', 'serve', 'inspect']) expect(r.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
+    expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 failure.*2 usage error, 130/);
+    expect(cli().code).toBe(2);
+    expect(cli('bogus').code).toBe(2);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * The live viewer in a real browser: playwright-core drives Debian's chromium against
+ * createServer with the built viewer, an api key, and the tiny model forced (prepareOptions) to
+ * write a two-path Multiverse transcript. The page loads without the key, says the server needs
+ * one and fails inline without it; with the key typed in, it streams the two paths into labelled
+ * columns, closes them with a merge, continues with the conclusion below, and shows # parallel > 1.
+ * Keeps a screenshot in test-results/viewer.png.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, loadModel, type Model, type MultiverseServer } from '../src/index.js';
+import { forceScripts } from './support/forcing.js';
+import { tinyModel } from './support/models.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const VIEWER_DIR = path.resolve('viewer');
+const SCREENSHOT = path.resolve('test-results/viewer.png');
+
+const SCRIPTS = {
+  '0': ' Two independent products.<Parallel><Goal><Outline>1: twelve times three</Outline><Outline>2: four times five</Outline></Goal> 36 + 20 = 56</Conclusion></Parallel> The answer is 56.',
+  '0/0': ' 12*3 = 36</Path>',
+  '0/1': ' 4*5 = 20</Path>',
+};
+
+describe('the live viewer', () => {
+  let model: Model;
+  let server: MultiverseServer;
+  let url: string;
+  let profile: string;
+  let browser: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`the viewer test drives Debian's chromium, and ${CHROMIUM} is missing: apt-get install -y chromium`);
+    if (!fs.existsSync(path.join(VIEWER_DIR, 'dist', 'app.js'))) throw new Error('viewer/dist/app.js is missing: run npm run build');
+    model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 2048, contextLength: 1024 });
+    const eos = model.tokenizer.eosTokenIds[0];
+    server = createServer(model, {
+      port: 0,
+      apiKey: 'sekret',
+      viewerDir: VIEWER_DIR,
+      prepareOptions: (o) => ({ ...o, pickToken: forceScripts(model, SCRIPTS, eos).pickToken }),
+    });
+    ({ url } = await server.listen());
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mv-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: LAUNCH_ARGS, headless: true, viewport: { width: 1100, height: 760 } });
+    page = browser.pages()[0] ?? (await browser.newPage());
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await model?.dispose();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('loads without the key, says the server needs one, and shows a failed connection inline', async () => {
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${url}/`);
+    await expect.poll(() => page.textContent('#server')).toBe('this server needs an api key');
+    await page.click('#send');
+    await page.waitForSelector('#output .error');
+    expect(await page.textContent('#output .error')).toMatch(/cannot connect to ws:\/\/.*\/v1\/ws.*api key/);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('streams two paths side by side, merges them, continues with the conclusion, and shows the stats', async () => {
+    await page.fill('#api-key', 'sekret');
+    await page.dispatchEvent('#api-key', 'change');
+    await expect.poll(() => page.textContent('#server')).toBe(`${path.basename(model.info.dir)} · protocol v1`);
+    await page.fill('#prompt', 'Compute 12*3 + 4*5');
+    await page.click('#send');
+
+    const columns = page.locator('.parallel > .columns > .path');
+    await columns.nth(1).waitFor();
+    await page.waitForSelector('.parallel.merged .merge-bar');
+    await page.waitForSelector('.stat[data-stat="parallel"]');
+
+    expect(await columns.count()).toBe(2);
+    expect(await columns.locator('.label').allTextContents()).toEqual(['1', '2']);
+    expect(await columns.locator('.outline').allTextContents()).toEqual(['twelve times three', 'four times five']);
+    expect(await columns.nth(0).locator('.flow').textContent()).toContain('12*3 = 36');
+    expect(await columns.nth(1).locator('.flow').textContent()).toContain('4*5 = 20');
+    expect(await page.locator('.path.ended').count()).toBe(2);
+    // The conclusion flows in the root, after the block.
+    const afterBlock = await page.locator('#output .root > .parallel ~ .text').allTextContents();
+    expect(afterBlock.join('')).toContain('The answer is 56.');
+
+    const stat = (name: string) => page.textContent(`.stat[data-stat="${name}"] .value`);
+    expect(Number(await stat('parallel'))).toBeGreaterThan(1);
+    expect(await stat('forks')).toBe('1');
+    expect(Number(await stat('total-tokens'))).toBeGreaterThan(Number(await stat('critical-path')));
+    expect(Number(await stat('tokens-per-second'))).toBeGreaterThan(0);
+    expect(await page.locator('#output .error').count()).toBe(0);
+
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+});
