@@ -81,11 +81,16 @@ describe('multiverse serve', () => {
     expect(s.stderr()).toMatch(/SIGTERM: closing connections and stopping/);
   });
 
-  it('with --api-key refuses the API without it (the viewer page stays public), and exits 130 on SIGINT', async () => {
+  it('with --api-key refuses every request without it, lets a browser in by ?api_key= and a cookie, and exits 130 on SIGINT', async () => {
     const s = await serve('--api-key', 'sekret');
     expect((await fetch(`${s.url}/health`)).status).toBe(401);
     expect((await fetch(`${s.url}/health`, { headers: { authorization: 'Bearer sekret' } })).status).toBe(200);
-    expect((await fetch(`${s.url}/`)).status).toBe(200);
+    expect((await fetch(`${s.url}/`)).status).toBe(401);
+    expect((await fetch(`${s.url}/style.css`)).status).toBe(401);
+    const page = await fetch(`${s.url}/?api_key=sekret`);
+    expect(page.status).toBe(200);
+    const cookie = page.headers.get('set-cookie')!.split(';')[0];
+    expect((await fetch(`${s.url}/style.css`, { headers: { cookie } })).status).toBe(200);
     s.child.kill('SIGINT');
     expect(await s.exit).toBe(130);
   });

@@ -1,8 +1,8 @@
 /**
  * The live viewer in a real browser: playwright-core drives Debian's chromium against
  * createServer with the built viewer, an api key, and the tiny model forced (prepareOptions) to
- * write a two-path Multiverse transcript. The page loads without the key, says the server needs
- * one and fails inline without it; with the key typed in, it streams the two paths into labelled
+ * write a two-path Multiverse transcript. A page load without the key gets a key form; with the
+ * key, the viewer loads and streams the two paths into labelled
  * columns, closes them with a merge, continues with the conclusion below, and shows # parallel > 1.
  * Keeps a screenshot in test-results/viewer.png.
  */
@@ -57,21 +57,21 @@ describe('the live viewer', () => {
     if (profile) fs.rmSync(profile, { recursive: true, force: true });
   });
 
-  it('loads without the key, says the server needs one, and shows a failed connection inline', async () => {
+  it('asks a browser without the key for it, then opens the viewer', async () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${url}/`);
-    await expect.poll(() => page.textContent('#server')).toBe('this server needs an api key');
-    await page.click('#send');
-    await page.waitForSelector('#output .error');
-    expect(await page.textContent('#output .error')).toMatch(/cannot connect to ws:\/\/.*\/v1\/ws.*api key/);
+    const refused = await page.goto(`${url}/`);
+    expect(refused?.status()).toBe(401);
+    expect(await page.textContent('#need')).toBe('This server needs an api key.');
+    await page.fill('#key', 'sekret');
+    await Promise.all([page.waitForURL(/api_key=sekret/), page.click('#go')]);
+    // The key came in the URL; the cookie it set lets the page's own scripts and styles load.
+    await expect.poll(() => page.textContent('#server')).toBe(`${path.basename(model.info.dir)} · protocol v1`);
+    expect(await page.inputValue('#api-key')).toBe('sekret');
     expect(pageErrors).toEqual([]);
   });
 
   it('streams two paths side by side, merges them, continues with the conclusion, and shows the stats', async () => {
-    await page.fill('#api-key', 'sekret');
-    await page.dispatchEvent('#api-key', 'change');
-    await expect.poll(() => page.textContent('#server')).toBe(`${path.basename(model.info.dir)} · protocol v1`);
     await page.fill('#prompt', 'Compute 12*3 + 4*5');
     await page.click('#send');
 

@@ -1,17 +1,42 @@
 /**
- * The api key check shared by HTTP requests and WebSocket upgrades: `Authorization: Bearer KEY`,
- * or `?api_key=KEY` for browsers, which cannot set headers on a WebSocket or a page load.
+ * The api key check shared by HTTP requests and WebSocket upgrades: `Authorization: Bearer KEY`;
+ * `?api_key=KEY` for browsers, which cannot set headers on a page load or a WebSocket; or the
+ * cookie a page load with `?api_key=` receives, so the page's own scripts and styles pass too.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+const COOKIE = 'multiverse_api_key';
+
+/** How a request proved it knows the key; undefined when it did not (or no key is set: 'none'). */
+export function authorization(req: IncomingMessage, apiKey: string | undefined): 'none' | 'header' | 'query' | 'cookie' | undefined {
+  if (apiKey === undefined) return 'none';
+  const header = req.headers.authorization;
+  const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+  if (bearer !== undefined && sameSecret(bearer, apiKey)) return 'header';
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('api_key');
+  if (query !== null && sameSecret(query, apiKey)) return 'query';
+  const cookie = cookieValue(req.headers.cookie, COOKIE);
+  if (cookie !== undefined && sameSecret(cookie, apiKey)) return 'cookie';
+  return undefined;
+}
 
 /** True when no key is configured, or the request carries it. */
 export function isAuthorized(req: IncomingMessage, apiKey: string | undefined): boolean {
-  if (apiKey === undefined) return true;
-  const header = req.headers.authorization;
-  const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-  const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('api_key') ?? undefined;
-  return [bearer, query].some((given) => given !== undefined && sameSecret(given, apiKey));
+  return authorization(req, apiKey) !== undefined;
+}
+
+/** Lets a browser that proved the key once (in the URL) load the rest of the page without it. */
+export function rememberKey(res: ServerResponse, apiKey: string): void {
+  res.setHeader('set-cookie', `${COOKIE}=${encodeURIComponent(apiKey)}; Path=/; HttpOnly; SameSite=Strict`);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(';') ?? []) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
 }
 
 /** Compares digests, so neither the time taken nor a length check reveals the key. */

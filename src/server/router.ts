@@ -1,15 +1,17 @@
 /**
- * HTTP routing: the viewer's static files at `/` (public), then the api key check for every other
- * request, the OpenAI endpoints, health and metrics. Errors are answered in OpenAI's JSON shape.
+ * HTTP routing: the api key check for every request (a browser page load without it gets a key
+ * form), then the OpenAI endpoints, health, metrics and the viewer's static files at `/`. Errors
+ * are answered in OpenAI's JSON shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isAuthorized } from './auth.js';
+import { authorization, rememberKey } from './auth.js';
 import { chatDialect } from './chat-dialect.js';
 import { completionsDialect } from './completions-dialect.js';
 import { HttpError, sendError, sendJson } from './http-error.js';
 import type { ServerContext } from './context.js';
 import { handleOpenAi } from './openai-handler.js';
 import { PROTOCOL_VERSION } from './protocol.js';
+import { sendKeyPage } from './key-page.js';
 import { serveStatic } from './static-files.js';
 
 type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -50,12 +52,17 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   const { pathname } = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
   const routes = ROUTES[pathname];
-  // The viewer's files are public (the page asks for the key and sends it on its WebSocket; a page
-  // load could not carry it to the page's scripts); they never shadow the API.
+  // A viewer file never shadows the API.
   const viewerFile = method === 'GET' && !routes && !pathname.startsWith('/v1/');
-  if (viewerFile && (await serveStatic(ctx.options.viewerDir, pathname, res))) return;
-  if (!isAuthorized(req, ctx.options.apiKey)) {
+  const auth = authorization(req, ctx.options.apiKey);
+  if (auth === undefined) {
+    if (viewerFile && ctx.options.viewerDir !== undefined && (req.headers.accept ?? '').includes('text/html')) return sendKeyPage(res);
     throw new HttpError(401, 'authentication_error', 'missing or wrong api key: send it as Authorization: Bearer KEY', null, 'invalid_api_key');
+  }
+  if (viewerFile && ctx.options.viewerDir !== undefined) {
+    // The page's scripts and styles cannot carry a key from its URL: a cookie does.
+    if (auth === 'query') rememberKey(res, ctx.options.apiKey!);
+    if (await serveStatic(ctx.options.viewerDir, pathname, res)) return;
   }
   if (routes) {
     const handler = routes[method];
