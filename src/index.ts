@@ -60,3 +60,7 @@ export {
   type WireErrorEvent,
 } from './server/protocol.js';
 export { connect, type ConnectOptions, type RemoteModel } from './client/connect.js';
+export type { GenerationBackend } from './rx/backend.js';
+export { remoteModel, OpenAiRemoteModel } from './remote/remote-model.js';
+export type { RemoteModelOptions } from './remote/options.js';
+export type { ChatTemplate } from './remote/prompt.js';

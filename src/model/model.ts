@@ -10,6 +10,7 @@ import type { KvStats, NativeEngine } from '../native/binding.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
 import { scoreTranscript, type ScoreOptions, type ScoreResult } from '../multiverse/score.js';
+import type { GenerationBackend } from '../rx/backend.js';
 import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { stagesOf, type Stage } from '../rx/stages.js';
@@ -28,7 +29,7 @@ export interface ModelInfo {
   backend: string;
 }
 
-export class Model {
+export class Model implements GenerationBackend {
   private disposed = false;
 
   /** @internal Use loadModel(). */
