@@ -12,7 +12,7 @@ import { GenerationError } from '../engine/errors.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { GenerateInput } from '../rx/generate.js';
 import type { Branch, ForkSpec, Node } from '../rx/session.js';
-import { BranchOutlet } from './branch-outlet.js';
+import { BranchOutlet } from '../rx/branch-outlet.js';
 import { resolveRemoteOptions, type RemoteRequestOptions } from './options.js';
 import { RemoteRun } from './scheduler.js';
 import type { RequestSeeds } from './seeds.js';

@@ -9,7 +9,7 @@
  *
  *   model.session(prompt, (root) => root.fork(5, { temperature: 0.8 }).pipe(vote((r) => answerOf(r.text))))
  */
-import { defer, from, mergeAll, Observable, ReplaySubject, type ObservableInput } from 'rxjs';
+import { defer, from, mergeAll, Observable, type ObservableInput } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import type { GenerateOptions, ResolvedOptions } from '../engine/generate-options.js';
 import { RequestContext } from '../engine/request-context.js';
@@ -18,7 +18,7 @@ import type { SeqHandle } from '../engine/seq-handle.js';
 import type { Model } from '../model/model.js';
 import { MultiverseRun } from '../multiverse/scheduler.js';
 import type { DoneEvent, ForkEvent, JoinEvent, TokenEvent } from './events.js';
-import { letGoCancels } from './let-go.js';
+import { BranchOutlet } from './branch-outlet.js';
 import { promptTokens, resolveModelOptions, type GenerateInput } from './generate.js';
 
 /** How to fork: n identical branches, or one branch per prompt (appended to the shared prefix). */
@@ -131,12 +131,8 @@ class SessionNode implements Node {
   /** Starts decoding one branch in the background and returns its handle. */
   private startBranch(child: SeqHandle, index: number, logits: Float32Array, prompt: string | undefined, resolved: ResolvedOptions): Branch {
     const { model, request } = this.s;
-    const tokens = new ReplaySubject<TokenEvent>();
-    const events = new ReplaySubject<TokenEvent | ForkEvent | JoinEvent>();
-    const result = new ReplaySubject<BranchResult>(1);
-    const logprobs: number[] = [];
     let cancelled = false;
-    let ended = false;
+    const outlet = new BranchOutlet({ branch: child.branch, index, ...(prompt !== undefined ? { prompt } : {}), parent: this }, () => (cancelled = true));
     const run = new MultiverseRun({
       request,
       tokenizer: model.tokenizer,
@@ -144,13 +140,7 @@ class SessionNode implements Node {
       vocabSize: model.checkpoint.config.vocabSize,
       contextLength: model.info.contextLength,
       options: resolved,
-      emit: (e) => {
-        if (e.type === 'done') return;
-        events.next(e);
-        if (e.type !== 'token') return;
-        logprobs.push(e.logprob);
-        tokens.next(e);
-      },
+      emit: (e) => outlet.push(e),
       cancelled: () => cancelled || this.s.closed(),
       branchCancelled: () => false,
     });
@@ -160,39 +150,10 @@ class SessionNode implements Node {
         const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false });
         if (ids.length > 0) start = await child.feed(ids, 'last');
       }
-      const done = await run.continueFrom(child, start);
-      ended = true;
-      tokens.complete();
-      events.complete();
-      result.next({
-        branch: child.branch,
-        index,
-        ...(prompt !== undefined ? { prompt } : {}),
-        tokenIds: done.tokenIds,
-        text: done.text,
-        logprobs,
-        meanLogprob: logprobs.length ? logprobs.reduce((a, b) => a + b, 0) / logprobs.length : -Infinity,
-        finishReason: done.finishReason,
-        truncated: cancelled,
-        node: new SessionNode(this.s, child),
-      });
-      result.complete();
+      outlet.end(await run.continueFrom(child, start), new SessionNode(this.s, child));
     };
-    go().catch((err: unknown) => {
-      ended = true;
-      tokens.error(err);
-      events.error(err);
-      result.error(err);
-    });
-    return {
-      branch: child.branch,
-      index,
-      ...(prompt !== undefined ? { prompt } : {}),
-      parent: this,
-      tokens$: letGoCancels(tokens, () => ended, () => (cancelled = true)),
-      events$: events.asObservable(),
-      result$: result.asObservable(),
-    };
+    go().catch((err: unknown) => outlet.fail(err));
+    return outlet.handle;
   }
 }
 

@@ -1,13 +1,13 @@
 /**
  * One session branch as user code sees it (a Branch): its tokens and events, replayed from the
- * start, and its result once it ends. The decoding behind it (a remote run here) pushes events in
- * and ends or fails it; letting go of every subscription to `tokens$` calls `cancel`, and the
- * result then says `truncated`. Nothing in it is remote-specific.
+ * start, and its result once it ends. The decoding behind it (the embedded engine's run, or a
+ * remote one) pushes events in and ends or fails it; letting go of every subscription to
+ * `tokens$` calls `cancel`, and the result then says `truncated`.
  */
 import { ReplaySubject } from 'rxjs';
-import type { DoneEvent, ForkEvent, GenerationEvent, JoinEvent, TokenEvent } from '../rx/events.js';
-import { letGoCancels } from '../rx/let-go.js';
-import type { Branch, BranchResult, Node } from '../rx/session.js';
+import type { DoneEvent, ForkEvent, GenerationEvent, JoinEvent, TokenEvent } from './events.js';
+import { letGoCancels } from './let-go.js';
+import type { Branch, BranchResult, Node } from './session.js';
 
 /** Where a branch stands in its fork. */
 export interface BranchPlace {
