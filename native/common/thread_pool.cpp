@@ -42,10 +42,18 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)
   wake_.notify_all();
   size_t b, e;
   chunk(n, k, 0, &b, &e);
-  if (b < e) fn(b, e);
+  std::exception_ptr mine;
+  try {
+    if (b < e) fn(b, e);
+  } catch (...) {
+    mine = std::current_exception();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, [this] { return pending_ == 0; });
   job_ = nullptr;
+  std::exception_ptr error = mine ? mine : error_;
+  error_ = nullptr;
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::worker_loop(int index) {
@@ -63,9 +71,15 @@ void ThreadPool::worker_loop(int index) {
     }
     size_t b, e;
     chunk(n, size(), index, &b, &e);
-    if (b < e) (*job)(b, e);
+    std::exception_ptr failed;
+    try {
+      if (b < e) (*job)(b, e);
+    } catch (...) {
+      failed = std::current_exception();
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (failed && !error_) error_ = failed;
       if (--pending_ == 0) done_.notify_one();
     }
   }

@@ -3,6 +3,7 @@
 #pragma once
 #include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -20,7 +21,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(begin, end) over [0, n) split into contiguous chunks, one per thread, and returns
-  // when all are done. Not re-entrant: one parallel_for at a time (the engine steps serially).
+  // when all are done. An exception thrown by fn on any thread is rethrown here (the first one),
+  // never left to terminate a worker. Not re-entrant: one parallel_for at a time.
   void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn);
 
  private:
@@ -34,6 +36,7 @@ class ThreadPool {
   unsigned long generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;  // first exception of the current job
 };
 
 }  // namespace mv
