@@ -125,14 +125,14 @@ class Decoder:
 
 
 def exact_match(decoder, records, max_new_tokens, device, batch_size=64):
-    """Fraction of records whose greedy completion states the right answer, and the completions' texts."""
-    correct, texts = 0, []
+    """Whether each record's greedy completion states the right answer, and the completions' texts."""
+    correct, texts = [], []
     for at in range(0, len(records), batch_size):
         chunk = records[at : at + batch_size]
         rows = decoder.run([r["ids"][: r["prompt_len"]] for r in chunk], max_new_tokens, device)
         for r, row in zip(chunk, rows):
             text = decoder.tok.decode(row.generated())
             m = ANSWER.search(text)
-            correct += int(not row.malformed and m is not None and int(m.group(1)) == r["answer"])
+            correct.append(not row.malformed and m is not None and int(m.group(1)) == r["answer"])
             texts.append(text)
-    return correct / max(1, len(records)), texts
+    return correct, texts

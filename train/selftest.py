@@ -82,8 +82,9 @@ def main():
     for fmt in ("multiverse", "sequential"):
         records = read_jsonl(os.path.join(data_dir, fmt, "validation.jsonl"))
         check_layout(records, meta["tag_ids"])
-        # The most nested and the longest examples exercise the mask the most.
-        sample = sorted(records, key=lambda r: (r["nested"], len(r["ids"])))[-4:]
+        # The longest nested example exercises the mask the most; a short one checks the plain case.
+        ranked = sorted(records, key=lambda r: (r["nested"], len(r["ids"])))
+        sample = [ranked[0], ranked[-1]]
         check_decode_parity(sample, meta, tok)
     if len(sys.argv) > 2:
         check_checkpoint(sys.argv[2])

@@ -29,6 +29,7 @@ CONFIG = dict(
     format="multiverse",  # or "sequential": the subfolder of data_dir to train on
     out_dir="train/out/mv",
     hf_dir="",  # where the final HF checkpoint goes; default out_dir/hf
+    init_from="",  # a ckpt.pt whose weights to start from (fine-tuning further); empty: random init
     seed=1,
     threads=2,
     # model
@@ -121,6 +122,8 @@ def main():
     val_batches = [val.next() for _ in range(max(1, c["eval_loss_rows"] // c["batch_size"]))]
 
     model = Qwen2(ModelConfig.from_dict(c)).to(device)
+    if c["init_from"]:
+        model.load_state_dict(torch.load(c["init_from"], map_location=device)["model"])
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -133,12 +136,18 @@ def main():
 
     def evaluate(step, n_problems):
         model.eval()
-        acc, texts = exact_match(decoder, val_records[:n_problems], c["max_new_tokens"], device)
+        records = val_records[:n_problems]
+        correct, texts = exact_match(decoder, records, c["max_new_tokens"], device)
         model.train()
         loss = validation_loss(model, val_batches, device)
-        log(f"step {step}: val loss {loss:.4f}, exact match {acc:.3f} on {n_problems}")
-        log(f"  sample: {val_records[0]['problem']} -> {texts[0]!r}")
-        return acc, loss
+        acc = sum(correct) / len(records)
+        by_parts = {}
+        for r, ok in zip(records, correct):
+            by_parts.setdefault(r["parts"], []).append(ok)
+        breakdown = {n: round(sum(v) / len(v), 3) for n, v in sorted(by_parts.items())}
+        log(f"step {step}: val loss {loss:.4f}, exact match {acc:.3f} on {len(records)} (by parts {breakdown})")
+        log(f"  sample: {records[0]['problem']} -> {texts[0]!r}")
+        return acc, loss, breakdown
 
     log(f"config {json.dumps(c)}")
     log(f"{model.num_params() / 1e6:.2f}M parameters, {len(train.examples)} training examples, device {device}")
@@ -158,10 +167,10 @@ def main():
             torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
     train_seconds = time.time() - started
     torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
-    acc, loss = evaluate(c["max_steps"], min(c["final_eval_problems"], len(val_records)))
+    acc, loss, breakdown = evaluate(c["max_steps"], min(c["final_eval_problems"], len(val_records)))
     hf_dir = c["hf_dir"] or os.path.join(c["out_dir"], "hf")
     export_hf(model, hf_dir, c["data_dir"], meta)
-    result = {"exact_match": acc, "val_loss": round(loss, 4), "problems": min(c["final_eval_problems"], len(val_records)), "train_seconds": round(train_seconds),
+    result = {"exact_match": acc, "exact_match_by_parts": breakdown, "val_loss": round(loss, 4), "problems": min(c["final_eval_problems"], len(val_records)), "train_seconds": round(train_seconds),
               "params": model.num_params(), "steps": c["max_steps"], "format": c["format"]}
     with open(os.path.join(c["out_dir"], "result.json"), "w") as f:
         json.dump(result, f, indent=2)
