@@ -10,6 +10,7 @@ Checks the recipe's pieces against each other (run by smoke.sh):
 """
 import json
 import os
+import random
 import struct
 import sys
 
@@ -40,7 +41,7 @@ def check_decode_parity(records, meta, tok):
     rows = decoder.run([r["ids"] for r in records], max_new_tokens=1, device="cpu", keep_logits=True)
     for r, row in zip(records, rows):
         e = Example(r)
-        batch = pack([e], e.length, meta["pad_token_id"], __import__("random").Random(0))
+        batch = pack([e], e.length, meta["pad_token_id"], random.Random(0))
         with torch.no_grad():
             full = model(batch["ids"], batch["positions"], batch_mask(batch))[0]
         cached = torch.stack(row.logits[: e.length])

@@ -124,8 +124,9 @@ def main():
     model = Qwen2(ModelConfig.from_dict(c)).to(device)
     if c["init_from"]:
         model.load_state_dict(torch.load(c["init_from"], map_location=device)["model"])
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    # Matrices decay; norms and biases do not.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": c["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
         lr=c["lr"],
