@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { loadModel, type Model } from '../src/index.js';
 
 /**
- * Runs `body` on the model in `process.argv[2]` (default `.cache/default-model`, the random-weight
- * model `npx multiverse run hi` generates) if `moduleUrl` is the script node was started with.
+ * Runs `body` on the model in `process.argv[2]` if `moduleUrl` is the script node was started with.
+ * The default, `.cache/default-model`, is the random-weight test model the operators' doc examples
+ * were logged with: `npm run make-test-model -- .cache/default-model` writes it.
  */
 export async function runExample(moduleUrl: string, body: (model: Model) => Promise<void>): Promise<void> {
   if (process.argv[1] !== fileURLToPath(moduleUrl)) return;

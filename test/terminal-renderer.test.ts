@@ -10,7 +10,7 @@ const paths = [
 ];
 
 describe('TerminalRenderer', () => {
-  it('labels each path where it speaks and marks forks and merges', () => {
+  it('shows each path whole on its labelled line when the block merges', () => {
     let out = '';
     const r = new TerminalRenderer((t) => (out += t), false);
     const events: GenerationEvent[] = [
@@ -24,8 +24,6 @@ describe('TerminalRenderer', () => {
       tok('0', '<Conclusion> xy'),
     ];
     events.forEach((e) => r.render(e));
-    expect(out).toBe(
-      'Plan</Goal>\n┌ fork: 2 paths\n  [1] <Path>1:\n  [2] <Path>2:\n  [1]  x</Path>\n  [2]  y</Path>\n└ merged 2 paths, 1 truncated\n<Conclusion> xy',
-    );
+    expect(out).toBe('Plan</Goal>\n┌ fork: 2 paths\n  [1] <Path>1: x</Path>\n  [2] <Path>2: y</Path> (truncated)\n└ merged 2 paths, 1 truncated\n<Conclusion> xy');
   });
 });

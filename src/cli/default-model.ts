@@ -1,14 +1,14 @@
 /**
- * The model `multiverse run` uses when no --model is given. Until a trained Multiverse model ships,
- * it is a small random-weight Qwen2 checkpoint generated from a fixed seed on first use (it speaks
- * gibberish, but exercises the whole path: tokenizer, chat template, engine, sampling).
+ * The model `multiverse run`, `score` and `serve` use when no --model is given: the small Multiverse
+ * model trained by train/ and shipped in models/multiverse-arith (a 1M-parameter Qwen2 that solves
+ * sums of products, forking one path per part; see models/README.md for what it can and cannot do).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TINY, writeRandomCheckpoint } from '../testkit/random-checkpoint.js';
+import { ModelLoadError } from '../model/errors.js';
 
-/** The package root: two levels above this file in src/ or dist/src/. */
+/** The package root: the nearest folder above this file with a package.json. */
 export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
@@ -19,15 +19,14 @@ export function packageRoot(): string {
   return dir;
 }
 
-/** Path of the default model folder, generating it first when missing. */
-export function defaultModelDir(log: (line: string) => void): string {
-  const dir = path.join(packageRoot(), '.cache', 'default-model');
+/**
+ * Path of the embedded default model.
+ * @throws ModelLoadError MODEL_DIR_NOT_FOUND when the package was installed without models/.
+ */
+export function defaultModelDir(): string {
+  const dir = path.join(packageRoot(), 'models', 'multiverse-arith');
   if (!fs.existsSync(path.join(dir, 'config.json'))) {
-    log(`generating the default model (random weights, seed ${TINY.seed}) in ${dir}`);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    writeRandomCheckpoint(tmp, TINY);
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
+    throw new ModelLoadError('MODEL_DIR_NOT_FOUND', `${dir}: the embedded default model is missing; pass --model DIR`, dir);
   }
   return dir;
 }

@@ -68,7 +68,7 @@ export function readInput(args: ParsedArgs, usage: string): string | number[] {
  * loaded and how fast.
  */
 export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>): Promise<T> {
-  const dir = typeof args.options.model === 'string' ? args.options.model : defaultModelDir(log);
+  const dir = typeof args.options.model === 'string' ? args.options.model : defaultModelDir();
   const load = () => loadModel(dir);
   const model = quiet
     ? await load()

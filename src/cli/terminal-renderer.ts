@@ -1,16 +1,16 @@
 /**
  * Streams a generation's flat events to a terminal so that parallel paths stay readable: the root
- * text flows inline; whenever another branch speaks, a new line opens with that branch's label
- * (`  [1.2] …`, indented by depth, coloured on a TTY); forks and merges get a line of their own.
+ * text flows as it comes; a fork prints its header at once, and each path is shown whole, on its
+ * own labelled line (indented by depth, coloured on a TTY), when its block merges. Paths decode in
+ * lockstep, so printing them token by token would interleave them beyond reading.
  */
 import type { GenerationEvent } from '../rx/events.js';
 
 const COLOURS = [36, 33, 35, 32, 34, 31];
 
 export class TerminalRenderer {
-  private current = '0';
-  /** Outline label of each live path, for its line prefix. */
-  private readonly labels = new Map<string, string>();
+  /** Text of every path still running, by branch path; nested blocks render into their path. */
+  private readonly buffers = new Map<string, string>();
 
   constructor(
     private readonly write: (text: string) => void,
@@ -19,31 +19,28 @@ export class TerminalRenderer {
 
   render(e: GenerationEvent): void {
     if (e.type === 'token') {
-      if (e.branch !== this.current) this.switchTo(e.branch);
-      this.write(e.text);
+      this.out(e.branch, e.text);
     } else if (e.type === 'fork') {
-      for (const p of e.paths) this.labels.set(p.branch, p.label);
+      for (const p of e.paths) this.buffers.set(p.branch, '');
       const dropped = e.dropped ? ` (${e.dropped} more outlines dropped)` : '';
-      this.line(e.branch, this.paint(e.branch, `┌ fork: ${e.paths.length} paths${dropped}`));
+      this.out(e.branch, `\n${this.indent(e.branch)}${this.paint(e.branch, `┌ fork: ${e.paths.length} paths${dropped}`)}`);
     } else if (e.type === 'join') {
+      for (const p of e.paths) {
+        const text = this.buffers.get(p.branch) ?? '';
+        this.buffers.delete(p.branch);
+        this.out(e.branch, `\n${this.indent(p.branch)}${this.paint(p.branch, `[${p.label}]`)} ${text}${p.truncated ? ' (truncated)' : ''}`);
+      }
       const truncated = e.paths.filter((p) => p.truncated).length;
-      this.line(e.branch, this.paint(e.branch, `└ merged ${e.paths.length} paths${truncated ? `, ${truncated} truncated` : ''}`));
-      this.current = e.branch;
-      this.write(`\n${this.indent(e.branch)}`);
+      this.out(e.branch, `\n${this.indent(e.branch)}${this.paint(e.branch, `└ merged ${e.paths.length} paths${truncated ? `, ${truncated} truncated` : ''}`)}\n${this.indent(e.branch)}`);
     } else {
       this.write(`${e.tail}\n`);
     }
   }
 
-  private switchTo(branch: string): void {
-    this.current = branch;
-    const label = this.labels.get(branch);
-    this.write(`\n${this.indent(branch)}${label ? this.paint(branch, `[${label}] `) : ''}`);
-  }
-
-  private line(branch: string, text: string): void {
-    this.write(`\n${this.indent(branch)}${text}`);
-    this.current = '';
+  private out(branch: string, text: string): void {
+    const buffer = this.buffers.get(branch);
+    if (buffer === undefined) this.write(text);
+    else this.buffers.set(branch, buffer + text);
   }
 
   private indent(branch: string): string {
