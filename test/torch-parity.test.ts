@@ -1,7 +1,8 @@
 /**
  * The training side and the engine agree: the PyTorch model of train/ (Debian's python3-torch),
  * run densely over a Multiverse transcript with the explicit mask and positions, gives the same
- * logits as the engine reaching that transcript by fork and merge (structured prefill).
+ * logits as the engine reaching that transcript by fork and merge (structured prefill) — on the
+ * trained model we ship and on a random one.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +15,8 @@ import { Rng } from '../src/engine/rng.js';
 import { multiverseLayout } from '../src/multiverse/attention.js';
 import { prefillStructured } from '../src/multiverse/structured-prefill.js';
 import { resolveTagIds } from '../src/multiverse/tags.js';
+import { END_OF_TURN, promptText, solutionText } from '../src/tasks/arith/export.js';
+import { testProblems } from '../src/tasks/arith/evaluate.js';
 import { tinyModel } from './support/models.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -76,6 +79,15 @@ async function compare(model: Model, ids: number[]): Promise<number> {
 }
 
 describe('PyTorch training model against the engine', () => {
+  it('agree on a nested solution of a held-out problem (the shipped Multiverse model)', async () => {
+    requireTorch();
+    const model = await loadModel('models/multiverse-arith', { kvSlots: 2048, contextLength: 1024 });
+    const problem = testProblems(50).find((p) => p.parts.length >= 3 && p.parts.some((part) => part.kind === 'group'))!;
+    const text = promptText(problem, model.tokenizer) + solutionText(problem, 'multiverse') + END_OF_TURN;
+    await compare(model, model.tokenizer.encode(text, { addSpecialTokens: false }));
+    await model.dispose();
+  });
+
   it('agree on a nested Multiverse transcript (random tiny model)', async () => {
     requireTorch();
     const model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 1024, contextLength: 512 });
