@@ -35,6 +35,17 @@ describe('multiverse run', () => {
     expect(r.stderr).toMatch(/seed 3/);
   });
 
+  it('runs the shipped Multiverse model by default: it forks one path per part and gets the sum right', () => {
+    const r = cli('run', 'Compute 37*4+12*9+85*3', '--json');
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const fork = events.find((e) => e.type === 'fork');
+    expect(fork.paths.map((p: { label: string }) => p.label)).toEqual(['1', '2', '3']);
+    const done = events.at(-1);
+    expect(done.text).toContain(`Answer: ${37 * 4 + 12 * 9 + 85 * 3}`);
+    expect(done.stats.parallelism).toBeGreaterThan(1);
+  });
+
   it('exits 2 on a usage error and 1 on a broken model, with the error code', () => {
     const usage = cli('run', '--bogus');
     expect(usage.code).toBe(2);
