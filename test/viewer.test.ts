@@ -1,9 +1,9 @@
 /**
  * The live viewer in a real browser: playwright-core drives Debian's chromium against
- * createServer with the built viewer, an api key, and the tiny model forced (prepareOptions) to
- * write a two-path Multiverse transcript. A page load without the key gets a key form; with the
- * key, the viewer loads and streams the two paths into labelled
- * columns, closes them with a merge, continues with the conclusion below, and shows # parallel > 1.
+ * createServer with the built viewer, an api key, and the shipped Multiverse model, which plans a
+ * two-part sum as a parallel block by itself. A page load without the key gets a key form; with
+ * the key, the viewer loads and streams the two paths into labelled columns, closes them with a
+ * merge, continues with the conclusion below, and shows # parallel > 1.
  * Keeps a screenshot in test-results/viewer.png.
  */
 import fs from 'node:fs';
@@ -12,19 +12,11 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, loadModel, type Model, type MultiverseServer } from '../src/index.js';
-import { forceScripts } from './support/forcing.js';
-import { tinyModel } from './support/models.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const VIEWER_DIR = path.resolve('viewer');
 const SCREENSHOT = path.resolve('test-results/viewer.png');
-
-const SCRIPTS = {
-  '0': ' Two independent products.<Parallel><Goal><Outline>1: twelve times three</Outline><Outline>2: four times five</Outline></Goal> 36 + 20 = 56</Conclusion></Parallel> The answer is 56.',
-  '0/0': ' 12*3 = 36</Path>',
-  '0/1': ' 4*5 = 20</Path>',
-};
 
 describe('the live viewer', () => {
   let model: Model;
@@ -37,14 +29,8 @@ describe('the live viewer', () => {
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`the viewer test drives Debian's chromium, and ${CHROMIUM} is missing: apt-get install -y chromium`);
     if (!fs.existsSync(path.join(VIEWER_DIR, 'dist', 'app.js'))) throw new Error('viewer/dist/app.js is missing: run npm run build');
-    model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 2048, contextLength: 1024 });
-    const eos = model.tokenizer.eosTokenIds[0];
-    server = createServer(model, {
-      port: 0,
-      apiKey: 'sekret',
-      viewerDir: VIEWER_DIR,
-      prepareOptions: (o) => ({ ...o, pickToken: forceScripts(model, SCRIPTS, eos).pickToken }),
-    });
+    model = await loadModel('models/multiverse-arith', { kvSlots: 2048, contextLength: 1024 });
+    server = createServer(model, { port: 0, apiKey: 'sekret', viewerDir: VIEWER_DIR });
     ({ url } = await server.listen());
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mv-chromium-'));
     browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: LAUNCH_ARGS, headless: true, viewport: { width: 1100, height: 760 } });
@@ -72,7 +58,7 @@ describe('the live viewer', () => {
   });
 
   it('streams two paths side by side, merges them, continues with the conclusion, and shows the stats', async () => {
-    await page.fill('#prompt', 'Compute 12*3 + 4*5');
+    await page.fill('#prompt', 'Compute 57*8+21*4');
     await page.click('#send');
 
     const columns = page.locator('.parallel > .columns > .path');
@@ -82,13 +68,13 @@ describe('the live viewer', () => {
 
     expect(await columns.count()).toBe(2);
     expect(await columns.locator('.label').allTextContents()).toEqual(['1', '2']);
-    expect(await columns.locator('.outline').allTextContents()).toEqual(['twelve times three', 'four times five']);
-    expect(await columns.nth(0).locator('.flow').textContent()).toContain('12*3 = 36');
-    expect(await columns.nth(1).locator('.flow').textContent()).toContain('4*5 = 20');
+    expect(await columns.locator('.outline').allTextContents()).toEqual(['57*8', '21*4']);
+    expect(await columns.nth(0).locator('.flow').textContent()).toContain('57*8=50*8+7*8=400+56=456');
+    expect(await columns.nth(1).locator('.flow').textContent()).toContain('21*4=20*4+1*4=80+4=84');
     expect(await page.locator('.path.ended').count()).toBe(2);
     // The conclusion flows in the root, after the block.
     const afterBlock = await page.locator('#output .root > .parallel ~ .text').allTextContents();
-    expect(afterBlock.join('')).toContain('The answer is 56.');
+    expect(afterBlock.join('')).toContain(`Answer: ${57 * 8 + 21 * 4}`);
 
     const stat = (name: string) => page.textContent(`.stat[data-stat="${name}"] .value`);
     expect(Number(await stat('parallel'))).toBeGreaterThan(1);
