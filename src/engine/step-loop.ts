@@ -4,8 +4,9 @@
  * because a step's continuations all run before the next step starts (it is scheduled with
  * setImmediate), every request that is decoding lands in the same next step.
  *
- * Fairness: each step carries at most `maxStepTokens` tokens. Decode tokens go first; long prefills
- * are cut into chunks that share what is left, so a long prompt never stalls running decodes.
+ * Fairness: each step carries at most `maxStepTokens` tokens, shared by taking turns across
+ * requests (see plan()); long prefills are cut into chunks, so a long prompt never stalls running
+ * decodes and a wide request never starves a narrow one.
  *
  * Fork, merge and release are safe at any time (see src/native/binding.ts); `release()` also drops
  * the sequence's queued work, and results of an in-flight step for it are discarded.
@@ -34,7 +35,8 @@ interface Job {
 }
 
 export class StepLoop {
-  private readonly queue: Job[] = [];
+  /** Queued jobs by sequence id (one per sequence), in submission order. */
+  private readonly queue = new Map<number, Job>();
   private inFlight = false;
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
@@ -59,19 +61,18 @@ export class StepLoop {
     if (tokens.length === 0 || tokens.length !== positions.length) {
       return Promise.reject(new GenerationError('INVALID_REQUEST', 'run() needs as many positions as tokens, at least one'));
     }
-    if (this.queue.some((j) => j.seq === seq)) {
+    if (this.queue.has(seq)) {
       return Promise.reject(new GenerationError('INVALID_REQUEST', `sequence ${seq} already has queued work`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ seq, owner, tokens, positions, done: 0, logits, rows: [], resolve, reject });
+      this.queue.set(seq, { seq, owner, tokens, positions, done: 0, logits, rows: [], resolve, reject });
       this.schedule();
     });
   }
 
   /** Drops a queued job (a cancelled request); its promise never settles. */
   cancel(seq: number): void {
-    const i = this.queue.findIndex((j) => j.seq === seq);
-    if (i >= 0) this.queue.splice(i, 1);
+    this.queue.delete(seq);
   }
 
   /** Resolves when no step is in flight, so KV metadata may change. */
@@ -89,7 +90,9 @@ export class StepLoop {
   /** Fails every queued job; later run() calls reject. */
   stop(): void {
     this.stopped = true;
-    for (const job of this.queue.splice(0)) job.reject(new GenerationError('MODEL_DISPOSED', 'the model was disposed'));
+    const jobs = [...this.queue.values()];
+    this.queue.clear();
+    for (const job of jobs) job.reject(new GenerationError('MODEL_DISPOSED', 'the model was disposed'));
   }
 
   get busy(): boolean {
@@ -97,7 +100,7 @@ export class StepLoop {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight || this.stopped || this.queue.length === 0) return;
+    if (this.scheduled || this.inFlight || this.stopped || this.queue.size === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -115,7 +118,7 @@ export class StepLoop {
     let budget = this.options.maxStepTokens;
     let free = this.engine.kvStats().freeSlots;
     const remaining = (j: Job) => j.tokens.length - j.done;
-    const owners = byOwner(this.queue);
+    const owners = byOwner(this.queue.values());
     const first = this.steps % Math.max(1, owners.length);
     const turns = [...owners.slice(first), ...owners.slice(0, first)];
     const share = Math.max(1, Math.floor(budget / Math.max(1, owners.length)));
@@ -145,8 +148,7 @@ export class StepLoop {
   }
 
   private fail(job: Job, err: Error): void {
-    const i = this.queue.indexOf(job);
-    if (i >= 0) this.queue.splice(i, 1);
+    if (this.queue.get(job.seq) === job) this.queue.delete(job.seq);
     job.reject(err);
   }
 
@@ -181,7 +183,7 @@ export class StepLoop {
     for (let i = 0; i < picked.length; i++) {
       const { job, count } = picked[i];
       const rows = items[i].logits === 'all' ? count : items[i].logits === 'last' ? 1 : 0;
-      if (!this.queue.includes(job)) {
+      if (this.queue.get(job.seq) !== job) {
         row += rows;
         continue; // cancelled while in flight
       }
@@ -194,7 +196,7 @@ export class StepLoop {
       if (rows > 0) job.rows.push(out!.subarray(row * this.vocabSize, (row + rows) * this.vocabSize));
       row += rows;
       if (job.done === job.tokens.length) {
-        this.queue.splice(this.queue.indexOf(job), 1);
+        this.queue.delete(job.seq);
         job.resolve(concat(job.rows));
       }
     }
@@ -204,7 +206,7 @@ export class StepLoop {
 }
 
 /** Jobs grouped by request, requests in order of their first job, jobs in queue order. */
-function byOwner(jobs: Job[]): Job[][] {
+function byOwner(jobs: Iterable<Job>): Job[][] {
   const groups = new Map<number, Job[]>();
   for (const job of jobs) {
     const list = groups.get(job.owner);

@@ -3,7 +3,6 @@
  * length, a JSON header of {name: {dtype, shape, data_offsets}}, then the raw little-endian data).
  * Used to generate test checkpoints, and by tests that build deliberately broken files.
  */
-import fs from 'node:fs';
 import type { WeightDtype } from '../model/config.js';
 
 export interface TensorToWrite {
@@ -61,10 +60,6 @@ export function encodeSafetensors(
 ): Buffer {
   const entries = [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, bytes: t.data.byteLength }));
   return Buffer.concat([prefixFor(entries, metadata), ...[...tensors.values()].map((t) => t.data)]);
-}
-
-export function writeSafetensors(file: string, tensors: Map<string, TensorToWrite>): void {
-  fs.writeFileSync(file, encodeSafetensors(tensors));
 }
 
 /** Rounds an f32 to bf16 (round to nearest even) and returns the 16-bit pattern. */
