@@ -2,6 +2,9 @@
  * `multiverse run` as a user runs it: the compiled CLI (npm test builds dist/ first), its JSON
  * events, the text stream, and exit codes for usage errors and broken models.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './support/cli.js';
 import { tinyModel } from './support/models.js';
@@ -54,5 +57,36 @@ describe('multiverse run', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/MODEL_DIR_NOT_FOUND/);
     expect(cli('run', '--model', model, '--tokens', '1,x').code).toBe(2);
+  });
+});
+
+describe('multiverse eval', () => {
+  it('compares the shipped models on test problems and writes the report and the budget chart', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mv-eval-'));
+    try {
+      const out = path.join(dir, 'eval.md');
+      const r = cli('eval', '--problems', '4', '--budgets', '64,512', '--budget-problems', '3', '--out', out, '--json');
+      expect(r.code).toBe(0);
+      const results = JSON.parse(r.stdout);
+      for (const name of ['MV', 'AR']) {
+        expect(results[name].evaluation.problems).toBe(4);
+        expect(results[name].curve.map((p: { budget: number }) => p.budget)).toEqual([64, 512]);
+      }
+      // Only the Multiverse model forks, and a fork puts more than one token on each critical-path step.
+      expect(results.AR.evaluation.parallelism).toBe(1);
+      expect(results.MV.evaluation.parallelism).toBeGreaterThan(1);
+      const report = fs.readFileSync(out, 'utf8');
+      expect(report).toMatch(/\| Multiverse \| [\d.]+% \|/);
+      expect(report).toContain('![accuracy against the critical-path budget](eval-budget.svg)');
+      expect(fs.readFileSync(path.join(dir, 'eval-budget.svg'), 'utf8').match(/<polyline /g)).toHaveLength(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a budget that is not a positive integer', () => {
+    const r = cli('eval', '--budgets', '64,0');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/positive integers/);
   });
 });

@@ -67,72 +67,74 @@ class Example:
         self.blocks = torch.tensor(blocks, dtype=torch.int16)
 
 
-def pack(examples, block_size, pad_id, rng, window=16):
-    """Packs shuffled examples into rows of block_size tokens (first fit among the last `window` open
-    rows) and returns the row tensors: ids, targets, positions, doc (-1 on padding), spans, blocks."""
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    rows, room = [], []
-    for i in order:
-        n = examples[i].length
-        if n > block_size:
-            raise ValueError(f"an example of {n} tokens does not fit block_size {block_size}")
-        start = max(0, len(rows) - window)
-        j = next((r for r in range(start, len(rows)) if room[r] >= n), None)
-        if j is None:
-            rows.append([])
-            room.append(block_size)
-            j = len(rows) - 1
-        rows[j].append(i)
-        room[j] -= n
-    R = len(rows)
+def collate(members, pad_id):
+    """Row tensors for `members`, one example per row, padded to the longest: ids, targets,
+    positions, doc (0 on tokens, -1 on padding), spans, blocks."""
+    R, T = len(members), max(e.length for e in members)
     out = {
-        "ids": torch.full((R, block_size), pad_id),
-        "targets": torch.full((R, block_size), -100),
-        "positions": torch.zeros((R, block_size), dtype=torch.long),
-        "doc": torch.full((R, block_size), -1),
-        "spans": torch.full((R, block_size, MAX_DEPTH), -1, dtype=torch.int16),
-        "blocks": torch.full((R, block_size, MAX_DEPTH), -1, dtype=torch.int16),
+        "ids": torch.full((R, T), pad_id),
+        "targets": torch.full((R, T), -100),
+        "positions": torch.zeros((R, T), dtype=torch.long),
+        "doc": torch.full((R, T), -1),
+        "spans": torch.full((R, T, MAX_DEPTH), -1, dtype=torch.int16),
+        "blocks": torch.full((R, T, MAX_DEPTH), -1, dtype=torch.int16),
     }
-    for r, members in enumerate(rows):
-        at = 0
-        for doc, i in enumerate(members):
-            e = examples[i]
-            sl = slice(at, at + e.length)
-            out["ids"][r, sl] = e.ids
-            out["targets"][r, sl] = e.targets
-            out["positions"][r, sl] = e.positions
-            out["doc"][r, sl] = doc
-            out["spans"][r, sl] = e.spans
-            out["blocks"][r, sl] = e.blocks
-            at += e.length
+    for r, e in enumerate(members):
+        sl = slice(0, e.length)
+        out["ids"][r, sl] = e.ids
+        out["targets"][r, sl] = e.targets
+        out["positions"][r, sl] = e.positions
+        out["doc"][r, sl] = 0
+        out["spans"][r, sl] = e.spans
+        out["blocks"][r, sl] = e.blocks
     return out
 
 
+def length_batches(examples, batch_tokens, rng, pool=4096):
+    """Shuffled example indices cut into batches of about `batch_tokens` padded tokens. Each pool of
+    shuffled examples is sorted by length before cutting, so a batch holds examples of similar length:
+    attention then costs each example about its own length squared, not a long packed row's."""
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    batches = []
+    for at in range(0, len(order), pool):
+        chunk = sorted(order[at : at + pool], key=lambda i: examples[i].length)
+        current = []
+        for i in chunk:
+            longest = max([examples[j].length for j in current] + [examples[i].length])
+            if current and longest * (len(current) + 1) > batch_tokens:
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
 def batch_mask(batch):
-    """The (B, T, T) attention mask of packed rows: causal, per example, Multiverse sibling paths hidden."""
+    """The (B, T, T) attention mask of a batch: causal, padding hidden, Multiverse sibling paths hidden."""
     T = batch["ids"].shape[1]
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
     return causal & visibility(batch["doc"], batch["spans"], batch["blocks"])
 
 
 class Batches:
-    """Endless batches of packed rows, repacked with a fresh shuffle every epoch."""
+    """Endless batches of similar-length examples, reshuffled every epoch."""
 
-    def __init__(self, records, block_size, batch_size, pad_id, seed):
+    def __init__(self, records, batch_tokens, pad_id, seed):
         self.examples = [Example(r) for r in records]
-        self.block_size, self.batch_size, self.pad_id = block_size, batch_size, pad_id
+        self.batch_tokens, self.pad_id = batch_tokens, pad_id
         self.rng = random.Random(seed)
         self.epoch = 0
-        self._rows, self._at = None, 0
+        self._batches, self._at = [], 0
 
     def next(self):
-        if self._rows is None or self._at + self.batch_size > self._rows["ids"].shape[0]:
-            self._rows = pack(self.examples, self.block_size, self.pad_id, self.rng)
+        if self._at >= len(self._batches):
+            self._batches = length_batches(self.examples, self.batch_tokens, self.rng)
             self._at = 0
             self.epoch += 1
-        sl = slice(self._at, self._at + self.batch_size)
-        self._at += self.batch_size
-        batch = {k: v[sl] for k, v in self._rows.items()}
+        batch = collate([self.examples[i] for i in self._batches[self._at]], self.pad_id)
+        self._at += 1
         batch["mask"] = batch_mask(batch)
         return batch

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 OUT=train/out
 PY=/usr/bin/python3
 
-node dist/scripts/export-arith-data.js "$OUT/data" --train 40000 --validation 500 --test 1000
+node dist/scripts/export-arith-data.js "$OUT/data" --train 60000 --validation 500 --test 1000
 "$PY" train/train.py --data_dir="$OUT/data" --format=multiverse --out_dir="$OUT/mv" --threads=1 "$@" > "$OUT/mv.log" 2>&1 &
 MV=$!
 "$PY" train/train.py --data_dir="$OUT/data" --format=sequential --out_dir="$OUT/ar" --threads=1 "$@" > "$OUT/ar.log" 2>&1 &

@@ -10,14 +10,13 @@ Checks the recipe's pieces against each other (run by smoke.sh):
 """
 import json
 import os
-import random
 import struct
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import Example, batch_mask, pack, read_jsonl, span_chains  # noqa: E402
+from data import Example, batch_mask, collate, read_jsonl, span_chains  # noqa: E402
 from decode import Decoder  # noqa: E402
 from layout import IncrementalLayout  # noqa: E402
 from model import ModelConfig, Qwen2  # noqa: E402
@@ -41,7 +40,7 @@ def check_decode_parity(records, meta, tok):
     rows = decoder.run([r["ids"] for r in records], max_new_tokens=1, device="cpu", keep_logits=True)
     for r, row in zip(records, rows):
         e = Example(r)
-        batch = pack([e], e.length, meta["pad_token_id"], random.Random(0))
+        batch = collate([e], meta["pad_token_id"])
         with torch.no_grad():
             full = model(batch["ids"], batch["positions"], batch_mask(batch))[0]
         cached = torch.stack(row.logits[: e.length])

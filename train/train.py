@@ -41,20 +41,19 @@ CONFIG = dict(
     num_key_value_heads=2,
     tie_word_embeddings=True,
     # optimisation
-    block_size=512,
-    batch_size=16,
-    max_steps=1200,
+    batch_tokens=8192,  # padded tokens per batch (examples of similar length batched together)
+    max_steps=1400,
     lr=3e-3,
     min_lr=1e-4,
     warmup_steps=50,
     weight_decay=0.1,
     grad_clip=1.0,
     # evaluation
-    eval_interval=200,
-    eval_loss_rows=16,
-    eval_problems=64,  # validation problems decoded greedily at each eval
-    final_eval_problems=500,
-    max_new_tokens=400,
+    eval_interval=350,
+    eval_loss_batches=2,
+    eval_problems=48,  # validation problems decoded greedily at each eval
+    final_eval_problems=300,
+    max_new_tokens=640,
     log_interval=20,
 )
 
@@ -117,9 +116,9 @@ def main():
         meta = json.load(f)
     val_records = read_jsonl(os.path.join(c["data_dir"], c["format"], "validation.jsonl"))
     pad_id, eos_id = meta["pad_token_id"], meta["eos_token_id"]
-    train = Batches(read_jsonl(os.path.join(c["data_dir"], c["format"], "train.jsonl")), c["block_size"], c["batch_size"], pad_id, c["seed"])
-    val = Batches(val_records, c["block_size"], c["batch_size"], pad_id, c["seed"])
-    val_batches = [val.next() for _ in range(max(1, c["eval_loss_rows"] // c["batch_size"]))]
+    train = Batches(read_jsonl(os.path.join(c["data_dir"], c["format"], "train.jsonl")), c["batch_tokens"], pad_id, c["seed"])
+    val = Batches(val_records, c["batch_tokens"], pad_id, c["seed"])
+    val_batches = [val.next() for _ in range(c["eval_loss_batches"])]
 
     model = Qwen2(ModelConfig.from_dict(c)).to(device)
     if c["init_from"]:

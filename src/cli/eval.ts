@@ -2,21 +2,26 @@
  * `multiverse eval`: the Multiverse model against its autoregressive twin on held-out arithmetic
  * problems, on this engine in one run — accuracy, # parallel, critical path, wall clock, whether
  * the model forks as the problem's shape asks, and the budget-control curve. Writes a Markdown
- * report with --out.
+ * report with --out, and the curve as an SVG chart beside it.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { loadModel } from '../model/load-model.js';
-import { budgetCurve, evaluate, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';
+import type { Model } from '../model/model.js';
+import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
+import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
+
+const DEFAULT_BUDGETS = '64,96,128,160,192,256,320';
 
 const SPEC: Record<string, OptionSpec> = {
   mv: { kind: 'string', help: 'Multiverse model folder (default models/multiverse-arith)' },
   ar: { kind: 'string', help: 'autoregressive twin folder (default models/ar-arith)' },
   problems: { kind: 'string', help: 'held-out test problems (default 500)' },
   'max-tokens': { kind: 'string', help: 'critical-path budget per problem (default 512)' },
-  concurrency: { kind: 'string', help: 'problems in flight at once (default 1: one at a time)' },
-  budgets: { kind: 'string', help: 'budget-control curve: comma-separated critical-path budgets (default 32,48,64,96,128,192)' },
+  concurrency: { kind: 'string', help: 'problems in flight at once for the budget curve (default 8; the main comparison runs one at a time)' },
+  budgets: { kind: 'string', help: `budget-control curve: comma-separated critical-path budgets (default ${DEFAULT_BUDGETS})` },
   'budget-problems': { kind: 'string', help: 'problems per point of the curve (default 200)' },
   out: { kind: 'string', help: 'also write the report as Markdown to this file' },
   json: { kind: 'boolean', help: 'print the results as JSON' },
@@ -33,31 +38,43 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   }
   const count = numberOption(args, 'problems', true) ?? 500;
   const maxTokens = numberOption(args, 'max-tokens', true) ?? 512;
-  const concurrency = numberOption(args, 'concurrency', true) ?? 1;
+  const concurrency = numberOption(args, 'concurrency', true) ?? 8;
   const curveCount = numberOption(args, 'budget-problems', true) ?? 200;
-  const budgets = String(args.options.budgets ?? '32,48,64,96,128,192').split(',').map(Number);
+  const budgets = String(args.options.budgets ?? DEFAULT_BUDGETS).split(',').map(Number);
   if ([count, maxTokens, concurrency, curveCount, ...budgets].some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError('counts and budgets must be positive integers');
 
   const problems = testProblems(count);
-  const results: Record<string, { evaluation: ModelEvaluation; curve: { budget: number; accuracy: number }[] }> = {};
-  for (const [name, dir] of [
-    ['MV', String(args.options.mv ?? 'models/multiverse-arith')],
-    ['AR', String(args.options.ar ?? 'models/ar-arith')],
-  ] as const) {
-    const model = await loadModel(dir);
-    try {
-      log(`${name}: ${dir} on ${count} problems ...`);
-      const evaluation = await evaluate(model, problems, { maxTokens, concurrency, onProgress: progress(name) });
-      log(`${name}: budget curve ...`);
-      const curve = await budgetCurve(model, problems.slice(0, curveCount), budgets, Math.max(concurrency, 8));
-      results[name] = { evaluation, curve };
-    } finally {
-      await model.dispose();
+  const mvDir = String(args.options.mv ?? 'models/multiverse-arith');
+  const arDir = String(args.options.ar ?? 'models/ar-arith');
+  const models: Model[] = [];
+  try {
+    const mv = await loadModel(mvDir);
+    models.push(mv);
+    const ar = await loadModel(arDir);
+    models.push(ar);
+    log(`MV ${mvDir} and AR ${arDir}, taking turns on ${count} problems ...`);
+    const both = await compareModels(mv, ar, problems, { maxTokens, onProgress: progress('problems') });
+    const curves: Record<'mv' | 'ar', CurvePoint[]> = { mv: [], ar: [] };
+    for (const [name, model] of [['mv', mv], ['ar', ar]] as const) {
+      log(`${name.toUpperCase()}: budget curve ...`);
+      curves[name] = await budgetCurve(model, problems.slice(0, curveCount), budgets, concurrency);
     }
+    const results: Results = { MV: { evaluation: both.mv, curve: curves.mv }, AR: { evaluation: both.ar, curve: curves.ar } };
+    const out = typeof args.options.out === 'string' ? args.options.out : undefined;
+    const svgFile = out === undefined ? undefined : out.replace(/(\.md)?$/, '-budget.svg');
+    const report = markdown(results, { count, maxTokens, concurrency, curveCount, argv, svg: svgFile && path.basename(svgFile) });
+    if (out !== undefined && svgFile !== undefined) {
+      fs.writeFileSync(out, report);
+      const series = [
+        { name: 'Multiverse', color: '#1f77b4', points: curves.mv },
+        { name: 'AR twin', color: '#d62728', points: curves.ar },
+      ];
+      fs.writeFileSync(svgFile, budgetCurveSvg(series, `Accuracy against the critical-path budget, ${curveCount} test problems`));
+    }
+    process.stdout.write(args.options.json ? `${JSON.stringify(strip(results), null, 2)}\n` : report);
+  } finally {
+    for (const model of models) await model.dispose();
   }
-  const report = markdown(results.MV, results.AR, { count, maxTokens, concurrency, curveCount, argv });
-  if (typeof args.options.out === 'string') fs.writeFileSync(args.options.out, report);
-  process.stdout.write(args.options.json ? `${JSON.stringify(strip(results), null, 2)}\n` : report);
   return 0;
 }
 
@@ -71,14 +88,28 @@ function progress(name: string): (done: number, total: number) => void {
   };
 }
 
+type Result = { evaluation: ModelEvaluation; curve: CurvePoint[] };
+type Results = { MV: Result; AR: Result };
+
 /** Results without per-problem outcomes (those are long). */
-function strip(results: Record<string, { evaluation: ModelEvaluation; curve: unknown }>) {
+function strip(results: Results) {
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, evaluation: { ...v.evaluation, outcomes: undefined } }]));
 }
 
-type Result = { evaluation: ModelEvaluation; curve: { budget: number; accuracy: number }[] };
+/** Accuracy by number of top-level parts: `1: 100% · 2: 98% · …`. */
+function byParts(e: ModelEvaluation): string {
+  const groups = new Map<number, boolean[]>();
+  for (const o of e.outcomes) groups.set(o.parts, [...(groups.get(o.parts) ?? []), o.correct]);
+  return [...groups.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([parts, ok]) => `${parts}: ${((100 * ok.filter(Boolean).length) / ok.length).toFixed(0)}%`)
+    .join(' · ');
+}
 
-function markdown(mv: Result, ar: Result, run: { count: number; maxTokens: number; concurrency: number; curveCount: number; argv: readonly string[] }): string {
+function markdown(
+  { MV: mv, AR: ar }: Results,
+  run: { count: number; maxTokens: number; concurrency: number; curveCount: number; argv: readonly string[]; svg: string | undefined },
+): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const row = (name: string, e: ModelEvaluation) =>
     `| ${name} | ${pct(e.accuracy)} | ${e.parallelism.toFixed(2)} | ${e.meanCriticalPath.toFixed(1)} | ${e.meanTotalTokens.toFixed(1)} | ${e.seconds.toFixed(1)} s | ${e.singlePartSequential.yes}/${e.singlePartSequential.of} | ${e.multiPartForkedRight.yes}/${e.multiPartForkedRight.of} |`;
@@ -86,7 +117,7 @@ function markdown(mv: Result, ar: Result, run: { count: number; maxTokens: numbe
   return [
     `# Multiverse vs autoregressive on held-out arithmetic`,
     '',
-    `Command: \`multiverse eval ${run.argv.join(' ')}\` — ${run.count} test problems, greedy, critical-path budget ${run.maxTokens}, ${run.concurrency} in flight, same engine, one run.`,
+    `Command: \`multiverse eval ${run.argv.join(' ')}\` — ${run.count} test problems, greedy, critical-path budget ${run.maxTokens}, one problem at a time with the two models taking turns, same engine, one run.`,
     '',
     '| model | accuracy | # parallel | critical path (tokens) | total tokens | wall clock | single-part kept sequential | multi-part forked one path per part |',
     '|---|---|---|---|---|---|---|---|',
@@ -95,8 +126,11 @@ function markdown(mv: Result, ar: Result, run: { count: number; maxTokens: numbe
     '',
     `Wall-clock speed-up of Multiverse over AR: ${(ar.evaluation.seconds / mv.evaluation.seconds).toFixed(2)}x.`,
     '',
-    `## Budget control (accuracy against the maximum critical-path length, ${run.curveCount} problems)`,
+    `Accuracy by number of parts — Multiverse: ${byParts(mv.evaluation)}; AR twin: ${byParts(ar.evaluation)}.`,
     '',
+    `## Budget control (accuracy against the maximum critical-path length, ${run.curveCount} problems, ${run.concurrency} in flight)`,
+    '',
+    ...(run.svg === undefined ? [] : [`![accuracy against the critical-path budget](${run.svg})`, '']),
     '| budget | Multiverse | AR twin |',
     '|---|---|---|',
     ...curve,

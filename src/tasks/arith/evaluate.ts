@@ -25,6 +25,8 @@ export interface ProblemOutcome {
   totalTokens: number;
   /** Paths of the first top-level fork; 0 when the model wrote the solution sequentially. */
   forkedPaths: number;
+  /** Wall-clock seconds from the request to its last event. */
+  seconds: number;
 }
 
 export interface ModelEvaluation {
@@ -45,7 +47,7 @@ export interface ModelEvaluation {
 export interface EvaluateOptions {
   /** Critical-path budget per problem. */
   maxTokens: number;
-  /** Requests in flight at once (1 = one problem at a time, the latency view). */
+  /** Requests in flight at once (1 = one problem at a time, the latency view; wall-clock comparisons use compareModels). */
   concurrency: number;
   /** Extra generation options per problem (a constrained decoder, a forcing hook in tests). */
   extra?: (problem: Problem) => GenerateOptions;
@@ -53,6 +55,7 @@ export interface EvaluateOptions {
 }
 
 async function solve(model: Model, problem: Problem, maxTokens: number, extra: GenerateOptions): Promise<ProblemOutcome> {
+  const t0 = performance.now();
   let forkedPaths = 0;
   const done = (await lastValueFrom(
     model.events(promptText(problem, model.tokenizer), { raw: true, temperature: 0, maxTokens, maxTotalTokens: 8 * maxTokens, ...extra }).pipe(
@@ -68,6 +71,7 @@ async function solve(model: Model, problem: Problem, maxTokens: number, extra: G
     criticalPathTokens: done.usage.criticalPathTokens,
     totalTokens: done.usage.completionTokens,
     forkedPaths,
+    seconds: (performance.now() - t0) / 1000,
   };
 }
 
@@ -82,7 +86,32 @@ export async function evaluate(model: Model, problems: readonly Problem[], optio
       map((list) => list.sort((a, b) => a.i - b.i).map((x) => x.o)),
     ),
   );
-  const seconds = (performance.now() - t0) / 1000;
+  return summarize(outcomes, (performance.now() - t0) / 1000);
+}
+
+/**
+ * The Multiverse model against its twin on the same problems, one problem at a time, the two
+ * models taking turns problem by problem (and alternating who goes first), so that a change in
+ * the machine's load during the run falls on both alike. Each model's `seconds` is the sum of its
+ * own problems' wall-clock times.
+ */
+export async function compareModels(
+  mv: Model,
+  ar: Model,
+  problems: readonly Problem[],
+  options: { maxTokens: number; onProgress?: (done: number, total: number) => void },
+): Promise<{ mv: ModelEvaluation; ar: ModelEvaluation }> {
+  const outcomes = { mv: [] as ProblemOutcome[], ar: [] as ProblemOutcome[] };
+  for (const [i, problem] of problems.entries()) {
+    const order = i % 2 === 0 ? (['mv', 'ar'] as const) : (['ar', 'mv'] as const);
+    for (const name of order) outcomes[name].push(await solve(name === 'mv' ? mv : ar, problem, options.maxTokens, {}));
+    options.onProgress?.(i + 1, problems.length);
+  }
+  const seconds = (list: ProblemOutcome[]) => list.reduce((s, o) => s + o.seconds, 0);
+  return { mv: summarize(outcomes.mv, seconds(outcomes.mv)), ar: summarize(outcomes.ar, seconds(outcomes.ar)) };
+}
+
+function summarize(outcomes: ProblemOutcome[], seconds: number): ModelEvaluation {
   const sum = (f: (o: ProblemOutcome) => number) => outcomes.reduce((s, o) => s + f(o), 0);
   const single = outcomes.filter((o) => o.parts === 1);
   const multi = outcomes.filter((o) => o.parts > 1);
