@@ -10,13 +10,17 @@ import { denseForward } from './reference/dense-forward.js';
 import { tinyModel } from './support/models.js';
 import { causal, engineFor, expectLogitsClose, loadForReference, range, type Loaded } from './support/oracle.js';
 
-const CASES: [Architecture, WeightDtype][] = [
-  ['qwen2', 'F32'],
-  ['qwen2', 'F16'],
-  ['qwen2', 'BF16'],
-  ['llama', 'F32'],
-  ['llama', 'F16'],
-  ['llama', 'BF16'],
+/** Third field: parallelMinWork for the engine; 0 splits every loop across the threads (small test
+ * models otherwise stay below the default threshold and run each loop on one thread). */
+const CASES: [Architecture, WeightDtype, number | undefined][] = [
+  ['qwen2', 'F32', undefined],
+  ['qwen2', 'F16', undefined],
+  ['qwen2', 'BF16', undefined],
+  ['llama', 'F32', undefined],
+  ['llama', 'F16', undefined],
+  ['llama', 'BF16', undefined],
+  ['qwen2', 'F32', 0],
+  ['llama', 'BF16', 0],
 ];
 
 function randomTokens(seed: number, n: number, vocab: number): number[] {
@@ -24,7 +28,7 @@ function randomTokens(seed: number, n: number, vocab: number): number[] {
   return Array.from({ length: n }, () => Math.floor(rng.nextFloat() * vocab));
 }
 
-describe.each(CASES)('%s %s', (arch, dtype) => {
+describe.each(CASES)('%s %s, parallelMinWork %s', (arch, dtype, parallelMinWork) => {
   let model: Loaded;
   let engine: NativeEngine;
   let vocab: number;
@@ -33,7 +37,7 @@ describe.each(CASES)('%s %s', (arch, dtype) => {
 
   beforeAll(async () => {
     model = await loadForReference(tinyModel(arch, dtype));
-    engine = engineFor(model.checkpoint);
+    engine = engineFor(model.checkpoint, 512, 'auto', parallelMinWork);
     vocab = model.checkpoint.config.vocabSize;
     reference = denseForward(model.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal);
   });

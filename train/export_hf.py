@@ -43,6 +43,32 @@ def write_safetensors(path, tensors):
             f.write(raw)
 
 
+def read_safetensors(path):
+    """name -> f32 tensor, from a safetensors file this module (or any f32 writer) wrote."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    out = {}
+    for name, h in header.items():
+        assert h["dtype"] == "F32", f"{name}: {h['dtype']}"
+        start, end = h["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[start:end]), dtype=torch.float32).reshape(h["shape"])
+    return out
+
+
+def load_hf_weights(model, model_dir):
+    """Loads a Hugging Face folder's model.safetensors into `model` (a Qwen2 of the same shape);
+    a tied checkpoint has no lm_head, which the module already shares with the embedding."""
+    state = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    allowed = {"lm_head.weight"} if model.cfg.tie_word_embeddings else set()
+    if set(missing) - allowed or unexpected:
+        raise SystemExit(f"{model_dir}: missing {sorted(set(missing) - allowed)}, unexpected {sorted(unexpected)}")
+    return model
+
+
 def hf_config(cfg, dtype, bos_id, eos_id):
     return {
         "architectures": ["Qwen2ForCausalLM"],

@@ -16,20 +16,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import ModelConfig, Qwen2  # noqa: E402
-from selftest import read_safetensors  # noqa: E402
+from export_hf import load_hf_weights  # noqa: E402
 
 
 def load(model_dir):
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
-    model = Qwen2(ModelConfig.from_dict(config))
-    state = read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    # A tied checkpoint stores no lm_head: it is the embedding, shared in the module already.
-    allowed = {"lm_head.weight"} if config.get("tie_word_embeddings") else set()
-    if set(missing) - allowed or unexpected:
-        raise SystemExit(f"{model_dir}: missing {sorted(set(missing) - allowed)}, unexpected {sorted(unexpected)}")
-    return model.eval()
+    return load_hf_weights(Qwen2(ModelConfig.from_dict(config)), model_dir).eval()
 
 
 def main():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces both arithmetic models: exports the data, trains the Multiverse model and its
+# Trains both arithmetic models from scratch: exports the data, trains the Multiverse model and its
 # autoregressive twin side by side (same architecture, hyperparameters and steps; one core each),
 # and copies the Hugging Face checkpoints to models/multiverse-arith and models/ar-arith.
 #
@@ -7,6 +7,7 @@
 #
 # Needs the TypeScript build (npm run build, or npx tsc -p tsconfig.json) and Debian's PyTorch:
 #   apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread
+# To train the shipped models further instead, see train/continue.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=train/out
@@ -22,5 +23,5 @@ wait "$AR"
 for pair in mv:multiverse-arith ar:ar-arith; do
   mkdir -p "models/${pair#*:}"
   cp "$OUT/${pair%%:*}"/hf/* "models/${pair#*:}/"
-  echo "${pair#*:}: $(cat "$OUT/${pair%%:*}/result.json" | tr -d '\n ')"
+  echo "${pair#*:}: $(tr -d '\n ' < "$OUT/${pair%%:*}/result.json")"
 done

@@ -10,7 +10,6 @@ Checks the recipe's pieces against each other (run by smoke.sh):
 """
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -18,6 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import Example, batch_mask, collate, read_jsonl, span_chains  # noqa: E402
 from decode import Decoder  # noqa: E402
+from export_hf import load_hf_weights, read_safetensors  # noqa: E402
 from layout import IncrementalLayout  # noqa: E402
 from model import ModelConfig, Qwen2  # noqa: E402
 from tokenizer_lite import TokenizerLite  # noqa: E402
@@ -48,20 +48,6 @@ def check_decode_parity(records, meta, tok):
         assert err < 1e-4, f"{r['problem']}: cached decoding differs from the full forward by {err}"
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    out = {}
-    for name, h in header.items():
-        assert h["dtype"] == "F32", f"{name}: {h['dtype']}"
-        start, end = h["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[start:end]), dtype=torch.float32).reshape(h["shape"])
-    return out
-
-
 def check_checkpoint(ckpt_dir):
     state = torch.load(os.path.join(ckpt_dir, "ckpt.pt"))["model"]
     written = read_safetensors(os.path.join(ckpt_dir, "hf", "model.safetensors"))
@@ -72,6 +58,10 @@ def check_checkpoint(ckpt_dir):
     for name, t in written.items():
         assert torch.equal(t, state[name].float()), f"{name} does not read back"
     assert config["architectures"] == ["Qwen2ForCausalLM"] and config["model_type"] == "qwen2"
+    # Reading the folder back (train.py --init_from=DIR) gives the trained weights, the tied head included.
+    reread = load_hf_weights(Qwen2(ModelConfig.from_dict(config)), os.path.join(ckpt_dir, "hf")).state_dict()
+    for name, t in state.items():
+        assert torch.equal(reread[name], t.float()), f"{name} differs after load_hf_weights"
 
 
 def main():

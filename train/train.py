@@ -20,7 +20,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import Batches, read_jsonl  # noqa: E402
 from decode import Decoder, exact_match  # noqa: E402
-from export_hf import export_hf  # noqa: E402
+from export_hf import export_hf, load_hf_weights  # noqa: E402
 from model import ModelConfig, Qwen2  # noqa: E402
 from tokenizer_lite import TokenizerLite  # noqa: E402
 
@@ -29,7 +29,7 @@ CONFIG = dict(
     format="multiverse",  # or "sequential": the subfolder of data_dir to train on
     out_dir="train/out/mv",
     hf_dir="",  # where the final HF checkpoint goes; default out_dir/hf
-    init_from="",  # a ckpt.pt whose weights to start from (fine-tuning further); empty: random init
+    init_from="",  # weights to start from (training further): a ckpt.pt or a Hugging Face folder; empty: random init
     seed=1,
     threads=2,
     # model
@@ -121,7 +121,9 @@ def main():
     val_batches = [val.next() for _ in range(c["eval_loss_batches"])]
 
     model = Qwen2(ModelConfig.from_dict(c)).to(device)
-    if c["init_from"]:
+    if os.path.isdir(c["init_from"]):
+        load_hf_weights(model, c["init_from"])
+    elif c["init_from"]:
         model.load_state_dict(torch.load(c["init_from"], map_location=device)["model"])
     # Matrices decay; norms and biases do not.
     decay = [p for p in model.parameters() if p.dim() >= 2]

@@ -80,10 +80,13 @@ EngineOptions engine_options_from_js(const Napi::Object& spec) {
   MV_CHECK(m.heads % m.kv_heads == 0, "engine spec: numHeads must be a multiple of numKvHeads");
   MV_CHECK(m.head_dim % 2 == 0, "engine spec: headDim must be even for RoPE");
   out.kv_slots = positive_int(spec, "kvSlots");
-  out.threads = positive_int(spec, "threads", true);
+  out.cpu.threads = positive_int(spec, "threads", true);
   const std::string kernels = string(spec, "kernels");
   MV_CHECK(kernels == "auto" || kernels == "portable", "engine spec: kernels must be 'auto' or 'portable'");
-  out.force_portable = kernels == "portable";
+  out.cpu.force_portable = kernels == "portable";
+  if (!spec.Get("parallelMinWork").IsUndefined()) {
+    out.cpu.parallel_min_work = static_cast<size_t>(positive_int(spec, "parallelMinWork", true));
+  }
   Napi::Value tensors = spec.Get("tensors");
   MV_CHECK(tensors.IsArray(), "engine spec: 'tensors' must be an array");
   const Napi::Array arr = tensors.As<Napi::Array>();

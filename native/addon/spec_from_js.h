@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include "engine/forward.h"
 #include "model/model_spec.h"
 
 namespace mv {
@@ -9,8 +10,7 @@ namespace mv {
 struct EngineOptions {
   ModelSpec model;
   int kv_slots = 0;
-  int threads = 0;
-  bool force_portable = false;
+  CpuOptions cpu;
 };
 
 EngineOptions engine_options_from_js(const Napi::Object& spec);

@@ -18,7 +18,7 @@ class Backend {
 };
 
 // The CPU backend: thread pool + AVX2/FMA or portable kernels.
-std::unique_ptr<Backend> make_cpu_backend(const ModelSpec& spec, const Weights& weights, KvPool& kv, int threads,
-                                          bool force_portable);
+std::unique_ptr<Backend> make_cpu_backend(const ModelSpec& spec, const Weights& weights, KvPool& kv,
+                                          const CpuOptions& options);
 
 }  // namespace mv

@@ -5,8 +5,10 @@ namespace {
 
 class CpuBackend : public Backend {
  public:
-  CpuBackend(const ModelSpec& spec, const Weights& weights, KvPool& kv, int threads, bool force_portable)
-      : kernels_(select_kernels(force_portable)), pool_(threads), forward_(spec, weights, kv, pool_, kernels_) {}
+  CpuBackend(const ModelSpec& spec, const Weights& weights, KvPool& kv, const CpuOptions& o)
+      : kernels_(select_kernels(o.force_portable)),
+        pool_(o.threads),
+        forward_(spec, weights, kv, pool_, kernels_, o.parallel_min_work) {}
 
   std::string name() const override { return kernels_.name; }
   void step(const std::vector<StepInput>& batch, std::vector<float>* logits) override { forward_.run(batch, logits); }
@@ -19,9 +21,9 @@ class CpuBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(const ModelSpec& spec, const Weights& weights, KvPool& kv, int threads,
-                                          bool force_portable) {
-  return std::make_unique<CpuBackend>(spec, weights, kv, threads, force_portable);
+std::unique_ptr<Backend> make_cpu_backend(const ModelSpec& spec, const Weights& weights, KvPool& kv,
+                                          const CpuOptions& options) {
+  return std::make_unique<CpuBackend>(spec, weights, kv, options);
 }
 
 }  // namespace mv

@@ -7,11 +7,11 @@
 
 namespace mv {
 
-Engine::Engine(ModelSpec spec, int kv_slots, int threads, bool force_portable)
+Engine::Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu)
     : spec_(std::move(spec)),
       weights_(spec_),
       kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots}),
-      backend_(make_cpu_backend(spec_, weights_, kv_, threads, force_portable)) {}
+      backend_(make_cpu_backend(spec_, weights_, kv_, cpu)) {}
 
 std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {
   MV_CHECK(!busy_.load(), "engine busy: a step is already in flight");

@@ -7,8 +7,8 @@
 namespace mv {
 
 CpuForward::CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool,
-                       const CpuKernels& k)
-    : spec_(spec), w_(weights), kv_(kv), pool_(pool), k_(k) {
+                       const CpuKernels& k, size_t parallel_min_work)
+    : spec_(spec), w_(weights), kv_(kv), pool_(pool), k_(k), parallel_min_work_(parallel_min_work) {
   const int half = spec.head_dim / 2;
   for (int j = 0; j < half; ++j) inv_freq_.push_back(std::pow(double(spec.rope_theta), -2.0 * j / spec.head_dim));
 }
@@ -23,6 +23,10 @@ size_t CpuForward::logit_rows(const std::vector<StepInput>& batch) const {
 void CpuForward::matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
                         size_t out) {
   // Units of 4 output rows match the AVX2 tile; each thread streams its own slice of W once.
+  if (tokens * in * out < parallel_min_work_) {
+    k_.matmul(x, tokens, in, w, b, y, out, 0, out);
+    return;
+  }
   const size_t units = (out + 3) / 4;
   pool_.parallel_for(units, [&](size_t u0, size_t u1) {
     k_.matmul(x, tokens, in, w, b, y, out, u0 * 4, std::min(out, u1 * 4));
@@ -64,7 +68,9 @@ void CpuForward::rope(float* x, size_t tokens, int heads, const std::vector<int3
 void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_t tokens) {
   const int heads = spec_.heads, d = spec_.head_dim, group = spec_.heads / spec_.kv_heads;
   const float scale = 1.0f / std::sqrt(float(d));
-  pool_.parallel_for(tokens * heads, [&](size_t u0, size_t u1) {
+  size_t work = 0;
+  for (size_t t = 0; t < tokens; ++t) work += size_t(tok_ctx_[t]) * heads * d * 2;
+  const auto run = [&](size_t u0, size_t u1) {
     std::vector<float> scores;
     for (size_t u = u0; u < u1; ++u) {
       const size_t t = u / heads;
@@ -73,22 +79,29 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
       const size_t n = tok_ctx_[t];
       const float* q = &q_[(t * heads + h) * d];
       scores.resize(n);
+      const float* kbase = kv_.k(layer, 0) + kvh * d;
+      const float* vbase = kv_.v(layer, 0) + kvh * d;
+      const size_t stride = size_t(kv_.shape().kv_dim);
+      k_.gather_dot(q, kbase, stride, slots.data(), n, d, scale, scores.data());
       float mx = -INFINITY;
-      for (size_t i = 0; i < n; ++i) {
-        scores[i] = k_.dot(q, kv_.k(layer, slots[i]) + kvh * d, d) * scale;
-        mx = std::max(mx, scores[i]);
-      }
+      for (size_t i = 0; i < n; ++i) mx = std::max(mx, scores[i]);
       double sum = 0;
       for (size_t i = 0; i < n; ++i) {
         scores[i] = std::exp(scores[i] - mx);
         sum += scores[i];
       }
+      const float inv = float(1.0 / sum);
+      for (size_t i = 0; i < n; ++i) scores[i] *= inv;
       float* out = &att_[(t * heads + h) * d];
       std::memset(out, 0, sizeof(float) * d);
-      const float inv = float(1.0 / sum);
-      for (size_t i = 0; i < n; ++i) k_.axpy(scores[i] * inv, kv_.v(layer, slots[i]) + kvh * d, out, d);
+      k_.gather_axpy(scores.data(), vbase, stride, slots.data(), n, d, out);
     }
-  });
+  };
+  if (work < parallel_min_work_) {
+    run(0, tokens * heads);
+  } else {
+    pool_.parallel_for(tokens * heads, run);
+  }
 }
 
 void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* logits) {

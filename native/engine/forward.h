@@ -17,6 +17,15 @@ namespace mv {
 
 enum class LogitsMode { None, Last, All };
 
+// How the CPU backend runs: threads, kernels, and when a loop is worth splitting across threads.
+struct CpuOptions {
+  int threads = 0;  // <= 0: hardware concurrency
+  bool force_portable = false;
+  // Multiply-adds below which a loop runs on the calling thread alone: handing a loop to the pool
+  // costs a few microseconds, more than splitting a small model's decode-step matmul saves.
+  size_t parallel_min_work = size_t(1) << 18;
+};
+
 struct StepInput {
   std::vector<int32_t> tokens;     // (n) new token ids
   std::vector<int32_t> positions;  // (n) their position ids
@@ -26,7 +35,8 @@ struct StepInput {
 
 class CpuForward {
  public:
-  CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool, const CpuKernels& k);
+  CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool, const CpuKernels& k,
+             size_t parallel_min_work);
 
   // Rows of logits in input order ('last': 1 row, 'all': n rows), each (vocab) floats.
   // Preconditions (checked by the caller): token ids < vocab, slots valid and already appended.
@@ -45,6 +55,7 @@ class CpuForward {
   KvPool& kv_;
   ThreadPool& pool_;
   const CpuKernels& k_;
+  const size_t parallel_min_work_;
   std::vector<double> inv_freq_;  // (head_dim / 2)
 
   // Scratch, grown to the largest batch seen. Shapes per step with T new tokens:

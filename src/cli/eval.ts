@@ -13,7 +13,7 @@ import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
 
-const DEFAULT_BUDGETS = '64,96,128,160,192,256,320';
+const DEFAULT_BUDGETS = '48,64,96,128,160,192,256';
 
 const SPEC: Record<string, OptionSpec> = {
   mv: { kind: 'string', help: 'Multiverse model folder (default models/multiverse-arith)' },
@@ -28,7 +28,7 @@ const SPEC: Record<string, OptionSpec> = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-export const EVAL_USAGE = 'usage: multiverse eval [--mv DIR] [--ar DIR] [--problems N] [--concurrency N] [--budgets 32,64,…] [--out FILE] [--json]';
+export const EVAL_USAGE = 'usage: multiverse eval [--mv DIR] [--ar DIR] [--problems N] [--budgets 48,64,…] [--budget-problems N] [--concurrency N] [--out FILE] [--json]';
 
 export async function evalCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);

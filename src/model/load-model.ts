@@ -25,6 +25,8 @@ export interface LoadModelOptions {
   threads?: number;
   /** 'portable' forces the plain C++ kernels. Default: 'auto', or 'portable' when MULTIVERSE_KERNELS=portable. */
   kernels?: 'auto' | 'portable';
+  /** Multiply-adds below which a loop runs on one thread instead of the pool; 0 splits every loop. Default 262144. */
+  parallelMinWork?: number;
   /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
   maxStepTokens?: number;
 }
@@ -46,6 +48,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     threads: options.threads ?? os.availableParallelism(),
     kernels,
     tensors: checkpoint.tensors,
+    ...(options.parallelMinWork === undefined ? {} : { parallelMinWork: options.parallelMinWork }),
   });
   const loop = new StepLoop(engine, c.vocabSize, { maxStepTokens: options.maxStepTokens ?? 512 });
   const tags = tokenizer.multiverseTags;

@@ -49,6 +49,12 @@ export interface NativeEngineSpec
   threads: number;
   /** 'auto' picks AVX2/FMA when the CPU has it; 'portable' forces the plain C++ kernels. */
   kernels: 'auto' | 'portable';
+  /**
+   * Multiply-adds below which a loop (one matmul, one layer's attention) runs on one thread rather
+   * than being split across the pool; 0 splits every loop. Default 262144: a small model's decode
+   * steps stay on one thread, where waking the others would cost more than it saves.
+   */
+  parallelMinWork?: number;
   tensors: NativeTensorRef[];
 }
 

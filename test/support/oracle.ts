@@ -27,9 +27,9 @@ export async function loadForReference(dir: string): Promise<Loaded> {
   };
 }
 
-export function engineFor(checkpoint: Checkpoint, kvSlots = 512, kernels: 'auto' | 'portable' = 'auto'): NativeEngine {
+export function engineFor(checkpoint: Checkpoint, kvSlots = 512, kernels: 'auto' | 'portable' = 'auto', parallelMinWork?: number): NativeEngine {
   const c = checkpoint.config;
-  return new (loadNative().Engine)({ ...c, kvSlots, threads: 2, kernels, tensors: checkpoint.tensors });
+  return new (loadNative().Engine)({ ...c, kvSlots, threads: 2, kernels, tensors: checkpoint.tensors, ...(parallelMinWork === undefined ? {} : { parallelMinWork }) });
 }
 
 /**

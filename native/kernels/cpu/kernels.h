@@ -2,6 +2,7 @@
 // run time (dispatch.cpp) and tests can compare them. Everything else in the forward pass is cheap.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace mv {
 
@@ -11,9 +12,13 @@ struct CpuKernels {
   // x: (tokens, in)  w: (out, in) row-major, as a Hugging Face Linear stores it.
   void (*matmul)(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
                  size_t ldy, size_t o0, size_t o1);
-  float (*dot)(const float* a, const float* b, size_t n);
-  // y += a * x
-  void (*axpy)(float a, const float* x, float* y, size_t n);
+  // Attention over rows gathered by slot: row i is base + rows[i] * stride, d floats long.
+  // out[i] = scale * dot(q, row i) for i < n.
+  void (*gather_dot)(const float* q, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                     float scale, float* out);
+  // y[0..d) += sum over i < n of p[i] * row i.
+  void (*gather_axpy)(const float* p, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                      float* y);
 };
 
 extern const CpuKernels kPortableKernels;

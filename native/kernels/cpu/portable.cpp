@@ -27,12 +27,21 @@ void matmul_portable(const float* x, size_t tokens, size_t in, const float* w, c
   }
 }
 
-void axpy_portable(float a, const float* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+void gather_dot_portable(const float* q, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                         float scale, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = dot_portable(q, base + size_t(rows[i]) * stride, d) * scale;
+}
+
+void gather_axpy_portable(const float* p, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                          float* y) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* r = base + size_t(rows[i]) * stride;
+    for (size_t j = 0; j < d; ++j) y[j] += p[i] * r[j];
+  }
 }
 
 }  // namespace
 
-const CpuKernels kPortableKernels = {"cpu-portable", matmul_portable, dot_portable, axpy_portable};
+const CpuKernels kPortableKernels = {"cpu-portable", matmul_portable, gather_dot_portable, gather_axpy_portable};
 
 }  // namespace mv

@@ -2,20 +2,18 @@
  * The rule-based converter from a sequential chain (chain.ts) to the Multiverse format, in the
  * layout our own models use (no text between `</Goal>`, `<Path>`, `</Path>` and `<Conclusion>`):
  *
- *   <Parallel><Goal><Outline>1:374*6</Outline><Outline>2:215*3</Outline></Goal>
- *   <Path>1:374*6=...=2244</Path><Path>2:215*3=...=645</Path>
- *   <Conclusion>1:2244+2:645~9882</Conclusion></Parallel>
- *   Answer: 2889
+ *   <Parallel><Goal><Outline>1: 37*4</Outline><Outline>2: 12*9</Outline></Goal>
+ *   <Path>1: 37*4=...=148</Path><Path>2: 12*9=...=108</Path>
+ *   <Conclusion>148+108=256</Conclusion></Parallel>
+ *   Answer: 256
  *
  * (one line here for reading; the real text has no line breaks inside the block). The rules:
  * labelled steps at one level (`1:`, `2:`, … or `2.1:`, `2.2:`, …) are independent, so two or
- * more of them become the paths of a block; the step after them that combines them (at the top,
- * the line opened by chain.ts's COMBINE_MARK; in a group, the step under the group's own label)
- * becomes the conclusion. A group's header
+ * more of them become the paths of a block; the unlabelled step after them (or, in a group, the
+ * step under the group's own label) combines them and becomes the conclusion. A group's header
  * step opens a path holding a nested block. A chain with fewer than two top-level parts stays
  * sequential, unchanged.
  */
-import { COMBINE_MARK } from './chain.js';
 
 /** A labelled step of the chain and, for a group, the steps nested under it. */
 interface Step {
@@ -36,7 +34,7 @@ export class ChainFormatError extends Error {
 }
 
 function splitLabel(line: string): { label: string | undefined; text: string } {
-  const m = /^(\d+(?:\.\d+)*):(.*)$/.exec(line);
+  const m = /^(\d+(?:\.\d+)*): (.*)$/.exec(line);
   return m === null ? { label: undefined, text: line } : { label: m[1], text: m[2] };
 }
 
@@ -68,9 +66,7 @@ function readLevel(lines: readonly string[], at: number, prefix: string): { leve
   if (combine === undefined || combine.label !== expected) {
     throw new ChainFormatError(`line ${i + 1}: expected the combining step${prefix === '' ? '' : ` labelled ${prefix}`}`);
   }
-  if (prefix === '' && !combine.text.startsWith(COMBINE_MARK)) throw new ChainFormatError(`line ${i + 1}: the combining step starts with ${COMBINE_MARK}`);
-  const text = prefix === '' ? combine.text.slice(COMBINE_MARK.length) : combine.text;
-  return { level: { steps, combine: text }, next: i + 1 };
+  return { level: { steps, combine: combine.text }, next: i + 1 };
 }
 
 /** The outline of a step: what its path computes (a product's expression, a group's header). */
@@ -80,9 +76,9 @@ function outline(step: Step): string {
 
 function renderBlock(level: Level): string {
   if (level.steps.length < 2) throw new ChainFormatError(`a group needs at least two parts, got ${level.steps.length}`);
-  const outlines = level.steps.map((s) => `<Outline>${s.label}:${outline(s)}</Outline>`).join('');
+  const outlines = level.steps.map((s) => `<Outline>${s.label}: ${outline(s)}</Outline>`).join('');
   const paths = level.steps
-    .map((s) => `<Path>${s.label}:${s.text}${s.group === undefined ? '' : renderBlock(s.group)}</Path>`)
+    .map((s) => `<Path>${s.label}: ${s.text}${s.group === undefined ? '' : renderBlock(s.group)}</Path>`)
     .join('');
   return `<Parallel><Goal>${outlines}</Goal>${paths}<Conclusion>${level.combine}</Conclusion></Parallel>`;
 }

@@ -1,14 +1,12 @@
 /**
  * Synthetic arithmetic problems with natural, variable parallelism: a sum of 1 to 6 independent
- * parts, each a product of a three-digit and a one-digit number ("374*6"), or, in harder instances,
- * a bracketed group that is itself a sum of products ("(215*3+128*7)"), so its work splits again.
- * Three-digit products give each part enough work (three place-value products, two additions) that
- * solving the parts side by side outweighs the cost of planning them.
+ * parts, each a product of a two-digit and a one-digit number ("37*4"), or, in harder instances, a
+ * bracketed group that is itself a sum of products ("(12*9+85*3)"), so its work splits again.
  * Every problem is a pure function of its seed.
  */
 import { Rng } from '../../engine/rng.js';
 
-/** A product `a*b` of a three-digit number (not a multiple of ten) and a digit from 2 to 9. */
+/** A product `a*b` of a two-digit number (not a multiple of ten) and a digit from 2 to 9. */
 export interface Product {
   kind: 'product';
   a: number;
@@ -48,8 +46,8 @@ function uniform(rng: Rng, lo: number, hi: number): number {
 
 function drawProduct(rng: Rng): Product {
   // A multiple of ten would make the expansion's units term zero: a degenerate step.
-  let a = uniform(rng, 101, 999);
-  while (a % 10 === 0) a = uniform(rng, 101, 999);
+  let a = uniform(rng, 11, 99);
+  while (a % 10 === 0) a = uniform(rng, 11, 99);
   return { kind: 'product', a, b: uniform(rng, 2, 9) };
 }
 
@@ -76,12 +74,12 @@ export function generateProblem(seed: number, options: ProblemOptions = DEFAULT_
   return { seed, parts };
 }
 
-/** `374*6`. */
+/** `37*4`. */
 export function productText(p: Product): string {
   return `${p.a}*${p.b}`;
 }
 
-/** A part as it appears in the problem: `374*6` or `(215*3+128*7)`. */
+/** A part as it appears in the problem: `37*4` or `(12*9+85*3)`. */
 export function partText(part: Part): string {
   return part.kind === 'product' ? productText(part) : `(${part.products.map(productText).join('+')})`;
 }
