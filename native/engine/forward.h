@@ -22,8 +22,8 @@ struct CpuOptions {
   int threads = 0;  // <= 0: hardware concurrency
   bool force_portable = false;
   // Multiply-adds below which a loop runs on the calling thread alone: handing a loop to the pool
-  // costs a few microseconds, more than splitting a small model's decode-step matmul saves.
-  size_t parallel_min_work = size_t(1) << 18;
+  // costs tens of microseconds when the worker sleeps, more than splitting a small loop saves.
+  size_t parallel_min_work = size_t(1) << 20;
 };
 
 struct StepInput {

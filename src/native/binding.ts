@@ -51,7 +51,7 @@ export interface NativeEngineSpec
   kernels: 'auto' | 'portable';
   /**
    * Multiply-adds below which a loop (one matmul, one layer's attention) runs on one thread rather
-   * than being split across the pool; 0 splits every loop. Default 262144: a small model's decode
+   * than being split across the pool; 0 splits every loop. Default 1048576: a small model's decode
    * steps stay on one thread, where waking the others would cost more than it saves.
    */
   parallelMinWork?: number;
