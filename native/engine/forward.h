@@ -5,6 +5,7 @@
 // list is prefix + every child's slots, so the Multiverse mask falls out of the lists themselves.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common/thread_pool.h"
@@ -21,9 +22,9 @@ enum class LogitsMode { None, Last, All };
 struct CpuOptions {
   int threads = 0;  // <= 0: hardware concurrency
   bool force_portable = false;
-  // Multiply-adds below which a loop runs on the calling thread alone: handing a loop to the pool
-  // costs tens of microseconds when the worker sleeps, more than splitting a small loop saves.
-  size_t parallel_min_work = size_t(1) << 20;
+  // Multiply-adds below which a loop runs on the calling thread alone. Unset: chosen from the
+  // model's size by make_cpu_backend (cpu_backend.cpp).
+  std::optional<size_t> parallel_min_work;
 };
 
 struct StepInput {

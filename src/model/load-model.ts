@@ -25,7 +25,7 @@ export interface LoadModelOptions {
   threads?: number;
   /** 'portable' forces the plain C++ kernels. Default: 'auto', or 'portable' when MULTIVERSE_KERNELS=portable. */
   kernels?: 'auto' | 'portable';
-  /** Multiply-adds below which a loop runs on one thread instead of the pool; 0 splits every loop. Default 1048576. */
+  /** Multiply-adds below which a loop runs on one thread instead of the pool; 0 splits every loop. Default: 1048576 for models under 16 MiB of f32 weights, else 16384. */
   parallelMinWork?: number;
   /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
   maxStepTokens?: number;

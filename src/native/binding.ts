@@ -51,8 +51,8 @@ export interface NativeEngineSpec
   kernels: 'auto' | 'portable';
   /**
    * Multiply-adds below which a loop (one matmul, one layer's attention) runs on one thread rather
-   * than being split across the pool; 0 splits every loop. Default 1048576: a small model's decode
-   * steps stay on one thread, where waking the others would cost more than it saves.
+   * than being split across the pool; 0 splits every loop. Default: 1048576 when the f32 weights fit
+   * in 16 MiB (compute-bound: a small model's decode steps are faster on one thread), else 16384.
    */
   parallelMinWork?: number;
   tensors: NativeTensorRef[];
