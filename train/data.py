@@ -101,8 +101,8 @@ def length_batches(examples, batch_tokens, rng, pool=4096):
         chunk = sorted(order[at : at + pool], key=lambda i: examples[i].length)
         current = []
         for i in chunk:
-            longest = max([examples[j].length for j in current] + [examples[i].length])
-            if current and longest * (len(current) + 1) > batch_tokens:
+            # The chunk is sorted, so the example being added is the batch's longest.
+            if current and examples[i].length * (len(current) + 1) > batch_tokens:
                 batches.append(current)
                 current = []
             current.append(i)

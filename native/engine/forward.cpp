@@ -70,6 +70,9 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
   const float scale = 1.0f / std::sqrt(float(d));
   size_t work = 0;
   for (size_t t = 0; t < tokens; ++t) work += size_t(tok_ctx_[t]) * heads * d * 2;
+  const float* layer_k = kv_.k(layer, 0);
+  const float* layer_v = kv_.v(layer, 0);
+  const size_t stride = size_t(kv_.shape().kv_dim);
   const auto run = [&](size_t u0, size_t u1) {
     std::vector<float> scores;
     for (size_t u = u0; u < u1; ++u) {
@@ -79,10 +82,7 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
       const size_t n = tok_ctx_[t];
       const float* q = &q_[(t * heads + h) * d];
       scores.resize(n);
-      const float* kbase = kv_.k(layer, 0) + kvh * d;
-      const float* vbase = kv_.v(layer, 0) + kvh * d;
-      const size_t stride = size_t(kv_.shape().kv_dim);
-      k_.gather_dot(q, kbase, stride, slots.data(), n, d, scale, scores.data());
+      k_.gather_dot(q, layer_k + kvh * d, stride, slots.data(), n, d, scale, scores.data());
       float mx = -INFINITY;
       for (size_t i = 0; i < n; ++i) mx = std::max(mx, scores[i]);
       double sum = 0;
@@ -94,7 +94,7 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
       for (size_t i = 0; i < n; ++i) scores[i] *= inv;
       float* out = &att_[(t * heads + h) * d];
       std::memset(out, 0, sizeof(float) * d);
-      k_.gather_axpy(scores.data(), vbase, stride, slots.data(), n, d, out);
+      k_.gather_axpy(scores.data(), layer_v + kvh * d, stride, slots.data(), n, d, out);
     }
   };
   if (work < parallel_min_work_) {

@@ -61,7 +61,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     }
     const results: Results = { MV: { evaluation: both.mv, curve: curves.mv }, AR: { evaluation: both.ar, curve: curves.ar } };
     const out = typeof args.options.out === 'string' ? args.options.out : undefined;
-    const svgFile = out === undefined ? undefined : out.replace(/(\.md)?$/, '-budget.svg');
+    const svgFile = out?.replace(/(\.md)?$/, '-budget.svg');
     const report = markdown(results, { count, maxTokens, concurrency, curveCount, argv, svg: svgFile && path.basename(svgFile) });
     if (out !== undefined && svgFile !== undefined) {
       fs.writeFileSync(out, report);
