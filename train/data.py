@@ -113,9 +113,10 @@ def length_batches(examples, batch_tokens, rng, pool=4096):
 
 
 def batch_mask(batch):
-    """The (B, T, T) attention mask of a batch: causal, padding hidden, Multiverse sibling paths hidden."""
+    """The (B, T, T) attention mask of a batch (on the batch's device): causal, padding hidden,
+    Multiverse sibling paths hidden."""
     T = batch["ids"].shape[1]
-    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool, device=batch["ids"].device))
     return causal & visibility(batch["doc"], batch["spans"], batch["blocks"])
 
 
@@ -129,12 +130,15 @@ class Batches:
         self.epoch = 0
         self._batches, self._at = [], 0
 
-    def next(self):
+    def next(self, device="cpu"):
+        """The next batch on `device`; its mask is built there (on a GPU, building the (B, T, T) mask
+        on the CPU would take longer than the training step)."""
         if self._at >= len(self._batches):
             self._batches = length_batches(self.examples, self.batch_tokens, self.rng)
             self._at = 0
             self.epoch += 1
         batch = collate([self.examples[i] for i in self._batches[self._at]], self.pad_id)
+        batch = {k: v.to(device) for k, v in batch.items()}
         self._at += 1
         batch["mask"] = batch_mask(batch)
         return batch

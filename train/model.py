@@ -44,6 +44,10 @@ class RMSNorm(nn.Module):
         return self.weight * (x * torch.rsqrt(var + self.eps))
 
 
+# Debian's torch 1.13 (CI and the CPU recipe) has no scaled_dot_product_attention; PyTorch 2 does.
+FUSED_ATTENTION = hasattr(F, "scaled_dot_product_attention")
+
+
 def rope_cos_sin(positions, head_dim: int, theta: float):
     """cos/sin tables for (B, T) position ids, shaped (B, 1, T, head_dim) for broadcasting over heads."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim))
@@ -85,9 +89,13 @@ class Attention(nn.Module):
         rep = self.n_heads // self.n_kv
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
-        scores = (q @ k.transpose(-2, -1)) / self.head_dim**0.5
-        scores = scores.masked_fill(~mask[:, None], float("-inf"))
-        y = F.softmax(scores, dim=-1) @ v
+        if FUSED_ATTENTION:
+            # A fused kernel that never stores the (T, T) scores: much faster on a GPU.
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
+        else:
+            scores = (q @ k.transpose(-2, -1)) / self.head_dim**0.5
+            scores = scores.masked_fill(~mask[:, None], float("-inf"))
+            y = F.softmax(scores, dim=-1) @ v
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
 
 

@@ -49,7 +49,7 @@ def check_decode_parity(records, meta, tok):
 
 
 def check_checkpoint(ckpt_dir):
-    state = torch.load(os.path.join(ckpt_dir, "ckpt.pt"))["model"]
+    state = torch.load(os.path.join(ckpt_dir, "ckpt.pt"), map_location="cpu")["model"]
     written = read_safetensors(os.path.join(ckpt_dir, "hf", "model.safetensors"))
     with open(os.path.join(ckpt_dir, "hf", "config.json")) as f:
         config = json.load(f)

@@ -43,6 +43,10 @@ CONFIG = dict(
     # optimisation
     batch_tokens=8192,  # padded tokens per batch (examples of similar length batched together)
     max_steps=1400,
+    # > 0: at the end of warmup, lower max_steps to what fits in this many seconds of training. The rate
+    # is measured once, over the warmup: if the machine gets busier later (a second run sharing the GPU
+    # finishes loading), training overruns; evaluations are not counted either.
+    time_budget_s=0.0,
     lr=3e-3,
     min_lr=1e-4,
     warmup_steps=50,
@@ -81,8 +85,14 @@ def lr_at(step, c):
     return c["min_lr"] + 0.5 * (c["lr"] - c["min_lr"]) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def to_device(batch, device):
-    return {k: v.to(device) for k, v in batch.items()}
+def fit_to_time_budget(c, step, elapsed, seconds_per_step, log):
+    """Lowers max_steps so training ends within time_budget_s, at the rate of the warmup steps. Called
+    once, when warmup ends, so the cosine schedule only ever sees the final max_steps; the logged
+    value reproduces the run with --max_steps alone."""
+    fits = step + int((c["time_budget_s"] - elapsed) / seconds_per_step)
+    if fits < c["max_steps"]:
+        c["max_steps"] = max(step + 1, fits)
+    log(f"time budget {c['time_budget_s']:.0f}s: {seconds_per_step * 1000:.1f} ms a step, max_steps {c['max_steps']}")
 
 
 def loss_of(model, batch):
@@ -91,19 +101,24 @@ def loss_of(model, batch):
 
 
 @torch.no_grad()
-def validation_loss(model, val_batches, device):
+def validation_loss(model, val_batches):
     model.eval()
-    losses = [loss_of(model, to_device(b, device)).item() for b in val_batches]
+    losses = [loss_of(model, b).item() for b in val_batches]
     model.train()
     return sum(losses) / len(losses)
 
 
 def main():
     c = parse_overrides(sys.argv[1:], dict(CONFIG))
+    if c["time_budget_s"] > 0 and c["warmup_steps"] < 2:
+        raise SystemExit("time_budget_s needs warmup_steps >= 2: the step rate is measured over the warmup")
     torch.set_num_threads(c["threads"])
     torch.manual_seed(c["seed"])
     random.seed(c["seed"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    # TF32 matrix products on NVIDIA GPUs: several times the fp32 rate, ample precision for training.
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
     os.makedirs(c["out_dir"], exist_ok=True)
     log_file = open(os.path.join(c["out_dir"], "log.txt"), "a")
 
@@ -118,7 +133,7 @@ def main():
     pad_id, eos_id = meta["pad_token_id"], meta["eos_token_id"]
     train = Batches(read_jsonl(os.path.join(c["data_dir"], c["format"], "train.jsonl")), c["batch_tokens"], pad_id, c["seed"])
     val = Batches(val_records, c["batch_tokens"], pad_id, c["seed"])
-    val_batches = [val.next() for _ in range(c["eval_loss_batches"])]
+    val_batches = [val.next(device) for _ in range(c["eval_loss_batches"])]
 
     model = Qwen2(ModelConfig.from_dict(c)).to(device)
     if os.path.isdir(c["init_from"]):
@@ -141,7 +156,7 @@ def main():
         records = val_records[:n_problems]
         correct, texts = exact_match(decoder, records, c["max_new_tokens"], device)
         model.train()
-        loss = validation_loss(model, val_batches, device)
+        loss = validation_loss(model, val_batches)
         acc = sum(correct) / len(records)
         by_parts = {}
         for r, ok in zip(records, correct):
@@ -154,10 +169,16 @@ def main():
     log(f"config {json.dumps(c)}")
     log(f"{model.num_params() / 1e6:.2f}M parameters, {len(train.examples)} training examples, device {device}")
     started = time.time()
-    for step in range(c["max_steps"]):
+    step = 0
+    while step < c["max_steps"]:
+        if step == 1:
+            first_done = time.time()  # the first step pays one-off costs (CUDA start-up); the rate leaves it out
+        if step == c["warmup_steps"] and c["time_budget_s"] > 0:
+            now = time.time()
+            fit_to_time_budget(c, step, now - started, (now - first_done) / (step - 1), log)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, c)
-        loss = loss_of(model, to_device(train.next(), device))
+        loss = loss_of(model, train.next(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), c["grad_clip"])
@@ -167,6 +188,7 @@ def main():
         if c["eval_interval"] > 0 and step > 0 and step % c["eval_interval"] == 0:
             evaluate(step, c["eval_problems"])
             torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
+        step += 1
     train_seconds = time.time() - started
     torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
     acc, loss, breakdown = evaluate(c["max_steps"], min(c["final_eval_problems"], len(val_records)))
