@@ -9,6 +9,7 @@ import path from 'node:path';
 import { loadModel } from '../model/load-model.js';
 import type { Model } from '../model/model.js';
 import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
+import { fitCostModel, predictSeconds, type CostModel } from '../tasks/arith/cost-model.js';
 import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
@@ -59,7 +60,11 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       log(`${name.toUpperCase()}: budget curve ...`);
       curves[name] = await budgetCurve(model, problems.slice(0, curveCount), budgets, concurrency);
     }
-    const results: Results = { MV: { evaluation: both.mv, curve: curves.mv }, AR: { evaluation: both.ar, curve: curves.ar } };
+    const results: Results = {
+      MV: { evaluation: both.mv, curve: curves.mv },
+      AR: { evaluation: both.ar, curve: curves.ar },
+      cost: fitCostModel([...both.mv.outcomes, ...both.ar.outcomes]),
+    };
     const out = typeof args.options.out === 'string' ? args.options.out : undefined;
     const svgFile = out?.replace(/(\.md)?$/, '-budget.svg');
     const report = markdown(results, { count, maxTokens, concurrency, curveCount, argv, svg: svgFile && path.basename(svgFile) });
@@ -89,11 +94,24 @@ function progress(name: string): (done: number, total: number) => void {
 }
 
 type Result = { evaluation: ModelEvaluation; curve: CurvePoint[] };
-type Results = { MV: Result; AR: Result };
+type Results = { MV: Result; AR: Result; cost: CostModel };
 
 /** Results without per-problem outcomes (those are long). */
-function strip(results: Results) {
-  return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, evaluation: { ...v.evaluation, outcomes: undefined } }]));
+function strip({ MV, AR, cost }: Results) {
+  const brief = (r: Result) => ({ ...r, evaluation: { ...r.evaluation, outcomes: undefined } });
+  return { MV: brief(MV), AR: brief(AR), cost };
+}
+
+/** The fitted costs, and the speed-up Multiverse would get if a step cost the same for any number of paths. */
+function costLines(mv: ModelEvaluation, ar: ModelEvaluation, cost: CostModel): string[] {
+  const ms = (s: number) => `${(1000 * s).toFixed(3)} ms`;
+  const change = (a: number, b: number) => `${Math.abs(100 * (a / b - 1)).toFixed(0)}%`;
+  const ceiling = predictSeconds(cost, ar.outcomes) / predictSeconds(cost, mv.outcomes, { extraPathsFree: true });
+  return [
+    `Where the time goes (least-squares fit of each problem's seconds over both models' ${mv.problems + ar.problems} runs): ${ms(cost.perRequest)} a request, ${ms(cost.perStep)} a decode step, ${ms(cost.perToken)} a generated token. ` +
+      `Multiverse takes ${change(mv.meanCriticalPath, ar.meanCriticalPath)} fewer steps but writes ${change(mv.meanTotalTokens, ar.meanTotalTokens)} more tokens; ` +
+      `even if a step cost the same for any number of paths (ideally parallel hardware), these costs would give it ${ceiling.toFixed(2)}x over AR.`,
+  ];
 }
 
 /** Accuracy by number of top-level parts: `1: 100% · 2: 98% · …`. */
@@ -107,7 +125,7 @@ function byParts(e: ModelEvaluation): string {
 }
 
 function markdown(
-  { MV: mv, AR: ar }: Results,
+  { MV: mv, AR: ar, cost }: Results,
   run: { count: number; maxTokens: number; concurrency: number; curveCount: number; argv: readonly string[]; svg: string | undefined },
 ): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -125,6 +143,8 @@ function markdown(
     row('AR twin', ar.evaluation),
     '',
     `Wall-clock speed-up of Multiverse over AR: ${(ar.evaluation.seconds / mv.evaluation.seconds).toFixed(2)}x.`,
+    '',
+    ...costLines(mv.evaluation, ar.evaluation, cost),
     '',
     `Accuracy by number of parts — Multiverse: ${byParts(mv.evaluation)}; AR twin: ${byParts(ar.evaluation)}.`,
     '',
