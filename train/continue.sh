@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the shipped models further: starts each from its checkpoint in models/, runs a fresh
 # warmup + cosine schedule side by side (one core each), and copies the results back to models/.
-# This is how the shipped checkpoints got their last 1200 steps (see models/README.md).
+# This is how the earlier, CPU-trained checkpoints got their last 1200 steps (train/README.md, Results).
 #
 #   bash train/continue.sh [--key=value ...]     (e.g. --max_steps=600 --lr=5e-4)
 #
