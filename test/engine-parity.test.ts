@@ -84,6 +84,35 @@ describe.each(CASES)('%s %s, parallelMinWork %s', (arch, dtype, parallelMinWork)
   });
 });
 
+describe('a step of several sequences on a small model (one forward per thread, each over its share)', () => {
+  it('gives every sequence its own reference logits, whatever group it lands in', async () => {
+    const model = await loadForReference(tinyModel('qwen2', 'F32'));
+    const { config } = model.checkpoint;
+    // Default parallelMinWork: every loop of these steps is small, so the engine splits the batch by sequence.
+    const engine = engineFor(model.checkpoint, 512);
+    const texts = [0, 1, 2, 3, 4].map((i) => randomTokens(20 + i, 6 + 3 * i, 400));
+    const seqs = texts.map(() => engine.createSequence());
+    // Contexts of different lengths first, then one step: a 3-token chunk and four single decodes.
+    await engine.step(seqs.map((seq, i) => ({ seq, tokens: Int32Array.from(texts[i].slice(0, -3)), positions: Int32Array.from(range(0, texts[i].length - 3)), logits: 'none' as const })));
+    const out = await engine.step(
+      seqs.map((seq, i) => {
+        const n = i === 2 ? 3 : 1;
+        const from = texts[i].length - 3;
+        return { seq, tokens: Int32Array.from(texts[i].slice(from, from + n)), positions: Int32Array.from(range(from, from + n)), logits: i === 2 ? ('all' as const) : ('last' as const) };
+      }),
+    );
+    const expected = texts.flatMap((text, i) => {
+      const from = text.length - 3;
+      const ref = denseForward(config, model.weights, text.slice(0, from + (i === 2 ? 3 : 1)), range(0, from + (i === 2 ? 3 : 1)), causal);
+      return i === 2 ? ref.slice(from) : [ref[from]];
+    });
+    expectLogitsClose(out, expected, config.vocabSize);
+    for (const seq of seqs) engine.release(seq);
+    engine.checkIntegrity();
+    engine.dispose();
+  });
+});
+
 describe('portable kernels', () => {
   it('match the dense reference too', async () => {
     const model = await loadForReference(tinyModel('qwen2', 'F32'));

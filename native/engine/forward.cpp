@@ -20,6 +20,19 @@ size_t CpuForward::logit_rows(const std::vector<StepInput>& batch) const {
   return rows;
 }
 
+bool CpuForward::runs_alone(const std::vector<StepInput>& batch) const {
+  const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
+  const size_t widest = std::max({h * qd, h * size_t(spec_.intermediate), h * size_t(spec_.vocab)});
+  size_t tokens = 0, attention = 0;
+  for (const StepInput& s : batch) {
+    tokens += s.tokens.size();
+    // Token j of n new ones sees the context before them plus j + 1 slots.
+    const size_t n = s.tokens.size(), before = s.slots.size() - n;
+    attention += (n * before + n * (n + 1) / 2) * qd * 2;
+  }
+  return tokens * widest < parallel_min_work_ && attention < parallel_min_work_;
+}
+
 void CpuForward::matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
                         size_t out) {
   // Units of 4 output rows match the AVX2 tile; each thread streams its own slice of W once.

@@ -45,6 +45,10 @@ class CpuForward {
 
   size_t logit_rows(const std::vector<StepInput>& batch) const;
 
+  // Whether every loop of run(batch) stays under parallel_min_work, so the step would run on the
+  // calling thread alone.
+  bool runs_alone(const std::vector<StepInput>& batch) const;
+
  private:
   void matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y, size_t out);
   void rms_norm(const float* x, const float* w, float* y, size_t tokens);
