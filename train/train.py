@@ -112,6 +112,8 @@ def main():
     c = parse_overrides(sys.argv[1:], dict(CONFIG))
     if c["time_budget_s"] > 0 and c["warmup_steps"] < 2:
         raise SystemExit("time_budget_s needs warmup_steps >= 2: the step rate is measured over the warmup")
+    if c["final_eval_problems"] < 1 or (c["eval_interval"] > 0 and c["eval_problems"] < 1):
+        raise SystemExit("final_eval_problems and eval_problems must be >= 1 (eval_interval=0 turns the periodic evaluation off)")
     torch.set_num_threads(c["threads"])
     torch.manual_seed(c["seed"])
     random.seed(c["seed"])
