@@ -79,6 +79,9 @@ describe('multiverse eval', () => {
       expect(report).toMatch(/\| Multiverse \| [\d.]+% \|/);
       expect(report).toContain('![accuracy against the critical-path budget](eval-budget.svg)');
       expect(fs.readFileSync(path.join(dir, 'eval-budget.svg'), 'utf8').match(/<polyline /g)).toHaveLength(2);
+      // 4 problems x 2 models are too few runs to fit three costs: the report says so instead.
+      expect(results.cost).toBe('8 runs, fewer than the 20 a fit needs');
+      expect(report).toContain('Where the time goes: no fit (8 runs, fewer than the 20 a fit needs).');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

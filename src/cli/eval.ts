@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadModel } from '../model/load-model.js';
 import type { Model } from '../model/model.js';
 import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
-import { fitCostModel, predictSeconds, type CostModel } from '../tasks/arith/cost-model.js';
+import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
 import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
@@ -63,7 +63,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     const results: Results = {
       MV: { evaluation: both.mv, curve: curves.mv },
       AR: { evaluation: both.ar, curve: curves.ar },
-      cost: fitCostModel([...both.mv.outcomes, ...both.ar.outcomes]),
+      cost: costOf([...both.mv.outcomes, ...both.ar.outcomes]),
     };
     const out = typeof args.options.out === 'string' ? args.options.out : undefined;
     const svgFile = out?.replace(/(\.md)?$/, '-budget.svg');
@@ -94,7 +94,20 @@ function progress(name: string): (done: number, total: number) => void {
 }
 
 type Result = { evaluation: ModelEvaluation; curve: CurvePoint[] };
-type Results = { MV: Result; AR: Result; cost: CostModel };
+type Results = { MV: Result; AR: Result; cost: CostModel | string };
+
+/** Fewer runs than this leave three fitted costs at the mercy of noise. */
+const MIN_FIT_RUNS = 20;
+
+/** The cost fit, or why there is none (too few runs, or none of them forked). */
+function costOf(samples: CostSample[]): CostModel | string {
+  if (samples.length < MIN_FIT_RUNS) return `${samples.length} runs, fewer than the ${MIN_FIT_RUNS} a fit needs`;
+  try {
+    return fitCostModel(samples);
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** Results without per-problem outcomes (those are long). */
 function strip({ MV, AR, cost }: Results) {
@@ -103,7 +116,8 @@ function strip({ MV, AR, cost }: Results) {
 }
 
 /** The fitted costs, and the speed-up Multiverse would get if a step cost the same for any number of paths. */
-function costLines(mv: ModelEvaluation, ar: ModelEvaluation, cost: CostModel): string[] {
+function costLines(mv: ModelEvaluation, ar: ModelEvaluation, cost: CostModel | string): string[] {
+  if (typeof cost === 'string') return [`Where the time goes: no fit (${cost}).`];
   const ms = (s: number) => `${(1000 * s).toFixed(3)} ms`;
   const change = (a: number, b: number) => `${Math.abs(100 * (a / b - 1)).toFixed(0)}%`;
   const ceiling = predictSeconds(cost, ar.outcomes) / predictSeconds(cost, mv.outcomes, { extraPathsFree: true });
