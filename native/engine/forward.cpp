@@ -20,17 +20,23 @@ size_t CpuForward::logit_rows(const std::vector<StepInput>& batch) const {
   return rows;
 }
 
+size_t CpuForward::attention_work(const std::vector<StepInput>& batch) const {
+  const size_t qd = size_t(spec_.heads) * spec_.head_dim;
+  size_t work = 0;
+  for (const StepInput& s : batch) {
+    // Token j of n new ones sees the context before them plus j + 1 slots: a dot and an axpy each.
+    const size_t n = s.tokens.size(), before = s.slots.size() - n;
+    work += (n * before + n * (n + 1) / 2) * qd * 2;
+  }
+  return work;
+}
+
 bool CpuForward::runs_alone(const std::vector<StepInput>& batch) const {
   const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
   const size_t widest = std::max({h * qd, h * size_t(spec_.intermediate), h * size_t(spec_.vocab)});
-  size_t tokens = 0, attention = 0;
-  for (const StepInput& s : batch) {
-    tokens += s.tokens.size();
-    // Token j of n new ones sees the context before them plus j + 1 slots.
-    const size_t n = s.tokens.size(), before = s.slots.size() - n;
-    attention += (n * before + n * (n + 1) / 2) * qd * 2;
-  }
-  return tokens * widest < parallel_min_work_ && attention < parallel_min_work_;
+  size_t tokens = 0;
+  for (const StepInput& s : batch) tokens += s.tokens.size();
+  return tokens * widest < parallel_min_work_ && attention_work(batch) < parallel_min_work_;
 }
 
 void CpuForward::matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
@@ -78,11 +84,9 @@ void CpuForward::rope(float* x, size_t tokens, int heads, const std::vector<int3
   }
 }
 
-void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_t tokens) {
+void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_t tokens, bool split) {
   const int heads = spec_.heads, d = spec_.head_dim, group = spec_.heads / spec_.kv_heads;
   const float scale = 1.0f / std::sqrt(float(d));
-  size_t work = 0;
-  for (size_t t = 0; t < tokens; ++t) work += size_t(tok_ctx_[t]) * heads * d * 2;
   const float* layer_k = kv_.k(layer, 0);
   const float* layer_v = kv_.v(layer, 0);
   const size_t stride = size_t(kv_.shape().kv_dim);
@@ -110,10 +114,10 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
       k_.gather_axpy(scores.data(), layer_v + kvh * d, stride, slots.data(), n, d, out);
     }
   };
-  if (work < parallel_min_work_) {
-    run(0, tokens * heads);
-  } else {
+  if (split) {
     pool_.parallel_for(tokens * heads, run);
+  } else {
+    run(0, tokens * heads);
   }
 }
 
@@ -147,6 +151,8 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
     }
   }
 
+  // The same for every layer: whether attention is big enough to split across the pool.
+  const bool split_attention = attention_work(batch) >= parallel_min_work_;
   for (int l = 0; l < spec_.layers; ++l) {
     const LayerWeights& lw = w_.layer(l);
     rms_norm(x_.data(), lw.input_norm, xn_.data(), T);
@@ -164,7 +170,7 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
         std::memcpy(kv_.v(l, s.slots[before + j]), &vn_[t * kvd], sizeof(float) * kvd);
       }
     }
-    attention(l, batch, T);
+    attention(l, batch, T, split_attention);
     matmul(att_.data(), T, qd, lw.wo, nullptr, xn_.data(), h);
     for (size_t i = 0; i < T * h; ++i) x_[i] += xn_[i];
 

@@ -53,7 +53,9 @@ class CpuForward {
   void matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y, size_t out);
   void rms_norm(const float* x, const float* w, float* y, size_t tokens);
   void rope(float* x, size_t tokens, int heads, const std::vector<int32_t>& pos);
-  void attention(int layer, const std::vector<StepInput>& batch, size_t tokens);
+  // Multiply-adds of one layer's attention over the batch.
+  size_t attention_work(const std::vector<StepInput>& batch) const;
+  void attention(int layer, const std::vector<StepInput>& batch, size_t tokens, bool split);
 
   const ModelSpec& spec_;
   const Weights& w_;

@@ -116,10 +116,7 @@ void gather_dot_avx2(const float* q, const float* base, size_t stride, const int
 void gather_axpy_avx2(const float* p, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
                       float* y) {
   if (d % 8 != 0 || d > 256) {
-    for (size_t i = 0; i < n; ++i) {
-      const float* r = base + size_t(rows[i]) * stride;
-      for (size_t j = 0; j < d; ++j) y[j] += p[i] * r[j];
-    }
+    kPortableKernels.gather_axpy(p, base, stride, rows, n, d, y);
     return;
   }
   // The output row stays in registers (head dims up to 256) while the value rows stream past.

@@ -54,12 +54,9 @@ export function budgetCurveSvg(series: readonly CurveSeries[], title: string): s
   out.push(`<line x1="${x0}" y1="${yOf(0)}" x2="${x1}" y2="${yOf(0)}" stroke="#333"/>`);
   out.push(`<line x1="${x0}" y1="${yOf(0)}" x2="${x0}" y2="${yOf(1)}" stroke="#333"/>`);
   series.forEach((s, i) => {
-    const pts = s.points.map((p) => plotXY(p, lo, hi)).map(({ x, y }) => `${round(x)},${round(y)}`);
-    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
-    for (const pt of pts) {
-      const [cx, cy] = pt.split(',');
-      out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${s.color}"/>`);
-    }
+    const pts = s.points.map((p) => plotXY(p, lo, hi)).map(({ x, y }) => ({ x: round(x), y: round(y) }));
+    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map(({ x, y }) => `${x},${y}`).join(' ')}"/>`);
+    for (const { x, y } of pts) out.push(`<circle cx="${x}" cy="${y}" r="3" fill="${s.color}"/>`);
     const ly = PLOT.top + 10 + i * 18;
     out.push(`<line x1="${x1 + 16}" y1="${ly}" x2="${x1 + 36}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
     out.push(`<text x="${x1 + 42}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
