@@ -5,45 +5,26 @@
  * checked against the model folder's own files (config.json for the parameter count,
  * tokenizer.json for the tag ids). Every command's --help exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
-import { cli, CLI } from './support/cli.js';
+import { cli } from './support/cli.js';
+import { isRunning, serve as serveProcess, type Served } from './support/serve.js';
 import { tinyModel } from './support/models.js';
 
 const model = tinyModel('qwen2', 'F32');
 
-/** A running `multiverse serve`: its process, base URL, and what it printed. */
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
 const running: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of running.splice(0)) if (isRunning(child)) child.kill('SIGKILL');
 });
 
-/** Starts `serve` on a free port and resolves once it printed its URL. */
-function serve(...args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d;
-      const url = /serving on (http:\/\/\S+)/.exec(stdout)?.[1];
-      if (url) resolve({ child, url, stderr: () => stderr, exit });
-    });
-    void exit.then((code) => reject(new Error(`serve exited ${code} before listening: ${stderr}`)));
-  });
+async function serve(...args: string[]): Promise<Served> {
+  const s = await serveProcess(model, args);
+  running.push(s.child);
+  return s;
 }
 
 /** The SSE `data:` payloads of a streamed response, in order. */
