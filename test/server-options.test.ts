@@ -23,7 +23,7 @@ describe('server options', () => {
     [{ heartbeatMs: -1 }, 'heartbeatMs must be an integer >= 0, got -1'],
     [{ maxTokens: 0 }, 'maxTokens must be an integer >= 1, got 0'],
     [{ maxDepth: 1.5 }, 'maxDepth must be an integer >= 0, got 1.5'],
-    [{ allowOrigins: 'https://app.example' }, 'allowOrigins must be an array of origins, got "https://app.example"'],
+    [{ allowOrigins: 'https://app.example' as unknown as string[] }, 'allowOrigins must be an array of origins, got "https://app.example"'],
     [{ allowOrigins: ['https://app.example/'] }, 'allowOrigins must be origins like https://app.example:8443 (scheme, host, optional port; nothing after), got "https://app.example/"'],
     [{ allowOrigins: ['app.example'] }, 'allowOrigins must be origins like https://app.example:8443 (scheme, host, optional port; nothing after), got "app.example"'],
   ])('rejects %j', (options, rule) => {
