@@ -26,7 +26,7 @@ export interface Refusal {
   message: string;
 }
 
-/** What a preflight may ask for: the methods the routes take, and headers a client sends. */
+/** The methods the routes take, granted to allowed preflights; a grant is cached this long. */
 const PREFLIGHT_METHODS = 'GET, POST, OPTIONS';
 const PREFLIGHT_MAX_AGE_S = '600';
 
