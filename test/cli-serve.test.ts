@@ -5,45 +5,27 @@
  * checked against the model folder's own files (config.json for the parameter count,
  * tokenizer.json for the tag ids). Every command's --help exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
-import { cli, CLI } from './support/cli.js';
+import { cli, cliWithEnv } from './support/cli.js';
+import { isRunning, serve as serveProcess, type Served } from './support/serve.js';
 import { tinyModel } from './support/models.js';
 
 const model = tinyModel('qwen2', 'F32');
 
-/** A running `multiverse serve`: its process, base URL, and what it printed. */
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
 const running: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of running.splice(0)) if (isRunning(child)) child.kill('SIGKILL');
 });
 
-/** Starts `serve` on a free port and resolves once it printed its URL. */
-function serve(...args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d;
-      const url = /serving on (http:\/\/\S+)/.exec(stdout)?.[1];
-      if (url) resolve({ child, url, stderr: () => stderr, exit });
-    });
-    void exit.then((code) => reject(new Error(`serve exited ${code} before listening: ${stderr}`)));
-  });
+async function serve(...args: string[]): Promise<Served> {
+  const s = await serveProcess(model, args);
+  running.push(s.child);
+  return s;
 }
 
 /** The SSE `data:` payloads of a streamed response, in order. */
@@ -93,6 +75,42 @@ describe('multiverse serve', () => {
     expect((await fetch(`${s.url}/style.css`, { headers: { cookie } })).status).toBe(200);
     s.child.kill('SIGINT');
     expect(await s.exit).toBe(130);
+  });
+
+  it('reads the key from MULTIVERSE_API_KEY or --api-key-file, and lets pages of --allow-origin origins call it', async () => {
+    const fromEnv = await serveProcess(model, [], { ...process.env, MULTIVERSE_API_KEY: 'from-env' });
+    running.push(fromEnv.child);
+    expect((await fetch(`${fromEnv.url}/health`)).status).toBe(401);
+    expect((await fetch(`${fromEnv.url}/health`, { headers: { authorization: 'Bearer from-env' } })).status).toBe(200);
+
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mv-key-')), 'key');
+    fs.writeFileSync(file, 'from-file\n');
+    const app = 'https://app.example';
+    const fromFile = await serve('--api-key-file', file, '--allow-origin', app, '--allow-origin', 'http://localhost:3000');
+    expect((await fetch(`${fromFile.url}/health`, { headers: { authorization: 'Bearer from-file' } })).status).toBe(200);
+    const preflight = await fetch(`${fromFile.url}/v1/chat/completions`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect((await fetch(`${fromFile.url}/health`, { headers: { origin: 'https://evil.example', authorization: 'Bearer from-file' } })).status).toBe(403);
+  });
+
+  it('warns on stderr when it binds beyond loopback without a key; refuses two key flags and a bad origin', () => {
+    const env = { ...process.env, MULTIVERSE_API_KEY: '' };
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: the bind fails after the warning, so nothing is exposed.
+    const open = cliWithEnv(env, 'serve', '--model', model, '--host', '192.0.2.1', '--port', '0');
+    expect(open.code).toBe(1);
+    expect(open.stderr).toMatch(/warning: binding 192\.0\.2\.1 without an api key/);
+    const keyed = cliWithEnv({ ...env, MULTIVERSE_API_KEY: 'k' }, 'serve', '--model', model, '--host', '192.0.2.1', '--port', '0');
+    expect(keyed.code).toBe(1);
+    expect(keyed.stderr).not.toMatch(/warning/);
+
+    const both = cli('serve', '--model', model, '--api-key', 'a', '--api-key-file', '/dev/null');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--api-key or --api-key-file, not both/);
+    expect(cli('serve', '--model', model, '--api-key-file', '/dev/null').stderr).toMatch(/holds no key/);
+    const badOrigin = cli('serve', '--model', model, '--allow-origin', 'https://app.example/');
+    expect(badOrigin.code).toBe(2);
+    expect(badOrigin.stderr).toMatch(/allowOrigins must be origins like/);
   });
 
   it('exits 2 on a usage error and 1 when the port is taken', async () => {

@@ -4,13 +4,13 @@
  */
 
 export interface OptionSpec {
-  /** 'string' takes a value; 'boolean' does not. */
-  kind: 'string' | 'boolean';
+  /** 'string' takes a value; 'strings' takes one each time it is given (a list); 'boolean' takes none. */
+  kind: 'string' | 'strings' | 'boolean';
   help: string;
 }
 
 export interface ParsedArgs {
-  options: Record<string, string | boolean>;
+  options: Record<string, string | string[] | boolean>;
   positionals: string[];
 }
 
@@ -19,7 +19,7 @@ export class UsageError extends Error {
 }
 
 export function parseArgs(argv: readonly string[], spec: Record<string, OptionSpec>): ParsedArgs {
-  const options: Record<string, string | boolean> = {};
+  const options: ParsedArgs['options'] = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -41,7 +41,8 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
     } else {
       const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
       if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      options[name] = value;
+      const before = options[name];
+      options[name] = s.kind === 'strings' ? [...(Array.isArray(before) ? before : []), value] : value;
     }
   }
   return { options, positionals };
@@ -59,6 +60,6 @@ export function numberOption(args: ParsedArgs, name: string, integer: boolean): 
 }
 
 export function formatHelp(usage: string, spec: Record<string, OptionSpec>): string {
-  const rows = Object.entries(spec).map(([name, s]) => `  --${name}${s.kind === 'string' ? ' <value>' : ''}`.padEnd(28) + s.help);
+  const rows = Object.entries(spec).map(([name, s]) => `  --${name}${s.kind === 'boolean' ? '' : ' <value>'}`.padEnd(28) + s.help);
   return `${usage}\n\nOptions:\n${rows.join('\n')}\n`;
 }

@@ -8,17 +8,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createServer, type MultiverseServer, type ServerAddress } from '../server/server.js';
 import { SERVER_DEFAULTS } from '../server/options.js';
-import { numberOption, UsageError, type OptionSpec } from './args.js';
+import { isLoopback } from '../server/exposure.js';
+import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { packageRoot } from './default-model.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 
+/** The environment variable the api key is read from when no flag gives it. */
+const KEY_ENV = 'MULTIVERSE_API_KEY';
+
 const OPTIONS: Record<string, OptionSpec> = {
-  host: { kind: 'string', help: `interface to bind (default ${SERVER_DEFAULTS.host}: this machine only)` },
+  host: { kind: 'string', help: `interface to bind (default ${SERVER_DEFAULTS.host}: this machine only; beyond it, set a key)` },
   port: { kind: 'string', help: `TCP port; 0 picks a free one (default ${SERVER_DEFAULTS.port})` },
-  'api-key': { kind: 'string', help: 'require this key on the API and WebSocket (Authorization: Bearer KEY, or ?api_key=KEY)' },
+  'api-key-file': { kind: 'string', help: `require the key in this file (first line) on the API and WebSocket; or set ${KEY_ENV}` },
+  'api-key': { kind: 'string', help: 'require this key (Authorization: Bearer KEY, or ?api_key=KEY); other users see it in ps: prefer the file or env' },
+  'allow-origin': { kind: 'strings', help: 'let web pages from this origin (https://app.example:8443) call the server; repeatable' },
 };
 
-export const SERVE_USAGE = 'usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY]';
+export const SERVE_USAGE = `usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key-file FILE | --api-key KEY] [--allow-origin ORIGIN ...]
+The api key may also come from the ${KEY_ENV} environment variable.`;
 
 /** Exit code for each signal that stops the server. */
 const EXIT_CODES = { SIGTERM: 0, SIGINT: 130 } as const;
@@ -36,11 +43,12 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, SERVE_USAGE, OPTIONS, MODEL_SPEC);
   if (!args) return 0;
   if (args.positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${args.positionals.join(' ')}\n${SERVE_USAGE}`);
-  const { host, 'api-key': apiKey } = args.options;
+  const { host, 'allow-origin': allowOrigins } = args.options;
   const options = {
     host: typeof host === 'string' ? host : undefined,
     port: numberOption(args, 'port', true),
-    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    apiKey: readApiKey(args.options),
+    allowOrigins: Array.isArray(allowOrigins) ? allowOrigins : undefined,
     viewerDir: viewerDir(),
   };
   // Listen for the signals from the start, so one that comes while the model loads still stops us cleanly.
@@ -53,6 +61,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       // createServer states the rule a bad --host or --port breaks.
       if (err instanceof TypeError) throw new UsageError(err.message);
       throw err;
+    }
+    if (options.apiKey === undefined && !isLoopback(server.options.host)) {
+      log(`warning: binding ${server.options.host} without an api key: anyone who can reach this machine can use the model; set ${KEY_ENV} or --api-key-file`);
     }
     let address: ServerAddress;
     try {
@@ -67,6 +78,28 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     await server.close();
     return EXIT_CODES[signal];
   });
+}
+
+/**
+ * The api key from --api-key, --api-key-file (its first line) or MULTIVERSE_API_KEY, in that order.
+ * @throws UsageError when both flags are given, or the file cannot be read or holds no key.
+ */
+function readApiKey(options: ParsedArgs['options']): string | undefined {
+  const { 'api-key': inline, 'api-key-file': file } = options;
+  if (typeof inline === 'string' && typeof file === 'string') throw new UsageError('give --api-key or --api-key-file, not both');
+  if (typeof inline === 'string') return inline;
+  if (typeof file === 'string') {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--api-key-file: cannot read ${file}: ${(err as Error).message}`);
+    }
+    const key = text.split(/\r?\n/)[0].trim();
+    if (key === '') throw new UsageError(`--api-key-file: ${file} holds no key on its first line`);
+    return key;
+  }
+  return process.env[KEY_ENV] || undefined;
 }
 
 function urls({ url, wsUrl }: ServerAddress, keyed: boolean): string {

@@ -14,11 +14,12 @@ export const chatDialect: Dialect = {
   source: 'chat',
   idPrefix: 'chatcmpl-',
   object: 'chat.completion',
+  topLogprobsField: 'top_logprobs',
   chunkObject: 'chat.completion.chunk',
 
   parse(body: Body) {
     const logprobs = readBoolean(body, 'logprobs') ?? false;
-    const top = readNumber(body, 'top_logprobs', { min: 0, max: 20, integer: true });
+    const top = readNumber(body, 'top_logprobs', { min: 0, integer: true });
     if (top !== undefined && !logprobs) throw badParam('top_logprobs', 'top_logprobs needs logprobs: true');
     return { input: readMessages(body.messages), raw: false, echo: false, ...(logprobs ? { topLogprobs: top ?? 0 } : {}) };
   },

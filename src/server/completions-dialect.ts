@@ -11,11 +11,12 @@ export const completionsDialect: Dialect = {
   source: 'completions',
   idPrefix: 'cmpl-',
   object: 'text_completion',
+  topLogprobsField: 'logprobs',
   chunkObject: 'text_completion',
   defaultMaxTokens: 16,
 
   parse(body: Body) {
-    const topLogprobs = readNumber(body, 'logprobs', { min: 0, max: 20, integer: true });
+    const topLogprobs = readNumber(body, 'logprobs', { min: 0, integer: true });
     return { input: readPrompt(body.prompt), raw: true, echo: readBoolean(body, 'echo') ?? false, ...(topLogprobs !== undefined ? { topLogprobs } : {}) };
   },
 

@@ -12,6 +12,7 @@ import { Outbox } from './outbox.js';
 import { ProtocolError, type GenerateMessage, type RequestId } from './protocol.js';
 import { parseClientMessage } from './protocol-parse.js';
 import { errorEvent, toWire } from './protocol-write.js';
+import { checkWireLimits } from './request-limits.js';
 
 /** Close code for a client that let its queue pass maxQueuedBytes (RFC 6455: policy violation). */
 const CLOSE_POLICY = 1008;
@@ -68,13 +69,14 @@ export class Connection {
     }
   }
 
-  /** @throws ProtocolError DUPLICATE_ID, TOO_MANY_REQUESTS. */
+  /** @throws ProtocolError DUPLICATE_ID, TOO_MANY_REQUESTS; GenerationError INVALID_REQUEST for an option over the server's caps. */
   private generate({ id, input, options = {} }: GenerateMessage): void {
     const { model, metrics, options: server } = this.ctx;
     if (this.requests.has(id)) throw new ProtocolError('DUPLICATE_ID', `request ${JSON.stringify(id)} is still running on this connection`, id);
     if (this.requests.size >= server.maxConcurrentRequests) {
       throw new ProtocolError('TOO_MANY_REQUESTS', `this connection already runs ${server.maxConcurrentRequests} requests (maxConcurrentRequests)`, id);
     }
+    checkWireLimits(options, this.ctx);
     const prepared = server.prepareOptions?.(options, 'ws') ?? options;
     const request = new Subscription();
     this.requests.set(id, request);

@@ -5,12 +5,12 @@
 import type { ServerResponse } from 'node:http';
 import { GenerationError, type GenerationErrorCode } from '../engine/errors.js';
 
-export type HttpErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
+export type HttpErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
   constructor(
-    readonly status: 400 | 401 | 404 | 405 | 413 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 429 | 500 | 503,
     readonly type: HttpErrorType,
     message: string,
     /** The request field at fault, as OpenAI reports it. */

@@ -36,6 +36,8 @@ export interface Dialect {
   /** `object` of a full response and of a stream chunk. */
   readonly object: string;
   readonly chunkObject: string;
+  /** The field that asks for top logprobs (`top_logprobs`, `logprobs`), named in its errors. */
+  readonly topLogprobsField: string;
   /** `max_tokens` when the request leaves it out (undefined: the engine's default). */
   readonly defaultMaxTokens?: number;
   /** @throws HttpError 400 for a bad field. */

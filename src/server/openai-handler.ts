@@ -12,12 +12,13 @@ import type { Model } from '../model/model.js';
 import type { TokenEvent } from '../rx/events.js';
 import { promptTokens, resolveModelOptions, type GenerateInput } from '../rx/generate.js';
 import { runChoices, type ChoiceEvent } from './choices.js';
-import { sendError, sendJson, toHttpError } from './http-error.js';
+import { badParam, sendError, sendJson, toHttpError } from './http-error.js';
 import { readJsonBody } from './http-body.js';
 import type { ServerContext } from './context.js';
 import type { Dialect, LogprobEntry } from './openai-dialect.js';
 import { logprobEntry } from './openai-logprobs.js';
-import { parseCommon } from './openai-params.js';
+import { fieldOf, parseCommon } from './openai-params.js';
+import { describeBreach, findLimitBreach, requestLimits } from './request-limits.js';
 import { SseWriter } from './sse.js';
 
 /** @throws HttpError or GenerationError for a request that fails before its response starts. */
@@ -27,6 +28,11 @@ export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: In
   const { n, stream, includeUsage, options: common } = parseCommon(body, server.modelId, server.maxChoices, dialect.defaultMaxTokens);
   const input = dialect.parse(body);
   const asked: GenerateOptions = { ...common, raw: input.raw, ...(input.topLogprobs !== undefined ? { topLogprobs: input.topLogprobs } : {}) };
+  const breach = findLimitBreach(asked, requestLimits(ctx));
+  if (breach) {
+    const field = fieldOf(breach.option, body, dialect.topLogprobsField);
+    throw badParam(field, describeBreach(breach, field));
+  }
   const options = server.prepareOptions?.(asked, dialect.source) ?? asked;
   resolveModelOptions(model, options);
   const prompt = promptTokens(model, input.input, { raw: input.raw });

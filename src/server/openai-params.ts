@@ -48,7 +48,7 @@ export function parseCommon(body: Body, modelId: string, maxChoices: number, def
   if (includeUsage && !stream) throw badParam('stream_options', 'stream_options is only allowed when stream is true');
   const maxTokens = readNumber(body, 'max_completion_tokens', { min: 1, integer: true }) ?? readNumber(body, 'max_tokens', { min: 1, integer: true }) ?? defaultMaxTokens;
   const temperature = readNumber(body, 'temperature', { min: 0, max: 2 });
-  const topP = readNumber(body, 'top_p', { min: 0, max: 1 });
+  const topP = readNumber(body, 'top_p', {});
   const seed = readNumber(body, 'seed', { integer: true });
   return {
     n: readNumber(body, 'n', { min: 1, max: maxChoices, integer: true }) ?? 1,
@@ -62,6 +62,17 @@ export function parseCommon(body: Body, modelId: string, maxChoices: number, def
       ...readStop(body),
     },
   };
+}
+
+/**
+ * The request field behind a GenerateOptions name, for errors about it (`maxTokens` is whichever
+ * of `max_completion_tokens` and `max_tokens` the request used).
+ */
+export function fieldOf(option: string, body: Body, topLogprobsField: string): string {
+  if (option === 'maxTokens') return present(body, 'max_completion_tokens') ? 'max_completion_tokens' : 'max_tokens';
+  if (option === 'topLogprobs') return topLogprobsField;
+  if (option === 'topP') return 'top_p';
+  return option;
 }
 
 /** True when the field is there and not null. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Model } from '../model/model.js';
+import { originRule } from './exposure.js';
 
 /** Where a request came from, for the prepareOptions hook. */
 export type RequestSource = 'ws' | 'chat' | 'completions';
@@ -19,6 +20,12 @@ export interface ServerOptions {
    * (or `?api_key=KEY`, for browsers); others get 401. Type non-empty string. Default: none (open).
    */
   apiKey?: string;
+  /**
+   * Web origins (`https://app.example:8443`) whose pages may call the API and open WebSockets,
+   * besides the server's own (the viewer). Requests without an Origin header (curl, SDKs) are not
+   * affected. Type string[]. Default [] (no other site).
+   */
+  allowOrigins?: readonly string[];
   /** The model name `/v1/models` lists and requests may name. Type string. Default: the model folder's name. */
   modelId?: string;
   /** Folder of the viewer page served at `/`. Type string. Default: none (`/` answers 404). */
@@ -27,6 +34,15 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Most choices (`n`) one OpenAI request may ask for. Type integer >= 1. Default 16. */
   maxChoices?: number;
+  /**
+   * Most `maxTokens` (`max_tokens`) one request may ask for, on every path; `maxTotalTokens` may be
+   * at most 8 times it. Type integer >= 1. Default: the model's context length.
+   */
+  maxTokens?: number;
+  /** Most `multiverse.maxDepth` a WebSocket request may ask for. Type integer >= 0. Default 4 (the engine's default). */
+  maxDepth?: number;
+  /** Most `multiverse.maxPathsPerFork` a WebSocket request may ask for. Type integer >= 0. Default 8 (the engine's default). */
+  maxPathsPerFork?: number;
   /** Requests one WebSocket connection may run at once; more get TOO_MANY_REQUESTS. Type integer >= 1. Default 16. */
   maxConcurrentRequests?: number;
   /**
@@ -71,8 +87,11 @@ const MiB = 1024 * 1024;
 export const SERVER_DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
+  allowOrigins: [] as readonly string[],
   maxBodyBytes: MiB,
   maxChoices: 16,
+  maxDepth: 4,
+  maxPathsPerFork: 8,
   maxConcurrentRequests: 16,
   maxMessageBytes: MiB,
   maxPayload: 8 * MiB,
@@ -86,15 +105,23 @@ export const SERVER_DEFAULTS = {
  * @throws TypeError naming the option and the rule it breaks.
  */
 export function resolveServerOptions(model: Pick<Model, 'info'>, options: ServerOptions): ResolvedServerOptions {
-  const o = { ...SERVER_DEFAULTS, modelId: path.basename(model.info.dir), ...dropUndefined(options) };
+  const o = { ...SERVER_DEFAULTS, modelId: path.basename(model.info.dir), maxTokens: model.info.contextLength, ...dropUndefined(options) };
   if (typeof o.host !== 'string' || o.host === '') invalid('host must be a non-empty string');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) invalid(`port must be an integer 0..65535, got ${JSON.stringify(o.port)}`);
   if (o.apiKey !== undefined && (typeof o.apiKey !== 'string' || o.apiKey === '')) invalid('apiKey must be a non-empty string when set');
   if (typeof o.modelId !== 'string' || o.modelId === '') invalid('modelId must be a non-empty string');
   if (o.viewerDir !== undefined && typeof o.viewerDir !== 'string') invalid('viewerDir must be a folder path (string) when set');
   if (o.prepareOptions !== undefined && typeof o.prepareOptions !== 'function') invalid('prepareOptions must be a function when set');
+  if (!Array.isArray(o.allowOrigins)) invalid(`allowOrigins must be an array of origins, got ${JSON.stringify(o.allowOrigins)}`);
+  for (const origin of o.allowOrigins) {
+    const broken = originRule(origin);
+    if (broken) invalid(`allowOrigins ${broken}`);
+  }
   integer('maxBodyBytes', o.maxBodyBytes, 1);
   integer('maxChoices', o.maxChoices, 1);
+  integer('maxTokens', o.maxTokens, 1);
+  integer('maxDepth', o.maxDepth, 0);
+  integer('maxPathsPerFork', o.maxPathsPerFork, 0);
   integer('maxConcurrentRequests', o.maxConcurrentRequests, 1);
   integer('maxMessageBytes', o.maxMessageBytes, 1);
   integer('maxPayload', o.maxPayload, o.maxMessageBytes, 'maxMessageBytes');

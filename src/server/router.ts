@@ -1,5 +1,6 @@
 /**
- * HTTP routing: the api key check for every request (a browser page load without it gets a key
+ * HTTP routing: the request target's form (400), Origin and Host (403, exposure.ts) and CORS
+ * preflights, then the api key check for every request (a browser page load without it gets a key
  * form), then the OpenAI endpoints, health, metrics and the viewer's static files at `/`. Errors
  * are answered in OpenAI's JSON shape.
  */
@@ -9,8 +10,10 @@ import { chatDialect } from './chat-dialect.js';
 import { completionsDialect } from './completions-dialect.js';
 import { HttpError, sendError, sendJson } from './http-error.js';
 import type { ServerContext } from './context.js';
+import { answerPreflight, exposureRefusal, setCorsHeaders } from './exposure.js';
 import { handleOpenAi } from './openai-handler.js';
 import { PROTOCOL_VERSION } from './protocol.js';
+import { parseRequestTarget } from './request-target.js';
 import { sendKeyPage } from './key-page.js';
 import { serveStatic } from './static-files.js';
 
@@ -49,12 +52,21 @@ export function createRouter(ctx: ServerContext): (req: IncomingMessage, res: Se
 }
 
 async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+  const target = parseRequestTarget(req.url);
+  if (!target) {
+    throw new HttpError(400, 'invalid_request_error', `malformed request target ${JSON.stringify(req.url?.slice(0, 200))}: send a path like /v1/models, each segment non-empty, % only in escapes`, null, 'invalid_target');
+  }
+  const refusal = exposureRefusal(req, target, ctx.options);
+  if (refusal) throw new HttpError(403, 'permission_error', refusal.message, null, refusal.code);
+  setCorsHeaders(req, res, ctx.options);
   const method = req.method ?? 'GET';
+  // A preflight never carries the key: it is answered before the key check.
+  if (method === 'OPTIONS') return answerPreflight(req, res);
+  const { pathname } = target;
   const routes = ROUTES[pathname];
   // A viewer file never shadows the API.
   const viewerFile = method === 'GET' && !routes && !pathname.startsWith('/v1/');
-  const auth = authorization(req, ctx.options.apiKey);
+  const auth = authorization(req, target.query, ctx.options.apiKey);
   if (auth === undefined) {
     if (viewerFile && ctx.options.viewerDir !== undefined && (req.headers.accept ?? '').includes('text/html')) return sendKeyPage(res);
     throw new HttpError(401, 'authentication_error', 'missing or wrong api key: send it as Authorization: Bearer KEY', null, 'invalid_api_key');
