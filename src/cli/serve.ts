@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createServer, type MultiverseServer, type ServerAddress } from '../server/server.js';
 import { SERVER_DEFAULTS } from '../server/options.js';
 import { numberOption, UsageError, type OptionSpec } from './args.js';
-import { packageRoot } from './default-model.js';
+import { packageRoot } from '../model/shipped-models.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 
 const OPTIONS: Record<string, OptionSpec> = {

@@ -6,7 +6,7 @@ import { GenerationError } from './errors.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
 import { validateSamplingParams, type SamplingParams } from './sampler.js';
 
-/** How the engine runs a model's parallel blocks (DESIGN.md §1, the Multiverse scheduler). */
+/** How the engine runs a model's parallel blocks (docs/multiverse.md, the scheduler). */
 export interface MultiverseOptions {
   /** Fork when the model closes a goal with outlines. Default true. */
   enabled?: boolean;

@@ -1,7 +1,4 @@
-/**
- * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
- * `generate()` returns a cold Observable of events; `dispose()` frees the weights and the KV pool.
- */
+/** The facade users hold: a loaded checkpoint behind the observable API. */
 import { defer, type Observable, type ObservableInput } from 'rxjs';
 import { session, type Node } from '../rx/session.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
@@ -29,6 +26,12 @@ export interface ModelInfo {
   backend: string;
 }
 
+/**
+ * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
+ * `events()`, `generate()` and `session()` return cold Observables (nothing runs until subscribed;
+ * unsubscribing cancels and frees the KV within one step); `score()` reads a transcript's logprobs;
+ * `dispose()` frees the weights and the KV pool.
+ */
 export class Model implements GenerationBackend {
   private disposed = false;
 
@@ -54,7 +57,7 @@ export class Model implements GenerationBackend {
    *
    * @example
    * ```ts
-   * model.generate('Compute 12*3 + 4*5', { temperature: 0 }).subscribe((stage) => {
+   * model.generate('Compute 12*3+24*5', { temperature: 0 }).subscribe((stage) => {
    *   if (stage.kind === 'sequential') stage.tokens$.subscribe((t) => process.stdout.write(t.text));
    *   if (stage.kind === 'map') stage.branches$.subscribe((b) => b.tokens$.subscribe((t) => console.log(b.label, t.text)));
    * });
@@ -73,8 +76,8 @@ export class Model implements GenerationBackend {
    *
    * @example
    * ```ts
-   * const model = await loadModel('models/default');
-   * model.events('Compute 12*3 + 4*5', { maxTokens: 64, temperature: 0 }).subscribe((e) => {
+   * const model = await loadModel();
+   * model.events('Compute 12*3+24*5', { maxTokens: 64, temperature: 0 }).subscribe((e) => {
    *   if (e.type === 'token') process.stdout.write(e.text);
    * });
    * ```
@@ -91,8 +94,8 @@ export class Model implements GenerationBackend {
    * @example
    * ```ts
    * // Self-consistency: five samples, majority answer.
-   * model.session('What is 17*3?', {}, (root) =>
-   *   root.fork(5, { temperature: 0.8, maxTokens: 32 }).pipe(vote((r) => r.text.match(/\d+/)?.[0])),
+   * model.session('Compute 17*3', {}, (root) =>
+   *   root.fork(5, { temperature: 0.8, maxTokens: 48 }).pipe(vote((r) => r.text.match(/Answer: (\d+)/)?.[1])),
    * ).subscribe((v) => console.log(v.answer, v.votes));
    * ```
    */

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * const model = remoteModel('http://127.0.0.1:8000/v1', { apiKey: process.env.API_KEY });
- * model.events('Compute 12*3 + 4*5', { maxTokens: 256 }).subscribe((e) => {
+ * model.events('Compute 12*3+24*5', { maxTokens: 256 }).subscribe((e) => {
  *   if (e.type === 'token') process.stdout.write(e.text);
  * });
  * ```
