@@ -13,6 +13,8 @@ export type { ChatMessage, Tokenizer } from './model/tokenizer.js';
 export { GenerationError, type GenerationErrorCode } from './engine/errors.js';
 export type { GenerateOptions } from './engine/generate-options.js';
 export type { GenerateInput } from './rx/generate.js';
+export type { Completion } from './rx/completion.js';
+export { GenerationApi } from './rx/generation-api.js';
 export type {
   GenerationEvent,
   TokenEvent,
@@ -45,7 +47,7 @@ export type { ScoreResult, ScoredToken, ScoreOptions } from './multiverse/score.
 export { createServer, type MultiverseServer, type ServerAddress } from './server/server.js';
 export { SERVER_DEFAULTS, type ServerOptions, type ResolvedServerOptions, type RequestSource } from './server/options.js';
 export type { ServerMetrics, RequestOutcome } from './server/metrics.js';
-export type { BranchNode, ForkNode } from './server/branch-tree.js';
+export type { BranchNode, ForkNode } from './rx/branch-tree.js';
 export {
   PROTOCOL_VERSION,
   ProtocolError,
