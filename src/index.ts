@@ -33,7 +33,7 @@ export type { RequestStats } from './engine/request-context.js';
 export type { MultiverseOptions, TokenPicker } from './engine/generate-options.js';
 export type { MultiverseTemplate } from './multiverse/template.js';
 export type { TagMode } from './multiverse/tag-scanner.js';
-export type { MultiverseTagText } from './multiverse/tags.js';
+export { MULTIVERSE_TAGS, type MultiverseTagText } from './multiverse/tags.js';
 export type { Checkpoint } from './model/checkpoint.js';
 export type { GenerationConfig } from './model/parse-config.js';
 export type { KvStats, NativeTensorRef } from './native/binding.js';
