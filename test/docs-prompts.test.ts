@@ -31,6 +31,7 @@ const PROMPT_PATTERNS = [
   /"input":"([^"]+)"/g,
   /<textarea[^>]*>([^<]+)<\/textarea>/g,
   /\(model, '([^']+)'/g,
+  /prompt: '([^']+)'/g,
 ];
 
 function documentedPrompts(): Map<string, string[]> {
