@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { connect } from '../src/client/connect.js';
 import type { GenerationEvent, TokenEvent } from '../src/rx/events.js';
 import type { WireGenerateOptions } from '../src/server/protocol.js';
-import { MergeOrder } from '../src/server/merge-order.js';
+import { MergeOrder } from '../src/rx/merge-order.js';
 
 export interface Outcome {
   ok: boolean;

@@ -3,6 +3,7 @@
  * and keep the one the model is most confident in (the highest mean log-probability per token).
  *
  * Run (from the repository root): npm run build && node dist/examples/best-of-n.js [MODEL_DIR]
+ * (default: the shipped Multiverse model)
  */
 import { lastValueFrom, type Observable } from 'rxjs';
 import { bestOf, type BranchResult, type GenerateInput, type GenerateOptions, type Model } from '../src/index.js';
@@ -19,7 +20,7 @@ export function bestOfN(model: Model, prompt: GenerateInput, { n = 4, temperatur
 }
 
 await runExample(import.meta.url, async (model) => {
-  const best = await lastValueFrom(bestOfN(model, 'Write one sentence about the sea.', { n: 6 }));
+  const best = await lastValueFrom(bestOfN(model, 'Compute 37*4+12*9', { n: 6, maxTokens: 128 }));
   console.log(`best: ${best.branch}, mean logprob ${best.meanLogprob.toFixed(3)} over ${best.tokenIds.length} tokens`);
   console.log(best.text);
 });

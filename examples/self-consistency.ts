@@ -3,6 +3,7 @@
  * fork, no prefix recomputed) and keep the majority answer.
  *
  * Run (from the repository root): npm run build && node dist/examples/self-consistency.js [MODEL_DIR]
+ * (default: the shipped Multiverse model, which solves sums of products such as `Compute 17*3`)
  */
 import { lastValueFrom, type Observable } from 'rxjs';
 import { vote, type BranchResult, type GenerateInput, type GenerateOptions, type Model, type VoteResult } from '../src/index.js';
@@ -24,7 +25,7 @@ export function selfConsistency(model: Model, question: GenerateInput, { n = 5, 
 }
 
 await runExample(import.meta.url, async (model) => {
-  const v = await lastValueFrom(selfConsistency(model, 'What is 17 * 3? Answer with a number.', { n: 8 }));
+  const v = await lastValueFrom(selfConsistency(model, 'Compute 17*3', { n: 8 }));
   console.log(`answer: ${v.answer ?? '(no branch gave a number)'}`, v.votes);
   for (const r of v.results) console.log(`  ${r.branch} ${JSON.stringify(answerOf(r) ?? null)} ${JSON.stringify(r.text.slice(0, 60))}`);
 });

@@ -5,6 +5,7 @@
  * stays in the pool.
  *
  * Run (from the repository root): npm run build && node dist/examples/tree-search.js [MODEL_DIR]
+ * (default: the shipped Multiverse model)
  */
 import { lastValueFrom, map, mergeMap, of, type Observable } from 'rxjs';
 import { reduceBranches, type BranchResult, type GenerateInput, type GenerateOptions, type Model, type Node } from '../src/index.js';
@@ -38,6 +39,6 @@ function keepBest(siblings: BranchResult[]): BranchResult {
 }
 
 await runExample(import.meta.url, async (model) => {
-  const path = await lastValueFrom(treeSearch(model, 'Plan a three-step proof.', { depth: 4, step: 12 }));
+  const path = await lastValueFrom(treeSearch(model, 'Compute 23*4+45*3', { depth: 4, step: 12 }));
   for (const r of path) console.log(`${r.branch.padEnd(10)} ${r.meanLogprob.toFixed(3)} ${JSON.stringify(r.text)}`);
 });

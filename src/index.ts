@@ -1,8 +1,11 @@
 /**
  * multiverse-rx: LLM generation that forks into parallel branches and merges back, as an RxJS
  * pipeline over a native fork/merge KV engine.
+ *
+ * @packageDocumentation
  */
 export { loadModel, type LoadModelOptions } from './model/load-model.js';
+export { shippedModelDir, type ShippedModel } from './model/shipped-models.js';
 export { Model, type ModelInfo } from './model/model.js';
 export { ModelLoadError, type ModelErrorCode } from './model/errors.js';
 export type { ModelConfig, Architecture, WeightDtype } from './model/config.js';
@@ -10,6 +13,8 @@ export type { ChatMessage, Tokenizer } from './model/tokenizer.js';
 export { GenerationError, type GenerationErrorCode } from './engine/errors.js';
 export type { GenerateOptions } from './engine/generate-options.js';
 export type { GenerateInput } from './rx/generate.js';
+export type { Completion } from './rx/completion.js';
+export { GenerationApi } from './rx/generation-api.js';
 export type {
   GenerationEvent,
   TokenEvent,
@@ -27,6 +32,8 @@ export type { Node, Branch, BranchResult, ForkSpec } from './rx/session.js';
 export type { RequestStats } from './engine/request-context.js';
 export type { MultiverseOptions, TokenPicker } from './engine/generate-options.js';
 export type { MultiverseTemplate } from './multiverse/template.js';
+export type { TagMode } from './multiverse/tag-scanner.js';
+export { MULTIVERSE_TAGS, type MultiverseTagText } from './multiverse/tags.js';
 export type { Checkpoint } from './model/checkpoint.js';
 export type { GenerationConfig } from './model/parse-config.js';
 export type { KvStats, NativeTensorRef } from './native/binding.js';
@@ -38,9 +45,9 @@ export { mapBranch } from './rx/operators/map-branch.js';
 export { toText } from './rx/operators/to-text.js';
 export type { ScoreResult, ScoredToken, ScoreOptions } from './multiverse/score.js';
 export { createServer, type MultiverseServer, type ServerAddress } from './server/server.js';
-export { SERVER_DEFAULTS, type ServerOptions, type RequestSource } from './server/options.js';
+export { SERVER_DEFAULTS, type ServerOptions, type ResolvedServerOptions, type RequestSource } from './server/options.js';
 export type { ServerMetrics, RequestOutcome } from './server/metrics.js';
-export type { BranchNode, ForkNode } from './server/branch-tree.js';
+export type { BranchNode, ForkNode } from './rx/branch-tree.js';
 export {
   PROTOCOL_VERSION,
   ProtocolError,

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from './support/cli.js';
+import { cli, cliIn } from './support/cli.js';
 import { tinyModel } from './support/models.js';
 
 describe('multiverse run', () => {
@@ -38,8 +38,8 @@ describe('multiverse run', () => {
     expect(r.stderr).toMatch(/seed 3/);
   });
 
-  it('runs the shipped Multiverse model by default: it forks one path per part and gets the sum right', () => {
-    const r = cli('run', 'Compute 37*4+12*9+85*3', '--json');
+  it('runs the shipped Multiverse model by default, from any folder: it forks one path per part and gets the sum right', () => {
+    const r = cliIn(os.tmpdir(), 'run', 'Compute 37*4+12*9+85*3', '--json');
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const fork = events.find((e) => e.type === 'fork');
@@ -61,11 +61,11 @@ describe('multiverse run', () => {
 });
 
 describe('multiverse eval', () => {
-  it('compares the shipped models on test problems and writes the report and the budget chart', () => {
+  it('compares the shipped models (found inside the package, from any folder) on test problems and writes the report and the budget chart', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mv-eval-'));
     try {
       const out = path.join(dir, 'eval.md');
-      const r = cli('eval', '--problems', '4', '--budgets', '64,512', '--budget-problems', '3', '--out', out, '--json');
+      const r = cliIn(dir, 'eval', '--problems', '4', '--budgets', '64,512', '--budget-problems', '3', '--out', out, '--json');
       expect(r.code).toBe(0);
       const results = JSON.parse(r.stdout);
       for (const name of ['MV', 'AR']) {

@@ -6,8 +6,8 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromWire } from '../src/client/wire-events.js';
-import { BranchTreeBuilder } from '../src/server/branch-tree.js';
-import { MergeOrder } from '../src/server/merge-order.js';
+import { BranchTreeBuilder } from '../src/rx/branch-tree.js';
+import { MergeOrder } from '../src/rx/merge-order.js';
 import { Outbox } from '../src/server/outbox.js';
 import type { ServerEvent, WireTokenEvent, WireTokensEvent } from '../src/server/protocol.js';
 import { coalesceTokens } from '../src/server/protocol-write.js';

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel } from '../model/load-model.js';
 import type { Model } from '../model/model.js';
+import { shippedModelDir } from '../model/shipped-models.js';
 import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
 import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
 import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';
@@ -17,8 +18,8 @@ import { log } from './model-input.js';
 const DEFAULT_BUDGETS = '48,64,96,128,160,192,256';
 
 const SPEC: Record<string, OptionSpec> = {
-  mv: { kind: 'string', help: 'Multiverse model folder (default models/multiverse-arith)' },
-  ar: { kind: 'string', help: 'autoregressive twin folder (default models/ar-arith)' },
+  mv: { kind: 'string', help: 'Multiverse model folder (default: the shipped multiverse-arith)' },
+  ar: { kind: 'string', help: 'autoregressive twin folder (default: the shipped ar-arith)' },
   problems: { kind: 'string', help: 'held-out test problems (default 500)' },
   'max-tokens': { kind: 'string', help: 'critical-path budget per problem (default 512)' },
   concurrency: { kind: 'string', help: 'problems in flight at once for the budget curve (default 8; the main comparison runs one at a time)' },
@@ -45,8 +46,8 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   if ([count, maxTokens, concurrency, curveCount, ...budgets].some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError('counts and budgets must be positive integers');
 
   const problems = testProblems(count);
-  const mvDir = String(args.options.mv ?? 'models/multiverse-arith');
-  const arDir = String(args.options.ar ?? 'models/ar-arith');
+  const mvDir = typeof args.options.mv === 'string' ? args.options.mv : shippedModelDir('multiverse-arith');
+  const arDir = typeof args.options.ar === 'string' ? args.options.ar : shippedModelDir('ar-arith');
   const models: Model[] = [];
   try {
     const mv = await loadModel(mvDir);

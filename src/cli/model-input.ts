@@ -7,7 +7,7 @@
 import { loadModel } from '../model/load-model.js';
 import type { Model } from '../model/model.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
-import { defaultModelDir } from './default-model.js';
+import { shippedModelDir } from '../model/shipped-models.js';
 import { reportDuration } from './progress.js';
 
 /** --model alone, for commands that take a model but no input (`serve`). */
@@ -68,7 +68,7 @@ export function readInput(args: ParsedArgs, usage: string): string | number[] {
  * loaded and how fast.
  */
 export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>): Promise<T> {
-  const dir = typeof args.options.model === 'string' ? args.options.model : defaultModelDir();
+  const dir = typeof args.options.model === 'string' ? args.options.model : shippedModelDir();
   const load = () => loadModel(dir);
   const model = quiet
     ? await load()

@@ -10,7 +10,7 @@ import { createServer, type MultiverseServer, type ServerAddress } from '../serv
 import { SERVER_DEFAULTS } from '../server/options.js';
 import { isLoopback } from '../server/exposure.js';
 import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
-import { packageRoot } from './default-model.js';
+import { packageRoot } from '../model/shipped-models.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 
 /** The environment variable the api key is read from when no flag gives it. */

@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * const remote = await connect('ws://127.0.0.1:8080/v1/ws', { apiKey: process.env.API_KEY });
- * remote.events('Compute 12*3 + 4*5', { maxTokens: 64 }).subscribe((e) => {
+ * remote.events('Compute 12*3+24*5', { maxTokens: 64 }).subscribe((e) => {
  *   if (e.type === 'token') process.stdout.write(e.text);
  * });
  * ```

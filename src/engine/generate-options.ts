@@ -6,7 +6,7 @@ import { GenerationError } from './errors.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
 import { validateSamplingParams, type SamplingParams } from './sampler.js';
 
-/** How the engine runs a model's parallel blocks (DESIGN.md §1, the Multiverse scheduler). */
+/** How the engine runs a model's parallel blocks (docs/multiverse.md, the scheduler). */
 export interface MultiverseOptions {
   /** Fork when the model closes a goal with outlines. Default true. */
   enabled?: boolean;
@@ -57,6 +57,77 @@ export interface GenerateOptions {
   topLogprobs?: number;
   /** A string input is sent as is, not through the chat template. Default false. */
   raw?: boolean;
+  /** Aborting it cancels the request, as unsubscribing does (KV freed within one step), and errors with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** What a value of each option must be; `library` options cannot cross the wire (functions, signals). */
+type OptionKind = 'number' | 'boolean' | 'string' | 'number[]' | 'string[]' | 'multiverse' | 'library';
+
+/** Keyed by every option, so an option added to GenerateOptions must be given a kind here. */
+const OPTION_KINDS: Record<keyof GenerateOptions, OptionKind> = {
+  maxTokens: 'number',
+  maxTotalTokens: 'number',
+  timeoutMs: 'number',
+  multiverse: 'multiverse',
+  pickToken: 'library',
+  temperature: 'number',
+  topK: 'number',
+  topP: 'number',
+  minP: 'number',
+  repetitionPenalty: 'number',
+  seed: 'number',
+  stop: 'string[]',
+  stopTokenIds: 'number[]',
+  ignoreEos: 'boolean',
+  topLogprobs: 'number',
+  raw: 'boolean',
+  signal: 'library',
+};
+
+const MULTIVERSE_KINDS: Record<keyof MultiverseOptions, OptionKind> = {
+  enabled: 'boolean',
+  maxDepth: 'number',
+  maxPathsPerFork: 'number',
+  forkMargin: 'number',
+  pathOpener: 'string',
+  conclusionOpener: 'string',
+};
+
+/**
+ * Checks that `value` is an options object whose every key is an option and every value has its
+ * option's type (ranges are resolveOptions' to check): one rule for the library, the wire and the
+ * CLI, so a misspelled key never silently changes a request.
+ * @param wire true for options that came over the wire, where functions and signals are not options.
+ * @throws TypeError naming the unknown key (and the known ones) or the mistyped value.
+ */
+export function checkOptionShapes(value: unknown, { where = 'options', wire = false }: { where?: string; wire?: boolean } = {}): GenerateOptions {
+  checkShapes(value, OPTION_KINDS, where, wire);
+  return value as GenerateOptions;
+}
+
+function checkShapes(value: unknown, kinds: Record<string, OptionKind>, where: string, wire: boolean): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${where} must be an object`);
+  const known = Object.keys(kinds).filter((k) => !(wire && kinds[k] === 'library'));
+  for (const [key, v] of Object.entries(value)) {
+    const kind = kinds[key];
+    if (kind === undefined || (wire && kind === 'library')) throw new TypeError(`${where}.${key} is not an option (known: ${known.join(', ')})`);
+    if (v === undefined) continue;
+    if (kind === 'multiverse') checkShapes(v, MULTIVERSE_KINDS, `${where}.${key}`, wire);
+    else if (!hasKind(key, v, kind)) throw new TypeError(`${where}.${key} must be ${kindName(key, kind)}`);
+  }
+}
+
+function hasKind(key: string, v: unknown, kind: OptionKind): boolean {
+  if (kind === 'number[]') return Array.isArray(v) && v.every((x) => typeof x === 'number');
+  if (kind === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (kind === 'library') return key === 'signal' ? v instanceof AbortSignal : typeof v === 'function';
+  return typeof v === kind;
+}
+
+function kindName(key: string, kind: OptionKind): string {
+  if (kind === 'library') return key === 'signal' ? 'an AbortSignal' : 'a function';
+  return `of type ${kind}`;
 }
 
 export interface ResolvedOptions {

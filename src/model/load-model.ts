@@ -7,6 +7,7 @@ import { StepLoop } from '../engine/step-loop.js';
 import { loadNative } from '../native/binding.js';
 import { openCheckpoint } from './checkpoint.js';
 import { Model } from './model.js';
+import { shippedModelDir } from './shipped-models.js';
 import { loadTokenizer } from './tokenizer.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import { readTemplate } from '../multiverse/template.js';
@@ -31,8 +32,23 @@ export interface LoadModelOptions {
   maxStepTokens?: number;
 }
 
-/** @throws ModelLoadError for a malformed folder; Error when the native engine cannot map the weights. */
-export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+/**
+ * Loads a Hugging Face checkpoint folder (`config.json`, `*.safetensors`, `tokenizer.json`,
+ * `tokenizer_config.json`) into a {@link Model}; with no folder, the shipped Multiverse model
+ * (`shippedModelDir()`, a 1M-parameter model that solves sums of products by forking).
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from 'multiverse-rx';
+ * const model = await loadModel();
+ * model.events('Compute 37*4+12*9', { temperature: 0 }).subscribe((e) => {
+ *   if (e.type === 'token') process.stdout.write(e.text);
+ * });
+ * ```
+ * @throws ModelLoadError for a malformed folder (its `code` names the problem, `file` and `tensor` where it is);
+ *   Error when the native engine cannot map the weights.
+ */
+export async function loadModel(dir: string = shippedModelDir(), options: LoadModelOptions = {}): Promise<Model> {
   const checkpoint = await openCheckpoint(dir);
   const tokenizer = await loadTokenizer(checkpoint.dir);
   const c = checkpoint.config;

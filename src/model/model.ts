@@ -1,7 +1,4 @@
-/**
- * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
- * `generate()` returns a cold Observable of events; `dispose()` frees the weights and the KV pool.
- */
+/** The facade users hold: a loaded checkpoint behind the observable API. */
 import { defer, type Observable, type ObservableInput } from 'rxjs';
 import { session, type Node } from '../rx/session.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
@@ -10,7 +7,7 @@ import type { KvStats, NativeEngine } from '../native/binding.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
 import { scoreTranscript, type ScoreOptions, type ScoreResult } from '../multiverse/score.js';
-import type { GenerationBackend } from '../rx/backend.js';
+import { GenerationApi } from '../rx/generation-api.js';
 import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { stagesOf, type Stage } from '../rx/stages.js';
@@ -29,7 +26,13 @@ export interface ModelInfo {
   backend: string;
 }
 
-export class Model implements GenerationBackend {
+/**
+ * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
+ * `events()`, `generate()` and `session()` return cold Observables (nothing runs until subscribed;
+ * unsubscribing cancels and frees the KV within one step); `score()` reads a transcript's logprobs;
+ * `dispose()` frees the weights and the KV pool.
+ */
+export class Model extends GenerationApi {
   private disposed = false;
 
   /** @internal Use loadModel(). */
@@ -43,60 +46,25 @@ export class Model implements GenerationBackend {
     readonly template: MultiverseTemplate,
     /** How this model writes the Multiverse tags: as added tokens, or as text. */
     readonly tagMode: TagMode,
-  ) {}
+  ) {
+    super();
+  }
 
-  /**
-   * Generates from a chat (`ChatMessage[]`), a string (through the chat template unless
-   * `options.raw`), or token ids (`number[]`), as a cold Observable of stages: sequential stretches
-   * (`tokens$`), parallel blocks (`branches$`, one Branch per path, each a forked native sequence),
-   * and a final done stage. Nothing runs until subscribed; unsubscribing cancels the request and
-   * frees its KV within one step; unsubscribing from one branch cancels that path.
-   *
-   * @example
-   * ```ts
-   * model.generate('Compute 12*3 + 4*5', { temperature: 0 }).subscribe((stage) => {
-   *   if (stage.kind === 'sequential') stage.tokens$.subscribe((t) => process.stdout.write(t.text));
-   *   if (stage.kind === 'map') stage.branches$.subscribe((b) => b.tokens$.subscribe((t) => console.log(b.label, t.text)));
-   * });
-   * ```
-   */
-  generate(input: GenerateInput, options: GenerateOptions = {}): Observable<Stage> {
+  /** @internal */
+  protected stagesOf(input: GenerateInput, options: GenerateOptions): Observable<Stage> {
     return defer(() => {
       let control: RequestControl | undefined;
       return stagesOf(requestEvents(this, input, options, (c) => (control = c)), (branch) => control?.cancelBranch(branch));
     });
   }
 
-  /**
-   * The same generation as a flat stream of events (token, fork, join, done), each naming its
-   * branch path: what UIs, the CLI and the wire protocol use. Errors are GenerationError values.
-   *
-   * @example
-   * ```ts
-   * const model = await loadModel('models/default');
-   * model.events('Compute 12*3 + 4*5', { maxTokens: 64, temperature: 0 }).subscribe((e) => {
-   *   if (e.type === 'token') process.stdout.write(e.text);
-   * });
-   * ```
-   */
-  events(input: GenerateInput, options: GenerateOptions = {}): Observable<GenerationEvent> {
+  /** @internal */
+  protected eventsOf(input: GenerateInput, options: GenerateOptions): Observable<GenerationEvent> {
     return requestEvents(this, input, options);
   }
 
-  /**
-   * Branching from your own code: prefills `input` once and hands `build` the root node, from which
-   * you fork branches, reduce them (vote, best-of, lossless merge) and fork again. All of the
-   * session's KV is freed when the Observable `build` returns ends or is unsubscribed.
-   *
-   * @example
-   * ```ts
-   * // Self-consistency: five samples, majority answer.
-   * model.session('What is 17*3?', {}, (root) =>
-   *   root.fork(5, { temperature: 0.8, maxTokens: 32 }).pipe(vote((r) => r.text.match(/\d+/)?.[0])),
-   * ).subscribe((v) => console.log(v.answer, v.votes));
-   * ```
-   */
-  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
+  /** @internal */
+  protected sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
     return session(this, input, options, build);
   }
 

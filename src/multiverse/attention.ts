@@ -1,5 +1,5 @@
 /**
- * Multiverse Attention (DESIGN.md §1): the attention mask and position ids that a Multiverse model
+ * Multiverse Attention (docs/multiverse.md): the attention mask and position ids that a Multiverse model
  * was trained with, computed from a flat token sequence. The semantics are the training collator's:
  *
  * Mask. Causal, except that tokens in two different `<Path>…</Path>` spans of the same `<Parallel>`

@@ -1,5 +1,5 @@
 /**
- * The Multiverse scheduler (DESIGN.md §1, items 1–5): decodes a request and turns the model's own
+ * The Multiverse scheduler (docs/multiverse.md): decodes a request and turns the model's own
  * plan into parallel decoding. When a sequence closes a goal with parseable outlines, it forks one
  * path per outline; each path starts with a forced opener and ends at `</Path>` (whose KV is
  * computed in the path); when every path has ended, their KV is merged by reference in label order,

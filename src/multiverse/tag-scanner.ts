@@ -5,7 +5,11 @@
  */
 import { MULTIVERSE_TAGS, type MultiverseTagText } from './tags.js';
 
-/** How tags appear in a model's token stream. */
+/**
+ * How tags appear in a model's token stream: `ids` when the tokenizer has the 12 tags as added
+ * tokens (each tag is one token, matched by id), `text` otherwise (tags are ordinary text, matched
+ * in the decoded stream even when split over several tokens).
+ */
 export type TagMode =
   | { kind: 'ids'; idOf: Readonly<Record<MultiverseTagText, number>> }
   | { kind: 'text'; textOf: (tokenId: number) => string };

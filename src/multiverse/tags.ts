@@ -1,5 +1,5 @@
 /**
- * The Multiverse structure tags (DESIGN.md §1) that shape attention and position ids. Each is a
+ * The Multiverse structure tags (docs/multiverse.md) that shape attention and position ids. Each is a
  * single added token in a Multiverse tokenizer; the other added tags (`<Think>`, `<Outline>`) do
  * not change the layout and are ordinary tokens here.
  */

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * const model = remoteModel('http://127.0.0.1:8000/v1', { apiKey: process.env.API_KEY });
- * model.events('Compute 12*3 + 4*5', { maxTokens: 256 }).subscribe((e) => {
+ * model.events('Compute 12*3+24*5', { maxTokens: 256 }).subscribe((e) => {
  *   if (e.type === 'token') process.stdout.write(e.text);
  * });
  * ```
@@ -17,7 +17,7 @@
 import { defer, type Observable, type ObservableInput } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
-import type { GenerationBackend } from '../rx/backend.js';
+import { GenerationApi } from '../rx/generation-api.js';
 import type { GenerationEvent } from '../rx/events.js';
 import type { GenerateInput } from '../rx/generate.js';
 import type { Node } from '../rx/session.js';
@@ -30,11 +30,12 @@ import type { RemoteRun } from './scheduler.js';
 import { remoteSession } from './session.js';
 import type { RemoteSetup } from './setup.js';
 
-export class OpenAiRemoteModel implements GenerationBackend {
+export class OpenAiRemoteModel extends GenerationApi {
   private readonly setup: RemoteSetup;
 
   /** @internal Use remoteModel(). */
   constructor(baseUrl: string, options: RemoteModelOptions) {
+    super();
     const { template, chatTemplate, logprobs, ...client } = options;
     this.setup = {
       client: new CompletionsClient(baseUrl, client),
@@ -53,21 +54,22 @@ export class OpenAiRemoteModel implements GenerationBackend {
    * Stages, as Model.generate: sequential stretches, parallel blocks (one branch per path, each
    * its own streamed request), done. Unsubscribing aborts the requests; unsubscribing from one
    * branch aborts that path's request and the merge goes on with it truncated.
+   * @internal
    */
-  generate(input: GenerateInput, options: GenerateOptions = {}): Observable<Stage> {
+  protected stagesOf(input: GenerateInput, options: GenerateOptions): Observable<Stage> {
     return defer(() => {
       let run: RemoteRun | undefined;
       return stagesOf(remoteEvents(this.setup, input, options, (r) => (run = r)), (branch) => run?.cancelBranch(branch));
     });
   }
 
-  /** Flat events (token, fork, join, done) with branch paths, as Model.events. Errors are GenerationError values. */
-  events(input: GenerateInput, options: GenerateOptions = {}): Observable<GenerationEvent> {
+  /** @internal Flat events (token, fork, join, done) with branch paths, as Model.events. */
+  protected eventsOf(input: GenerateInput, options: GenerateOptions): Observable<GenerationEvent> {
     return remoteEvents(this.setup, input, options);
   }
 
-  /** Branching from user code, as Model.session: fork = parallel requests, merge = combined text. */
-  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
+  /** @internal Branching from user code, as Model.session: fork = parallel requests, merge = combined text. */
+  protected sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
     return remoteSession(this.setup, input, options, build);
   }
 }

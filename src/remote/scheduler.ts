@@ -1,6 +1,6 @@
 /**
- * The Multiverse scheduler over a remote OpenAI-compatible server (DESIGN.md §1, and §2 "Beyond
- * one machine"): the embedded scheduler's plan, carried out with HTTP requests over text.
+ * The Multiverse scheduler over a remote OpenAI-compatible server (docs/multiverse.md and docs/remote.md):
+ * the embedded scheduler's plan, carried out with HTTP requests over text.
  *
  * A sequence decodes with one streamed `/v1/completions` request that stops at `</Goal>`. When
  * the goal has parseable outlines it forks: one streamed request per path, in parallel, each

@@ -1,5 +1,5 @@
 /**
- * What every generation backend offers (DESIGN.md §2, "Beyond one machine"): the embedded native
+ * What every generation backend offers (docs/remote.md): the embedded native
  * engine (`Model`) and a remote OpenAI-compatible server (`remoteModel()`) both implement it, so
  * code written against one runs against the other unchanged, operators included.
  */

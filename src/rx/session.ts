@@ -1,5 +1,5 @@
 /**
- * Branching from user code, on any model (DESIGN.md §3): a session holds one request's KV tree.
+ * Branching from user code, on any model (docs/reactive-api.md): a session holds one request's KV tree.
  * `model.session(input, build)` prefills the input once and hands `build` the root Node; from a
  * Node you fork branches (n ways, or one per prompt), each backed by a forked native sequence over
  * the shared prefix, decoded together in the step loop. A finished branch's result is a Node again,

@@ -1,5 +1,5 @@
 /**
- * The stage view of a generation (DESIGN.md §3): a stream of stages instead of flat events.
+ * The stage view of a generation (docs/reactive-api.md): a stream of stages instead of flat events.
  *
  *   generate(...)  --[sequential: tokens$]--[map: goal, branches$]--[sequential: tokens$]--[done]--|
  *                                              |

@@ -8,8 +8,8 @@ import { concat, defer, mergeMap, type Observable } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Model } from '../model/model.js';
 import type { FinishReason, GenerationEvent, TokenEvent } from '../rx/events.js';
-import { BranchTreeBuilder, type BranchNode } from './branch-tree.js';
-import { MergeOrder } from './merge-order.js';
+import { BranchTreeBuilder, type BranchNode } from '../rx/branch-tree.js';
+import { MergeOrder } from '../rx/merge-order.js';
 import type { ServerMetrics } from './metrics.js';
 
 export type ChoiceEvent =

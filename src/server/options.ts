@@ -78,6 +78,7 @@ export interface ServerOptions {
   prepareOptions?: (options: GenerateOptions, source: RequestSource) => GenerateOptions;
 }
 
+/** The options a running server uses: every default filled in (`server.options`); the key, viewer folder and hook stay optional. */
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'apiKey' | 'viewerDir' | 'prepareOptions'>> &
   Pick<ServerOptions, 'apiKey' | 'viewerDir' | 'prepareOptions'>;
 

@@ -4,38 +4,8 @@
  * here; value ranges (maxTokens >= 1, ...) are the engine's to check (INVALID_REQUEST).
  */
 import { ProtocolError, type ClientMessage, type RequestId, type WireGenerateOptions } from './protocol.js';
-import type { MultiverseOptions } from '../engine/generate-options.js';
+import { checkOptionShapes } from '../engine/generate-options.js';
 import type { GenerateInput } from '../rx/generate.js';
-
-type Kind = 'number' | 'boolean' | 'string' | 'number[]' | 'string[]';
-
-/** Keyed by every option, so an option added to GenerateOptions must be given a kind here. */
-const OPTION_KINDS: Record<keyof WireGenerateOptions, Kind | 'multiverse'> = {
-  maxTokens: 'number',
-  maxTotalTokens: 'number',
-  timeoutMs: 'number',
-  multiverse: 'multiverse',
-  temperature: 'number',
-  topK: 'number',
-  topP: 'number',
-  minP: 'number',
-  repetitionPenalty: 'number',
-  seed: 'number',
-  stop: 'string[]',
-  stopTokenIds: 'number[]',
-  ignoreEos: 'boolean',
-  topLogprobs: 'number',
-  raw: 'boolean',
-};
-
-const MULTIVERSE_KINDS: Record<keyof MultiverseOptions, Kind> = {
-  enabled: 'boolean',
-  maxDepth: 'number',
-  maxPathsPerFork: 'number',
-  forkMargin: 'number',
-  pathOpener: 'string',
-  conclusionOpener: 'string',
-};
 
 /** Longest string id, so ids stay cheap to echo in every event. */
 const MAX_ID_LENGTH = 256;
@@ -60,24 +30,17 @@ export function parseClientMessage(data: Buffer, isBinary: boolean, maxBytes: nu
   if (msg.type === 'cancel') return { type: 'cancel', id };
   if (msg.type !== 'generate') throw bad(`type must be 'generate' or 'cancel', got ${JSON.stringify(msg.type)}`, id);
   if (!isInput(msg.input)) throw bad('input must be a non-empty string, token ids, or chat messages ({role, content} strings)', id);
-  if (msg.options !== undefined) checkOptions(msg.options, OPTION_KINDS, 'options', id);
+  if (msg.options !== undefined) checkWireOptions(msg.options, id);
   return { type: 'generate', id, input: msg.input, ...(msg.options !== undefined ? { options: msg.options as WireGenerateOptions } : {}) };
 }
 
-function checkOptions(value: unknown, kinds: Record<string, Kind | 'multiverse'>, where: string, id: RequestId): void {
-  if (!isObject(value)) throw bad(`${where} must be an object`, id);
-  for (const [key, v] of Object.entries(value)) {
-    const kind = kinds[key];
-    if (kind === undefined) throw bad(`${where}.${key} is not an option (known: ${Object.keys(kinds).join(', ')})`, id);
-    if (kind === 'multiverse') checkOptions(v, MULTIVERSE_KINDS, `${where}.${key}`, id);
-    else if (!hasKind(v, kind)) throw bad(`${where}.${key} must be of type ${kind}`, id);
+/** The library's own option check, with the wire's rule that functions and signals are not options. */
+function checkWireOptions(options: unknown, id: RequestId): void {
+  try {
+    checkOptionShapes(options, { wire: true });
+  } catch (e) {
+    throw bad((e as TypeError).message, id);
   }
-}
-
-function hasKind(v: unknown, kind: Kind): boolean {
-  if (kind === 'number[]') return Array.isArray(v) && v.every((x) => typeof x === 'number');
-  if (kind === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string');
-  return typeof v === kind;
 }
 
 function isInput(v: unknown): v is GenerateInput {

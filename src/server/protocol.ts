@@ -12,8 +12,8 @@ export const PROTOCOL_VERSION = 1;
 /** A request id: chosen by the client, unique among its connection's running requests. */
 export type RequestId = string | number;
 
-/** Generation options that travel as JSON: all of GenerateOptions but the pickToken hook. */
-export type WireGenerateOptions = Omit<GenerateOptions, 'pickToken'>;
+/** Generation options that travel as JSON: all of GenerateOptions but the pickToken hook and the abort signal. */
+export type WireGenerateOptions = Omit<GenerateOptions, 'pickToken' | 'signal'>;
 
 export interface GenerateMessage {
   type: 'generate';

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * const model = await loadModel('models/default');
+ * const model = await loadModel();
  * const server = createServer(model, { port: 8080, apiKey: process.env.API_KEY });
  * const { url } = await server.listen();
  * // ...

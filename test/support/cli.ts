@@ -4,11 +4,14 @@ import path from 'node:path';
 
 export const CLI = path.resolve('dist/src/cli/main.js');
 
-export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  return cliWithEnv(process.env, ...args);
-}
+type CliResult = { code: number | null; stdout: string; stderr: string };
 
-export function cliWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env });
+/** Runs the CLI with `env` in `cwd` (undefined: this process's), as from an app that installed the package. */
+function runCli(env: NodeJS.ProcessEnv, cwd: string | undefined, args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env, cwd });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+export const cli = (...args: string[]): CliResult => runCli(process.env, undefined, args);
+export const cliWithEnv = (env: NodeJS.ProcessEnv, ...args: string[]): CliResult => runCli(env, undefined, args);
+export const cliIn = (cwd: string, ...args: string[]): CliResult => runCli(process.env, cwd, args);

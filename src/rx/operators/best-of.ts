@@ -18,14 +18,14 @@ import { reduceBranches } from './reduce-branches.js';
  * @example
  * ```ts
  * import { loadModel, bestOf } from 'multiverse-rx';
- * const model = await loadModel('.cache/default-model');
+ * const model = await loadModel();
  * model
- *   .session('Write a word', { maxTokens: 4, ignoreEos: true, seed: 1 }, (root) =>
+ *   .session('Compute 37*4+12*9', { maxTokens: 8, seed: 1 }, (root) =>
  *     root.fork(4, { temperature: 1 }).pipe(bestOf()),
  *   )
- *   .subscribe((best) => console.log(best.branch, best.meanLogprob.toFixed(2)));
+ *   .subscribe((best) => console.log(best.branch, best.meanLogprob.toFixed(2), JSON.stringify(best.text)));
  * // Logs:
- * // 0/0 -6.08
+ * // 0/0 -0.00 "<Parallel><Goal><Outline>1: 37"
  * ```
  */
 export function bestOf(score: (result: BranchResult) => number = (r) => r.meanLogprob): OperatorFunction<Branch, BranchResult> {

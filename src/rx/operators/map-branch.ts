@@ -27,9 +27,9 @@ import type { Branch } from '../session.js';
  * ```ts
  * import { take } from 'rxjs';
  * import { loadModel, mapBranch, reduceBranches } from 'multiverse-rx';
- * const model = await loadModel('.cache/default-model');
+ * const model = await loadModel();
  * model
- *   .session('Tell a long story', { maxTokens: 100, ignoreEos: true, seed: 1 }, (root) =>
+ *   .session('Compute 37*4+12*9', { maxTokens: 100, seed: 1 }, (root) =>
  *     root.fork(2, { temperature: 1 }).pipe(
  *       mapBranch(take(5)),
  *       reduceBranches((results) => results.map((r) => `${r.branch}: ${r.tokenIds.length} tokens, truncated ${r.truncated}`)),

@@ -23,9 +23,9 @@ import { reduceBranches } from './reduce-branches.js';
  * ```ts
  * import { mergeMap } from 'rxjs';
  * import { loadModel, mergeBranches, reduceBranches } from 'multiverse-rx';
- * const model = await loadModel('.cache/default-model');
+ * const model = await loadModel();
  * model
- *   .session('Two ideas, then a summary', { maxTokens: 3, ignoreEos: true, seed: 1 }, (root) =>
+ *   .session('Compute 37*4+12*9', { maxTokens: 3, ignoreEos: true, seed: 1 }, (root) =>
  *     root.fork({ prompts: [' Idea A:', ' Idea B:'] }).pipe(
  *       mergeBranches(),
  *       mergeMap((merged) => merged.generate()),

@@ -20,9 +20,9 @@ import type { Branch, BranchResult } from '../session.js';
  * @example
  * ```ts
  * import { loadModel, reduceBranches } from 'multiverse-rx';
- * const model = await loadModel('.cache/default-model');
+ * const model = await loadModel();
  * model
- *   .session('Count to three', { maxTokens: 5, ignoreEos: true, seed: 1 }, (root) =>
+ *   .session('Compute 37*4+12*9', { maxTokens: 5, ignoreEos: true, seed: 1 }, (root) =>
  *     root.fork(3, { temperature: 1 }).pipe(reduceBranches((results) => results.map((r) => `${r.branch}: ${r.tokenIds.length} tokens`))),
  *   )
  *   .subscribe((lines) => console.log(lines.join('\n')));

@@ -28,14 +28,14 @@ export interface VoteResult {
  * @example
  * ```ts
  * import { loadModel, vote } from 'multiverse-rx';
- * const model = await loadModel('.cache/default-model');
+ * const model = await loadModel();
  * model
- *   .session('Say something', { maxTokens: 4, ignoreEos: true, seed: 1 }, (root) =>
- *     root.fork(5, { temperature: 1 }).pipe(vote((r) => (r.text.length > 10 ? 'long' : 'short'))),
+ *   .session('Compute 17*3', { maxTokens: 48, seed: 1 }, (root) =>
+ *     root.fork(5, { temperature: 1 }).pipe(vote((r) => r.text.match(/Answer: (\d+)/)?.[1])),
  *   )
  *   .subscribe((v) => console.log(v.answer, v.votes, v.winners.map((r) => r.branch)));
  * // Logs:
- * // short { short: 4, long: 1 } [ '0/0', '0/2', '0/3', '0/4' ]
+ * // 51 { '51': 5 } [ '0/0', '0/1', '0/2', '0/3', '0/4' ]
  * ```
  */
 export function vote(key: (result: BranchResult) => string | undefined): OperatorFunction<Branch, VoteResult> {

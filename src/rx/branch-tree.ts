@@ -4,7 +4,7 @@
  * their `multiverse.tree` extension. Fork events are optional: without them (branches of a
  * session surface tokens only) forks are inferred from token branch paths, without goal or labels.
  */
-import type { GenerationEvent } from '../rx/events.js';
+import type { GenerationEvent } from './events.js';
 
 export interface BranchNode {
   branch: string;
