@@ -53,6 +53,14 @@ describe('multiverse score', () => {
     expect(r.stderr).toMatch(/loaded in \d+ ms/);
   });
 
+  it('shows top logprobs as token text, each with its logprob', () => {
+    const r = cli('score', '--model', 'models/multiverse-arith', '--top-logprobs', '2', 'Compute 17*3');
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split('\n').slice(2, -1);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const row of rows) expect(row).toMatch(/"[^"]*" +"[^"]*" -?\d+\.\d{3}  "[^"]*" -?\d+\.\d{3}$/);
+  });
+
   it('exits 2 on a usage error and 1 with the code on a malformed transcript', () => {
     expect(cli('score', '--model', dir).code).toBe(2);
     expect(cli('score', '--model', dir, 'hi', '--tokens', '1,2').code).toBe(2);

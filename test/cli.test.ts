@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliIn } from './support/cli.js';
+import { cli, cliIn, cliWithInput } from './support/cli.js';
 import { tinyModel } from './support/models.js';
 
 describe('multiverse run', () => {
@@ -57,6 +57,56 @@ describe('multiverse run', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/MODEL_DIR_NOT_FOUND/);
     expect(cli('run', '--model', model, '--tokens', '1,x').code).toBe(2);
+  });
+});
+
+describe('multiverse run: flags and input', () => {
+  it('exits 2 for a bad flag value before loading any model', () => {
+    // A model folder that does not exist: loading first would exit 1 with MODEL_DIR_NOT_FOUND.
+    for (const [flag, value, message] of [
+      ['--max-tokens', '0', /--max-tokens must be an integer >= 1, got 0/],
+      ['--temperature', '-1', /--temperature must be a finite number >= 0, got -1/],
+      ['--top-p', '2', /--top-p must be in \(0, 1\], got 2/],
+      ['--top-logprobs', '-3', /--top-logprobs must be an integer >= 0/],
+    ] as const) {
+      const r = cli('run', '--model', '/no/such/model', flag, value, 'Compute 17*3');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/MODEL_DIR_NOT_FOUND|loading model/);
+    }
+  });
+
+  it('rejects a prompt given as several arguments instead of joining them', () => {
+    const r = cli('run', 'Compute', '17*3');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/give the text as one argument \(quote it\), got 2/);
+  });
+
+  it('reads the prompt from stdin when none is given', () => {
+    const r = cliWithInput('Compute 17*3\n', 'run', '--temperature', '0');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Answer: ${17 * 3}`);
+  });
+
+  it('--top-logprobs in text mode prints each token with its alternatives as text', () => {
+    const r = cli('run', 'Compute 17*3', '--temperature', '0', '--top-logprobs', '2');
+    expect(r.code).toBe(0);
+    const rows = r.stderr.split('\n').filter((l) => /^0 +"/.test(l));
+    // One row per generated token: the token, its logprob, then two quoted alternatives with theirs.
+    expect(rows.length).toBeGreaterThan(20);
+    for (const row of rows) expect(row).toMatch(/^0 +"[^"]*" +-?\d+\.\d{3} +"[^"]*" -?\d+\.\d{3} +"[^"]*" -?\d+\.\d{3}$/);
+    expect(r.stderr).toMatch(/top logprobs \(branch, token, logprob, alternatives\)/);
+  });
+});
+
+describe('multiverse inspect', () => {
+  it('lists as eos ids the ids generation stops at: the tokenizer’s eos token and the config’s', () => {
+    const r = cli('inspect', 'models/multiverse-arith', '--json');
+    const report = JSON.parse(r.stdout);
+    const eos = report.specialTokens.eos_token.id;
+    expect(report.eosTokenIds).toContain(eos);
+    const config = JSON.parse(fs.readFileSync('models/multiverse-arith/generation_config.json', 'utf8'));
+    for (const id of [config.eos_token_id].flat()) expect(report.eosTokenIds).toContain(id);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import { eosTokenIds } from '../model/eos.js';
 import type { ModelConfig, WeightDtype } from '../model/config.js';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { MULTIVERSE_TAGS, type MultiverseTagText } from '../multiverse/tags.js';
@@ -25,7 +26,7 @@ export interface ModelReport {
   tensors: { name: string; shape: number[]; dtype: WeightDtype; file: string }[];
   /** Named special tokens (`eos_token`, …) with their ids. */
   specialTokens: Record<string, { text: string; id: number | null }>;
-  /** End-of-sequence ids generation stops at (generation_config.json, else config.json). */
+  /** End-of-sequence ids generation stops at: the tokenizer's eos token and generation_config.json's (else config.json's) ids. */
   eosTokenIds: number[];
   /** Each tag's token id; null when the tokenizer lacks it (the model then writes tags as text). */
   multiverseTags: Record<MultiverseTagText, number | null>;
@@ -57,7 +58,7 @@ function modelReport(checkpoint: Checkpoint, tokenizer: Tokenizer): ModelReport 
     dtypes,
     tensors: checkpoint.tensors.map(({ name, shape, dtype, file }) => ({ name, shape, dtype, file: path.relative(checkpoint.dir, file) })),
     specialTokens: Object.fromEntries(Object.entries(tokenizer.specialTokens).map(([key, text]) => [key, { text, id: tokenizer.tokenId(text) ?? null }])),
-    eosTokenIds: checkpoint.eosTokenIds,
+    eosTokenIds: eosTokenIds(checkpoint, tokenizer),
     multiverseTags: Object.fromEntries(MULTIVERSE_TAGS.map((tag) => [tag, tokenizer.tokenId(tag) ?? null])) as ModelReport['multiverseTags'],
     chatTemplate: tokenizer.chatTemplate ?? null,
   };

@@ -4,7 +4,10 @@
  * --help, and holding the loaded model for the length of the command. `serve` shares --model
  * alone; `inspect` only the parsing and --help.
  */
+import { GenerationError } from '../engine/errors.js';
+import { resolveOptions, type GenerateOptions } from '../engine/generate-options.js';
 import { loadModel } from '../model/load-model.js';
+import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
 import type { Model } from '../model/model.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { shippedModelDir } from '../model/shipped-models.js';
@@ -46,20 +49,55 @@ export function log(line: string): void {
 }
 
 /**
- * The input: the positionals as one text, or the ids of --tokens.
- * @throws UsageError when both or neither are given, or --tokens is not a list of ids.
+ * The input: the one positional argument, the ids of --tokens, or, when neither is given and
+ * stdin is not a terminal, the text piped in (`echo "Compute 17*3" | multiverse run`).
+ * @throws UsageError when both are given, or none, or more than one positional (an unquoted prompt
+ *   would be joined silently otherwise), or --tokens is not a list of ids.
  */
-export function readInput(args: ParsedArgs, usage: string): string | number[] {
-  const text = args.positionals.join(' ');
+export async function readInput(args: ParsedArgs, usage: string): Promise<string | number[]> {
+  if (args.positionals.length > 1) throw new UsageError(`give the text as one argument (quote it), got ${args.positionals.length}: ${args.positionals.join(' ')}\n${usage}`);
+  const text = args.positionals[0] ?? '';
   const list = args.options.tokens;
   if (typeof list === 'string' && text) throw new UsageError('give text or --tokens, not both');
   if (typeof list !== 'string') {
-    if (!text) throw new UsageError(`text or --tokens is required\n${usage}`);
-    return text;
+    if (text) return text;
+    const piped = process.stdin.isTTY ? '' : (await readStdin()).replace(/\n$/, '');
+    if (!piped) throw new UsageError(`text or --tokens is required (or pipe the text to stdin)\n${usage}`);
+    return piped;
   }
   const ids = list.split(',').map((s) => Number(s.trim()));
   if (ids.some((n) => !Number.isInteger(n) || n < 0)) throw new UsageError(`--tokens must be comma-separated token ids, got ${list}`);
   return ids;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The flag each generation option is set by, to name it in a usage error. */
+const FLAGS: Record<string, string> = {
+  maxTokens: '--max-tokens',
+  temperature: '--temperature',
+  topP: '--top-p',
+  topK: '--top-k',
+  seed: '--seed',
+  topLogprobs: '--top-logprobs',
+};
+
+/**
+ * Checks the values of generation flags with the engine's own rules before any model is loaded,
+ * so a bad value is a usage error (exit 2), not a failed request after the load.
+ * @throws UsageError naming the flag.
+ */
+export function checkGenerationFlags(options: GenerateOptions): void {
+  try {
+    resolveOptions(options, { eosTokenIds: [], template: DEFAULT_TEMPLATE });
+  } catch (e) {
+    if (!(e instanceof GenerationError)) throw e;
+    throw new UsageError(e.message.replace(/^sampling /, '').replace(/\b(maxTokens|temperature|topP|topK|seed|topLogprobs)\b/, (name) => FLAGS[name]));
+  }
 }
 
 /**

@@ -5,7 +5,8 @@ import { lastValueFrom, tap } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { numberOption, type OptionSpec } from './args.js';
-import { log, parseCommand, readInput, withModel } from './model-input.js';
+import { checkGenerationFlags, log, parseCommand, readInput, withModel } from './model-input.js';
+import { TopLogprobsTable } from './top-logprobs-table.js';
 import { TerminalRenderer } from './terminal-renderer.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -22,7 +23,7 @@ export const RUN_USAGE = 'usage: multiverse run [--model DIR] [PROMPT | --tokens
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, RUN_USAGE, OPTIONS);
   if (!args) return 0;
-  const input = readInput(args, RUN_USAGE);
+  const input = await readInput(args, RUN_USAGE);
   const json = args.options.json === true;
   const options: GenerateOptions = {
     maxTokens: numberOption(args, 'max-tokens', true),
@@ -33,11 +34,14 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     topLogprobs: numberOption(args, 'top-logprobs', true),
     raw: args.options.raw === true,
   };
+  checkGenerationFlags(options);
   await withModel(args, json, async (model) => {
     const genStart = Date.now();
     const renderer = new TerminalRenderer((t) => process.stdout.write(t), process.stdout.isTTY === true);
     const print = json ? (e: GenerationEvent) => process.stdout.write(`${JSON.stringify(e)}\n`) : (e: GenerationEvent) => renderer.render(e);
-    const done = await lastValueFrom(model.events(input, options).pipe(tap(print)));
+    const alternatives = new TopLogprobsTable((id) => model.tokenizer.idToText(id));
+    const done = await lastValueFrom(model.events(input, options).pipe(tap(print), tap((e) => alternatives.add(e))));
+    if (!json && options.topLogprobs) process.stderr.write(alternatives.render());
     if (!json && done.type === 'done') {
       const secs = (Date.now() - genStart) / 1000;
       const u = done.usage;

@@ -4,18 +4,23 @@
  */
 import type { ScoredToken, ScoreResult } from '../multiverse/score.js';
 import { numberOption } from './args.js';
-import { parseCommand, readInput, withModel } from './model-input.js';
+import { checkGenerationFlags, parseCommand, readInput, withModel } from './model-input.js';
+import { formatTopLogprobs } from './top-logprobs-table.js';
 
 export const SCORE_USAGE = 'usage: multiverse score [--model DIR] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--json]';
 
 export async function scoreCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, SCORE_USAGE, { json: { kind: 'boolean', help: 'one JSON object per token on stdout, then a summary line' } });
   if (!args) return 0;
-  const input = readInput(args, SCORE_USAGE);
+  const input = await readInput(args, SCORE_USAGE);
   const json = args.options.json === true;
   const options = { topLogprobs: numberOption(args, 'top-logprobs', true), raw: args.options.raw === true };
-  const result = await withModel(args, json, (model) => model.score(input, options));
-  process.stdout.write(json ? jsonLines(result) : table(result));
+  checkGenerationFlags(options);
+  const output = await withModel(args, json, async (model) => {
+    const result = await model.score(input, options);
+    return json ? jsonLines(result) : table(result, (id) => model.tokenizer.idToText(id));
+  });
+  process.stdout.write(output);
   return 0;
 }
 
@@ -26,12 +31,9 @@ function jsonLines({ tokens, totalLogprob, meanLogprob }: ScoreResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-function table({ tokens, totalLogprob, meanLogprob }: ScoreResult): string {
+function table({ tokens, totalLogprob, meanLogprob }: ScoreResult, textOf: (tokenId: number) => string): string {
   const row = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padStart(10) : c)).join('  ').trimEnd();
-  const top = (t: ScoredToken) =>
-    Object.entries(t.topLogprobs ?? {})
-      .map(([id, lp]) => `${id}:${lp.toFixed(3)}`)
-      .join(' ');
+  const top = (t: ScoredToken) => formatTopLogprobs(t.topLogprobs ?? {}, textOf);
   const lines = [row(['index', 'position', 'token', 'logprob', 'text', ...(tokens.some((t) => t.topLogprobs) ? ['top'] : [])])];
   tokens.forEach((t, i) => lines.push(row([String(i), String(t.position), String(t.tokenId), t.logprob?.toFixed(4) ?? '-', JSON.stringify(t.text), top(t)])));
   lines.push(`total logprob ${totalLogprob.toFixed(4)}, mean ${meanLogprob.toFixed(4)} over ${tokens.length - 1} scored tokens`);

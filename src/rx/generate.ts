@@ -8,6 +8,7 @@ import { Observable } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
 import { RequestContext } from '../engine/request-context.js';
+import { eosTokenIds } from '../model/eos.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { MultiverseRun } from '../multiverse/scheduler.js';
@@ -77,8 +78,7 @@ export function requestEvents(
 export function resolveModelOptions(model: Model, options: GenerateOptions): ResolvedOptions {
   return resolveOptions(options, {
     generationConfig: model.checkpoint.generationConfig,
-    // generation_config.json may list several (Qwen2.5: <|im_end|> and <|endoftext|>); take all.
-    eosTokenIds: [...new Set([...model.tokenizer.eosTokenIds, ...model.checkpoint.eosTokenIds])],
+    eosTokenIds: eosTokenIds(model.checkpoint, model.tokenizer),
     template: model.template,
   });
 }
