@@ -120,21 +120,30 @@ export interface NativeAddon {
 
 let cached: NativeAddon | undefined;
 
-/** Loads the addon once. The error says how to build it when it is missing. */
+/**
+ * Loads the addon once: the prebuilt binary shipped in the package (prebuilds/<platform>-<arch>/)
+ * when it loads here, else the one built from source (build/Release/). The error lists what was
+ * tried and says how to build it.
+ */
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   const here = path.dirname(fileURLToPath(import.meta.url));
+  // From src/native (tests run the sources) or dist/src/native (the compiled package).
+  const roots = [path.resolve(here, '../..'), path.resolve(here, '../../..')];
   const candidates = [
-    path.resolve(here, '../../build/Release/multiverse_native.node'),
-    path.resolve(here, '../../../build/Release/multiverse_native.node'),
-  ];
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) {
-    throw new Error(
-      `native addon not built (looked for ${candidates.join(', ')}); run \`npm run build:native\``,
-    );
-  }
+    ...roots.map((r) => path.join(r, 'prebuilds', `${process.platform}-${process.arch}`, 'multiverse_native.node')),
+    ...roots.map((r) => path.join(r, 'build', 'Release', 'multiverse_native.node')),
+  ].filter((p) => fs.existsSync(p));
   const require = createRequire(import.meta.url);
-  cached = require(found) as NativeAddon;
-  return cached;
+  const failures: string[] = [];
+  for (const file of candidates) {
+    try {
+      cached = require(file) as NativeAddon;
+      return cached;
+    } catch (e) {
+      failures.push(`${file}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const tried = failures.length ? `; these did not load: ${failures.join('; ')}` : ` (no prebuilt for ${process.platform}-${process.arch}, no build/Release)`;
+  throw new Error(`native addon not available${tried}; build it from source with \`npx cmake-js compile\` in the multiverse-rx folder (needs cmake and a C++17 compiler)`);
 }
