@@ -62,5 +62,5 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     kvSlots,
     backend: engine.backend,
   };
-  return new Model(checkpoint, tokenizer, engine, loop, info, readTemplate(checkpoint.dir), tagMode);
+  return new Model(checkpoint, tokenizer, engine, loop, info, await readTemplate(checkpoint.dir), tagMode);
 }

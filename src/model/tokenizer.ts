@@ -2,11 +2,11 @@
  * The tokenizer of a model folder: `tokenizer.json` (run by @huggingface/tokenizers) and
  * `tokenizer_config.json` (special tokens and the chat template, rendered by @huggingface/jinja).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { ModelLoadError } from './errors.js';
+import { readModelText } from './model-file.js';
 import { MULTIVERSE_TAGS, type MultiverseTagText } from '../multiverse/tags.js';
 
 export interface ChatMessage {
@@ -152,11 +152,8 @@ async function findChatTemplate(
     return { source: typeof named?.template === 'string' ? named.template : undefined, file: configFile };
   }
   const jinjaFile = path.join(dir, 'chat_template.jinja');
-  try {
-    return { source: await fs.readFile(jinjaFile, 'utf8'), file: jinjaFile };
-  } catch {
-    return { source: undefined, file: configFile };
-  }
+  const source = await readModelText(jinjaFile);
+  return source === undefined ? { source: undefined, file: configFile } : { source, file: jinjaFile };
 }
 
 /** A special token entry is either its text or an AddedToken object with `content`. */
@@ -168,15 +165,13 @@ function tokenContent(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Parses a JSON object file; undefined when the file does not exist. */
+/**
+ * Parses a JSON object file; undefined when the file does not exist.
+ * @throws ModelLoadError TOKENIZER_ERROR when it is not a JSON object; the codes of readModelText.
+ */
 async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ModelLoadError('TOKENIZER_ERROR', `cannot read ${file}: ${(e as Error).message}`, file);
-  }
+  const text = await readModelText(file);
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
