@@ -9,9 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
 import { GenerationError } from '../src/engine/errors.js';
 import { loadModel } from '../src/model/load-model.js';
 import type { Model } from '../src/model/model.js';
+import { createServer } from '../src/server/server.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import { piecesBeforeSpaces } from '../src/model/encode-plan.js';
 import { Prng } from '../src/testkit/prng.js';
@@ -169,6 +171,30 @@ describe('prompts that cannot fit the shipped model (context 1024)', () => {
     encode.mockRestore();
     encodeYielding.mockRestore();
     expect(model.kvStats().freeSlots).toBe(model.kvStats().totalSlots);
+  });
+
+  it('over HTTP it is a 400 context_length_exceeded, over WebSocket an error event CONTEXT_OVERFLOW', async () => {
+    const server = createServer(model, { port: 0 });
+    const { url } = await server.listen();
+    try {
+      const prompt = megabyte.slice(0, 900_000); // under the 1 MiB body limit
+      const res = await fetch(`${url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'multiverse-arith', prompt, max_tokens: 4 }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('context_length_exceeded');
+
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const reply = new Promise<{ type: string; code: string; id: string }>((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()))));
+      ws.send(JSON.stringify({ type: 'generate', id: 'big', input: prompt, options: { maxTokens: 4 } }));
+      expect(await reply).toMatchObject({ type: 'error', code: 'CONTEXT_OVERFLOW', id: 'big' });
+      ws.close();
+    } finally {
+      await server.close();
+    }
   });
 
   it('a prompt under the byte bound but over the context is counted, and fails the same way', async () => {
