@@ -201,6 +201,6 @@ describe('prompts that cannot fit the shipped model (context 1024)', () => {
     // Digits encode one token each, so 2000 of them pass the byte bound but not the context.
     const err = await lastValueFrom(model.events('7'.repeat(2000), { raw: true, maxTokens: 4 })).catch((e: unknown) => e);
     expect((err as GenerationError).code).toBe('CONTEXT_OVERFLOW');
-    expect((err as Error).message).toMatch(/prompt of \d+ tokens leaves no room in a context of 1024 positions/);
+    expect((err as Error).message).toMatch(/^prompt of at least 2000 tokens leaves no room in a context of 1024 positions$/);
   });
 });

@@ -6,14 +6,18 @@
 import type { NativeAddon, NativeTensorRef } from '../native/binding.js';
 import { ModelLoadError } from './errors.js';
 
+/** The dtypes the native scan reads; block-quantized tensors (GGUF) are left to their own checks. */
+const SCANNED: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16']);
+
 /**
- * Resolves when every weight is finite.
+ * Resolves when every F32/F16/BF16 weight is finite.
  * @throws ModelLoadError NON_FINITE_WEIGHT naming the file, the tensor and the element's index.
  */
-export async function checkWeightsFinite(native: Pick<NativeAddon, 'findNonFinite'>, tensors: NativeTensorRef[]): Promise<void> {
-  const hit = await native.findNonFinite(tensors);
+export async function checkWeightsFinite(native: Pick<NativeAddon, 'findNonFinite'>, tensors: readonly NativeTensorRef[]): Promise<void> {
+  const scanned = tensors.filter((t) => SCANNED.has(t.dtype));
+  const hit = await native.findNonFinite(scanned);
   if (hit === null) return;
-  const { name, file, shape } = tensors[hit.tensor];
+  const { name, file, shape } = scanned[hit.tensor];
   throw new ModelLoadError(
     'NON_FINITE_WEIGHT',
     `${file}: tensor "${name}" holds ${hit.value} at element ${hit.element} (${elementIndex(hit.element, shape)}); ` +

@@ -104,7 +104,10 @@ export async function promptTokens(
         `the prompt is ${Buffer.byteLength(text)} bytes of text, at least ${least} tokens; at most ${maxTokens} fit ${contextOf(model)}`,
       );
     }
-    return checkPrompt(await tokenizer.encodeYielding(text, { addSpecialTokens, maxTokens }), vocab, maxTokens, model);
+    const ids = await tokenizer.encodeYielding(text, { addSpecialTokens, maxTokens });
+    // encodeYielding stops soon after the limit, so the count is then only a lower bound.
+    if (ids.length > maxTokens) throw overflow(`at least ${ids.length}`, model);
+    return checkPrompt(ids, vocab, maxTokens, model);
   };
   if (typeof input === 'string') {
     const text = options.raw ? input : tokenizer.applyChatTemplate([{ role: 'user', content: input }], { addGenerationPrompt: true });
@@ -121,12 +124,14 @@ export async function promptTokens(
 
 function checkPrompt(tokens: number[], vocab: number, maxTokens: number, model: Model): number[] {
   if (tokens.length === 0) throw new GenerationError('INVALID_REQUEST', 'the prompt is empty');
-  if (tokens.length > maxTokens) {
-    throw new GenerationError('CONTEXT_OVERFLOW', `prompt of ${tokens.length} tokens leaves no room in ${contextOf(model)}`);
-  }
+  if (tokens.length > maxTokens) throw overflow(String(tokens.length), model);
   const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
   if (bad !== undefined) throw new GenerationError('INVALID_REQUEST', `token id ${bad} is outside the vocabulary (0..${vocab - 1})`);
   return tokens;
+}
+
+function overflow(count: string, model: Model): GenerationError {
+  return new GenerationError('CONTEXT_OVERFLOW', `prompt of ${count} tokens leaves no room in ${contextOf(model)}`);
 }
 
 function contextOf(model: Model): string {
