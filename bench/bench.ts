@@ -10,12 +10,11 @@
  * step, 16 concurrent requests with forks against the same requests one after another, fork/merge
  * latency at prefix lengths 100, 10k and 30k, and peak memory.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { loadNative, type NativeEngine } from '../src/native/binding.js';
-import { BENCH_150M, TINY, writeRandomCheckpoint, type RandomCheckpointOptions } from '../src/testkit/random-checkpoint.js';
+import { BENCH_150M, TINY } from '../src/testkit/random-checkpoint.js';
 import { loadModel } from '../src/model/load-model.js';
+import { ensureModel } from './bench-model.js';
 import { concurrentVsSequential } from './concurrency-bench.js';
 import { decodeTokensPerSecond, fillSequence, forkMergeMicros, prefillTokensPerSecond } from './engine-bench.js';
 import { machineLine } from './machine.js';
@@ -23,22 +22,6 @@ import { formatTable } from './table.js';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-function ensureModel(name: string, options: RandomCheckpointOptions): string {
-  const dir = path.resolve('.cache', name);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) {
-    log(`writing ${name} to ${dir} ...`);
-    let last = -1;
-    writeRandomCheckpoint(dir, {
-      ...options,
-      onProgress: (written, total) => {
-        const pct = Math.floor((100 * written) / total);
-        if (pct >= last + 10) log(`  ${(last = pct)}%`);
-      },
-    });
-  }
-  return dir;
-}
 
 async function engineOn(dir: string, kvSlots: number, kernels: 'auto' | 'portable'): Promise<{ engine: NativeEngine; params: number }> {
   const ck = await openCheckpoint(dir);

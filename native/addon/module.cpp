@@ -1,9 +1,10 @@
-// Entry point of multiverse_native.node: the Engine class and a CPU feature probe.
+// Entry point of multiverse_native.node: the Engine class, a CPU feature probe and the weight scan.
 #include <napi.h>
 
 #include <thread>
 
 #include "addon/engine_wrap.h"
+#include "addon/finite_worker.h"
 #include "kernels/cpu/kernels.h"
 
 namespace {
@@ -19,6 +20,7 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", mv::EngineWrap::Define(env));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures));
+  exports.Set("findNonFinite", Napi::Function::New(env, mv::FindNonFinite));
   return exports;
 }
 

@@ -32,6 +32,8 @@ bool boolean(const Napi::Object& o, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
+}  // namespace
+
 TensorRef tensor_from_js(const Napi::Value& value) {
   MV_CHECK(value.IsObject(), "engine spec: each tensor must be an object");
   const Napi::Object o = value.As<Napi::Object>();
@@ -58,8 +60,6 @@ TensorRef tensor_from_js(const Napi::Value& value) {
   }
   return t;
 }
-
-}  // namespace
 
 EngineOptions engine_options_from_js(const Napi::Object& spec) {
   EngineOptions out;

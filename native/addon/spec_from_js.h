@@ -15,4 +15,7 @@ struct EngineOptions {
 
 EngineOptions engine_options_from_js(const Napi::Object& spec);
 
+// One tensor ref ({name, file, offset, byteLength, dtype, shape}); throws EngineError when malformed.
+TensorRef tensor_from_js(const Napi::Value& value);
+
 }  // namespace mv

@@ -4,11 +4,11 @@
  * engine needs against the architecture's layout. Only JSON and safetensors headers are read; the
  * result is the byte-range table the native engine maps.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelConfig, WeightDtype } from './config.js';
 import { isWeightDtype } from './dtype-decode.js';
 import { ModelLoadError } from './errors.js';
+import { fileExists, folderExists, readModelText } from './model-file.js';
 import type { NativeTensorRef } from '../native/binding.js';
 import { isJsonObject, parseConfig, parseGenerationConfig, type GenerationConfig } from './parse-config.js';
 import { readSafetensorsHeader, type SafetensorsFile } from './safetensors.js';
@@ -46,7 +46,7 @@ const INDEX_FILE = 'model.safetensors.index.json';
  */
 export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   const abs = path.resolve(dir);
-  if (!(await isKind(abs, 'directory'))) {
+  if (!(await folderExists(abs))) {
     throw new ModelLoadError('MODEL_DIR_NOT_FOUND', `${abs}: no such model folder`, abs);
   }
 
@@ -57,13 +57,15 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   const generationConfig = generationJson === undefined ? undefined : parseGenerationConfig(generationJson, generationFile);
 
   const tokenizerFile = path.join(abs, 'tokenizer.json');
-  if (!(await isKind(tokenizerFile, 'file'))) {
+  if (!(await fileExists(tokenizerFile))) {
     throw new ModelLoadError('FILE_NOT_FOUND', `${tokenizerFile}: no such file (the model folder needs a tokenizer)`, tokenizerFile);
   }
   const tokenizerConfigFile = path.join(abs, 'tokenizer_config.json');
-  const hasTokenizerConfig = await isKind(tokenizerConfigFile, 'file');
+  const hasTokenizerConfig = await fileExists(tokenizerConfigFile);
 
-  const tensors = await resolveTensors(config, await locateWeights(abs));
+  const weights = await locateWeights(abs);
+  await checkSizesAgainstWeights(config, configFile, weights);
+  const tensors = await resolveTensors(config, weights);
   return {
     dir: abs,
     config,
@@ -78,16 +80,29 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   };
 }
 
-/** Which safetensors file holds a tensor; throws MISSING_TENSOR when the index does not list it. */
-type WeightLocator = (tensor: string) => string;
+/** Where the weights are: the file holding each tensor, and every tensor name the weights declare. */
+interface WeightFiles {
+  /** Which safetensors file holds a tensor; throws MISSING_TENSOR when the index does not list it. */
+  locate(tensor: string): string;
+  /** The single file's header keys, or the index's weight_map keys. */
+  names: readonly string[];
+  /** The file that declares `names`, for messages. */
+  listing: string;
+  /** Headers read so far, by file; each is read once. */
+  headers: Map<string, SafetensorsFile>;
+}
 
 /**
  * Prefers the single file, as transformers does, then the index.
- * @throws ModelLoadError FILE_NOT_FOUND when neither exists; INVALID_JSON for a bad index.
+ * @throws ModelLoadError FILE_NOT_FOUND when neither exists; INVALID_JSON for a bad index; the
+ *   header codes of readSafetensorsHeader for the single file.
  */
-async function locateWeights(dir: string): Promise<WeightLocator> {
+async function locateWeights(dir: string): Promise<WeightFiles> {
   const single = path.join(dir, SINGLE_FILE);
-  if (await isKind(single, 'file')) return () => single;
+  if (await fileExists(single)) {
+    const header = await readSafetensorsHeader(single);
+    return { locate: () => single, names: [...header.tensors.keys()], listing: single, headers: new Map([[single, header]]) };
+  }
 
   const indexFile = path.join(dir, INDEX_FILE);
   const index = await readOptionalJson(indexFile);
@@ -98,7 +113,7 @@ async function locateWeights(dir: string): Promise<WeightLocator> {
   if (!isJsonObject(weightMap)) {
     throw new ModelLoadError('INVALID_JSON', `${indexFile}: "weight_map" must be an object of tensor name -> file`, indexFile);
   }
-  return (tensor) => {
+  const locate = (tensor: string) => {
     const shard = weightMap[tensor];
     if (shard === undefined) {
       throw new ModelLoadError('MISSING_TENSOR', `${indexFile}: tensor "${tensor}" is not in weight_map`, indexFile, tensor);
@@ -115,20 +130,69 @@ async function locateWeights(dir: string): Promise<WeightLocator> {
     }
     return file;
   };
+  return { locate, names: Object.keys(weightMap), listing: indexFile, headers: new Map() };
+}
+
+async function headerOf(weights: WeightFiles, file: string): Promise<SafetensorsFile> {
+  let header = weights.headers.get(file);
+  if (!header) {
+    header = await readSafetensorsHeader(file);
+    weights.headers.set(file, header);
+  }
+  return header;
+}
+
+/**
+ * Checks config.json's sizes against the tensors present before anything is built from them: the
+ * tensor list grows with num_hidden_layers (1e9 layers would be a list of 1e10 names), so the layer
+ * count is checked against the layer names the weights declare, and vocab_size and hidden_size
+ * against the embedding table. Every other size is checked by the shape of a layer-0 tensor.
+ * @throws ModelLoadError INVALID_CONFIG_FIELD naming config.json and the field.
+ */
+async function checkSizesAgainstWeights(config: ModelConfig, configFile: string, weights: WeightFiles): Promise<void> {
+  const embed = 'model.embed_tokens.weight';
+  const file = weights.locate(embed);
+  const shape = (await headerOf(weights, file)).tensors.get(embed)?.shape;
+  // A missing or odd-ranked table is reported with the tensor named, by resolveTensors.
+  const sizes =
+    shape?.length === 2
+      ? ([
+          ['vocab_size', config.vocabSize, shape[0], 'rows'],
+          ['hidden_size', config.hiddenSize, shape[1], 'columns'],
+        ] as const)
+      : [];
+  for (const [field, value, actual, what] of sizes) {
+    if (value !== actual) {
+      throw new ModelLoadError(
+        'INVALID_CONFIG_FIELD',
+        `${configFile}: config field "${field}" is ${value}, but tensor "${embed}" in ${file} has ${actual} ${what}`,
+        configFile,
+      );
+    }
+  }
+
+  const layerIndices = new Set<number>();
+  for (const name of weights.names) {
+    const layer = /^model\.layers\.(\d+)\./.exec(name);
+    if (layer) layerIndices.add(Number(layer[1]));
+  }
+  let layers = 0;
+  while (layerIndices.has(layers)) layers++;
+  if (config.numLayers > layers) {
+    throw new ModelLoadError(
+      'INVALID_CONFIG_FIELD',
+      `${configFile}: config field "num_hidden_layers" is ${config.numLayers}, but ${weights.listing} holds weights for ${layers} layer(s)`,
+      configFile,
+    );
+  }
 }
 
 /** Checks each expected tensor's presence, dtype and shape; reads each shard header once, in order. */
-async function resolveTensors(config: ModelConfig, locate: WeightLocator): Promise<NativeTensorRef[]> {
-  const headers = new Map<string, SafetensorsFile>();
+async function resolveTensors(config: ModelConfig, weights: WeightFiles): Promise<NativeTensorRef[]> {
   const refs: NativeTensorRef[] = [];
   for (const { name, shape } of expectedTensors(config)) {
-    const file = locate(name);
-    let header = headers.get(file);
-    if (!header) {
-      header = await readSafetensorsHeader(file);
-      headers.set(file, header);
-    }
-    const entry = header.tensors.get(name);
+    const file = weights.locate(name);
+    const entry = (await headerOf(weights, file)).tensors.get(name);
     if (!entry) throw new ModelLoadError('MISSING_TENSOR', `${file}: tensor "${name}" is missing`, file, name);
     if (!isWeightDtype(entry.dtype)) {
       throw new ModelLoadError(
@@ -171,16 +235,13 @@ async function readJson(file: string): Promise<unknown> {
   return json;
 }
 
-/** Undefined when the file does not exist. @throws ModelLoadError INVALID_JSON when it does not parse. */
+/**
+ * Undefined when the file does not exist.
+ * @throws ModelLoadError INVALID_JSON when it does not parse; the codes of readModelText.
+ */
 async function readOptionalJson(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EISDIR') return undefined;
-    throw err;
-  }
+  const text = await readModelText(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -188,12 +249,3 @@ async function readOptionalJson(file: string): Promise<unknown> {
   }
 }
 
-async function isKind(p: string, kind: 'file' | 'directory'): Promise<boolean> {
-  try {
-    const stat = await fs.stat(p);
-    return kind === 'file' ? stat.isFile() : stat.isDirectory();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
-    throw err;
-  }
-}

@@ -17,7 +17,11 @@ export type ModelErrorCode =
   | 'TRUNCATED_FILE'
   | 'BAD_HEADER'
   | 'BAD_OFFSETS'
-  | 'TOKENIZER_ERROR';
+  | 'TOKENIZER_ERROR'
+  | 'NOT_A_FILE'
+  | 'SYMLINK_LOOP'
+  | 'FILE_UNREADABLE'
+  | 'NON_FINITE_WEIGHT';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';

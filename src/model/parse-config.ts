@@ -38,7 +38,7 @@ export interface GenerationConfig {
  * Parses a parsed `config.json`. `file` is only used in error messages.
  * @throws ModelLoadError INVALID_JSON when the JSON is not an object; MISSING_CONFIG_FIELD when a
  *   required field is absent or null; INVALID_CONFIG_FIELD for a wrong type, a non-positive size,
- *   head counts that do not divide, or architectures and model_type that disagree;
+ *   head counts that do not divide, an odd head size, or architectures and model_type that disagree;
  *   UNSUPPORTED_ARCHITECTURE for an architecture other than Qwen2/Llama, rope_scaling, an
  *   activation other than silu, sliding-window attention or MLP biases.
  */
@@ -60,6 +60,8 @@ export function parseConfig(json: unknown, file: string): ModelConfig {
     }
     headDim = hiddenSize / numHeads;
   }
+  // RoPE rotates pairs of dimensions.
+  if (headDim % 2 !== 0) throw invalid(file, 'head_dim', `(${headDim}) must be even for rotary position embeddings`);
 
   const config: ModelConfig = {
     architecture,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { NativeTensorRef } from '../native/binding.js';
 import { DTYPE_BYTES, decodeTensorBytes } from './dtype-decode.js';
 import { ModelLoadError } from './errors.js';
+import { openModelFile } from './model-file.js';
 import { isJsonObject } from './parse-config.js';
 
 /** Headers are a few MB even for the largest checkpoints; more means the length is garbage. */
@@ -36,7 +37,8 @@ export interface SafetensorsFile {
 
 /**
  * Reads and validates a safetensors header without reading the tensor data.
- * @throws ModelLoadError FILE_NOT_FOUND when the file is missing or not a regular file;
+ * @throws ModelLoadError FILE_NOT_FOUND when the file is missing; the codes of openModelFile when
+ *   it is not a readable regular file;
  *   TRUNCATED_FILE when the file ends inside the length prefix, the header, or a tensor's data
  *   (naming that tensor); BAD_HEADER when the header length is implausible, the header is not a
  *   JSON object, or an entry lacks a string dtype or an integer shape; BAD_OFFSETS (naming the
@@ -79,7 +81,8 @@ export type TensorBytes = Pick<NativeTensorRef, 'name' | 'file' | 'offset' | 'by
 /**
  * Reads one tensor's bytes and decodes them exactly to doubles (for the test-only dense
  * reference; the engine never goes through this).
- * @throws ModelLoadError FILE_NOT_FOUND when the file is missing; TRUNCATED_FILE (naming the
+ * @throws ModelLoadError FILE_NOT_FOUND when the file is missing (or the codes of openModelFile);
+ *   TRUNCATED_FILE (naming the
  *   tensor) when the file ends before the tensor does.
  */
 export async function readTensorValues(ref: TensorBytes): Promise<Float64Array> {
@@ -92,19 +95,8 @@ export async function readTensorValues(ref: TensorBytes): Promise<Float64Array> 
 }
 
 async function openFile(file: string, tensor: string | undefined): Promise<fs.FileHandle> {
-  const notFound = () => new ModelLoadError('FILE_NOT_FOUND', `${file}: no such file`, file, tensor);
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound();
-    throw err;
-  }
-  // Opening a directory succeeds on Linux; reject it here rather than fail on the first read.
-  if (!(await handle.stat()).isFile()) {
-    await handle.close();
-    throw notFound();
-  }
+  const handle = await openModelFile(file, tensor);
+  if (handle === undefined) throw new ModelLoadError('FILE_NOT_FOUND', `${file}: no such file`, file, tensor);
   return handle;
 }
 

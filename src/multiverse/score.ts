@@ -51,7 +51,7 @@ export async function scoreTranscript(model: Model, input: GenerateInput, option
   if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
   const top = options.topLogprobs ?? 0;
   if (!(Number.isInteger(top) && top >= 0)) throw new GenerationError('INVALID_REQUEST', `topLogprobs must be an integer >= 0, got ${top}`);
-  const tokens = promptTokens(model, input, { raw: options.raw ?? false });
+  const tokens = await promptTokens(model, input, { raw: options.raw ?? false });
   if (tokens.length < 2) throw new GenerationError('INVALID_REQUEST', 'scoring needs at least two tokens: the first has no logprob');
 
   const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);

@@ -5,9 +5,9 @@
  * `\n<Path>\n1`. A model folder may carry `multiverse.json` with `pathOpener` (containing
  * `{label}`) and `conclusionOpener`.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { ModelLoadError } from '../model/errors.js';
+import { readModelText } from '../model/model-file.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import { TagScanner, type TagMode } from './tag-scanner.js';
 import type { MultiverseTagText } from './tags.js';
@@ -23,14 +23,16 @@ export const DEFAULT_TEMPLATE: MultiverseTemplate = { pathOpener: '<Path>{label}
 
 /**
  * The template from `dir/multiverse.json` over the defaults.
- * @throws ModelLoadError INVALID_JSON when the file is malformed or lacks `{label}` in pathOpener.
+ * @throws ModelLoadError INVALID_JSON when the file is malformed or lacks `{label}` in pathOpener;
+ *   the codes of readModelText when something other than a regular file is there.
  */
-export function readTemplate(dir: string): MultiverseTemplate {
+export async function readTemplate(dir: string): Promise<MultiverseTemplate> {
   const file = path.join(dir, 'multiverse.json');
-  if (!fs.existsSync(file)) return DEFAULT_TEMPLATE;
+  const text = await readModelText(file);
+  if (text === undefined) return DEFAULT_TEMPLATE;
   let json: unknown;
   try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new ModelLoadError('INVALID_JSON', `${file}: ${(e as Error).message}`, file);
   }

@@ -116,6 +116,13 @@ export interface NativeAddon {
   Engine: new (spec: NativeEngineSpec) => NativeEngine;
   /** CPU features seen at run time, for bench output. */
   cpuFeatures(): { avx2Fma: boolean; f16c: boolean; threads: number };
+  /**
+   * Async (a libuv worker thread): maps the files and scans the tensors (F32, F16, BF16) for NaN and
+   * ±Inf, stopping at the first. Resolves with its tensor's index in `tensors`, its element index and
+   * its value (NaN, Infinity or -Infinity), or null when every value is finite. Rejects when a
+   * file cannot be mapped or a tensor runs past its end.
+   */
+  findNonFinite(tensors: NativeTensorRef[]): Promise<{ tensor: number; element: number; value: number } | null>;
 }
 
 let cached: NativeAddon | undefined;

@@ -169,7 +169,7 @@ export function session<T>(model: Model, input: GenerateInput, options: Generate
     let inner: { unsubscribe(): void } | undefined;
     (async () => {
       const resolved = resolveModelOptions(model, options);
-      const prompt = promptTokens(model, input, resolved);
+      const prompt = await promptTokens(model, input, resolved, model.info.contextLength - 1);
       const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
       await root.feed(prompt, 'last');
       if (closed) return;

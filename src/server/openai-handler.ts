@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GenerationError } from '../engine/errors.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Model } from '../model/model.js';
 import type { TokenEvent } from '../rx/events.js';
@@ -35,10 +34,7 @@ export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: In
   }
   const options = server.prepareOptions?.(asked, dialect.source) ?? asked;
   resolveModelOptions(model, options);
-  const prompt = promptTokens(model, input.input, { raw: input.raw });
-  if (prompt.length >= model.info.contextLength) {
-    throw new GenerationError('CONTEXT_OVERFLOW', `the prompt has ${prompt.length} tokens; this model's context holds ${model.info.contextLength}`);
-  }
+  const prompt = await promptTokens(model, input.input, { raw: input.raw }, model.info.contextLength - 1);
   const echo = input.echo ? await echoOf(model, input.input, prompt, input.topLogprobs) : { text: '', logprobs: null };
   const choices = Array.from({ length: n }, () => new ChoiceText(model, echo.text, echo.logprobs, input.topLogprobs !== undefined));
   const head = { id: `${dialect.idPrefix}${randomUUID()}`, object: dialect.object, created: Math.floor(Date.now() / 1000), model: server.modelId };
