@@ -60,6 +60,17 @@ describe('verifyConversion', () => {
     expect(verifyConversion(t, text)).toEqual([]);
   });
 
+  it('does not flag a sibling result that a path derives in its own equation, and flags one it starts from', () => {
+    const t: Trace = { id: 'y', question: 'Compute 32*2+68*8', reasoning: '1: 32*2=30*2+2*2=60+4=64\n2: 68*8=60*8+8*8=480+64=544\n64+544=608\nAnswer: 608', answer: '608' };
+    const text = (second: string) =>
+      `<Parallel><Goal><Outline>1: 32*2</Outline><Outline>2: 68*8</Outline></Goal><Path>1: 32*2=30*2+2*2=60+4=64</Path><Path>2: ${second}</Path>` +
+      '<Conclusion>64+544=608</Conclusion></Parallel>\nAnswer: 608';
+    expect(verifyConversion(t, text('68*8=60*8+8*8=480+64=544'))).toEqual([]);
+    expect(verifyConversion(t, text('68*8=60*8+8*8=480+64=544, so with 64 it is 608'))).toEqual([
+      { check: 'independence', message: 'block 1: path 2 mentions 64, a result computed in sibling path 1' },
+    ]);
+  });
+
   it('flags a final answer that is not stated after the last block', () => {
     const inside = GOOD.replace('</Conclusion></Parallel>\nAnswer: 22', '\nAnswer: 22</Conclusion></Parallel>');
     expect(verifyConversion(trace, inside)).toEqual([{ check: 'answer', message: 'the text after the last block does not state the final answer "22"' }]);

@@ -7,13 +7,14 @@
  *   its own label dropped), the numbers it writes appear in the same order, as one contiguous run,
  *   among the numbers of the converted text outside its goals. A step without numbers is not
  *   checked here (the `steps` stage already requires the steps to reproduce the reasoning verbatim).
- * - independence: no path mentions a result (numbers.ts) that a sibling path of the same block
- *   computes, unless the path computes it too or it is already known before the paths (the
- *   question, the text before the block, the goal).
+ * - independence: no path mentions a result (numbers.ts: a number it starts from, not one its
+ *   own equations derive) that a sibling path of the same block computes, unless the path
+ *   computes it too or it is already known before the paths (the question, the text before the
+ *   block, the goal).
  * - answer: the text after the last top-level block states the trace's answer.
  */
 import { parseOutlines } from '../multiverse/outline.js';
-import { containsRun, numbersIn, resultsIn, stripLabel } from './numbers.js';
+import { containsRun, mentionsIn, numbersIn, resultsIn, stripLabel } from './numbers.js';
 import { readBlocks, type TextBlock } from './text-blocks.js';
 import { originalSteps, type Trace } from './trace.js';
 
@@ -63,7 +64,7 @@ function independenceProblems(trace: Trace, text: string, blocks: readonly TextB
     const known = new Set(numbersIn(trace.question + text.slice(0, block.goal[1]).replace(LABELS, '<$1>')));
     const paths = block.paths.map(([start, end]) => {
       const content = text.slice(start, end).replace(LABELS, '<$1>');
-      return { mentions: new Set(numbersIn(content)), results: new Set(resultsIn(content)) };
+      return { mentions: new Set(mentionsIn(content)), results: new Set(resultsIn(content)) };
     });
     paths.forEach((path, p) => {
       paths.forEach((sibling, s) => {
