@@ -15,15 +15,9 @@ import type { CuratedRecord, RejectedRecord } from '../src/curator/record.js';
 import { curate, readOutputs, rejectedPath } from '../src/curator/run.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import { attemptOf, questionOf, stageOf, startChatServer, type ChatServer } from './support/chat-server.js';
-import { CROSSED_PLAN, HIDDEN_USE, scriptedAnswers, shopText, shopTrace, type Scenario } from './support/shop-script.js';
+import { CROSSED_PLAN, HIDDEN_USE, missingStep, scriptedAnswers, shopText, shopTrace, type Scenario } from './support/shop-script.js';
 
 const UNPARSEABLE = 'Sure! Here are the steps: {"steps": [{"id": "s1", "text": "The pens}';
-
-/** Steps that leave out the notebooks' line. */
-function missingStep(n: number): string {
-  const lines = shopTrace(n).reasoning.split('\n');
-  return JSON.stringify({ steps: [0, 2, 3].map((i) => ({ id: `s${i + 1}`, text: lines[i], summary: 'x', parent: null })) });
-}
 
 const scenarios: (Scenario | undefined)[] = [
   /* 0 */ undefined,

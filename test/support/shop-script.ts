@@ -45,6 +45,12 @@ export function correctAnswers(n: number): Record<string, string> {
   };
 }
 
+/** A `steps` answer that leaves out the notebooks' line. */
+export function missingStep(n: number): string {
+  const lines = shopTrace(n).reasoning.split('\n');
+  return JSON.stringify({ steps: [0, 2, 3].map((i) => ({ id: `s${i + 1}`, text: lines[i], summary: 'x', parent: null })) });
+}
+
 /** Broken answers by stage and attempt (0 = first ask, 1 = after a repair), and faults before a stage's first answer. */
 export interface Scenario {
   answers?: Record<string, Record<number, string>>;
