@@ -7,7 +7,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import OpenAI from 'openai';
+import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, loadModel, type DoneEvent } from '../src/index.js';
 import { ChatClient } from '../src/curator/chat-client.js';
 import { CurateError } from '../src/curator/errors.js';
 import { loadPrompts, type Prompts } from '../src/curator/prompts.js';
@@ -154,6 +157,34 @@ describe('multiverse curate against recorded answers', () => {
 });
 
 describe('ChatClient', () => {
+  it('gets the same answer from the embedded server (createServer) as the model gives in process', async () => {
+    const model = await loadModel('models/multiverse-arith');
+    const server = createServer(model, { port: 0, modelId: 'arith' });
+    try {
+      const { url } = await server.listen();
+      const messages = [{ role: 'user', content: 'Compute 37*4+(12*9+85*3)' }];
+      const done = (await lastValueFrom(model.events(messages, { temperature: 0 }))) as DoneEvent;
+      expect(done.text).toContain('<Parallel>');
+      expect(await new ChatClient({ endpoint: `${url}/v1`, model: 'arith' }).complete(messages)).toBe(done.text);
+    } finally {
+      await server.close();
+      await model.dispose();
+    }
+  });
+
+  it('reads the test server as the official openai client does', async () => {
+    const server = await startChatServer(() => ({ content: '{"ok": true}' }));
+    try {
+      const official = new OpenAI({ baseURL: server.endpoint, apiKey: 'unused', maxRetries: 0 });
+      const res = await official.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], temperature: 0 });
+      const ours = await new ChatClient({ endpoint: server.endpoint, model: 'm' }).complete([{ role: 'user', content: 'hi' }]);
+      expect(ours).toBe(res.choices[0].message.content);
+      expect(server.requests[1].body).toEqual(server.requests[0].body);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('does not retry a refused request, and gives up on a failing endpoint after its attempts', async () => {
     let status = 401;
     const server = await startChatServer(() => ({ status }));
