@@ -61,6 +61,21 @@ describe('multiverse curate --resume', () => {
     for (const id of written) expect(askedAgain.has(shopTrace(Number(id.slice(5))).question)).toBe(false);
   });
 
+  it('sends the key named by --api-key-env and no key without it; an unset variable is a usage error', async () => {
+    const before = server.requests.length;
+    const keyed = await spawnCli(args(path.join(dir, 'keyed.jsonl'), '--api-key-env', 'CURATOR_TEST_KEY'), { ...process.env, CURATOR_TEST_KEY: 'sk-test-1', OPENAI_API_KEY: 'sk-other' }).done;
+    expect(keyed.code).toBe(0);
+    const asked = server.requests.length;
+    expect(asked).toBeGreaterThan(before);
+    expect(server.requests.slice(before).every((r) => r.authorization === 'Bearer sk-test-1')).toBe(true);
+    const plain = await spawnCli(args(path.join(dir, 'plain.jsonl')), { ...process.env, OPENAI_API_KEY: 'sk-other' }).done;
+    expect(plain.code).toBe(0);
+    expect(server.requests.slice(asked).every((r) => r.authorization === undefined)).toBe(true);
+    const unset = await spawnCli(args(path.join(dir, 'unset.jsonl'), '--api-key-env', 'CURATOR_TEST_UNSET')).done;
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toBe('multiverse: --api-key-env CURATOR_TEST_UNSET: that environment variable is not set\n');
+  });
+
   it('refuses to touch an earlier run without --resume (exit 1), and a second resume has nothing to do', async () => {
     const out = path.join(dir, 'whole.jsonl');
     const refused = await spawnCli(args(out)).done;

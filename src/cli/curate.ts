@@ -25,7 +25,7 @@ const CURATE_SPEC: Record<string, OptionSpec> = {
   out: { kind: 'string', help: 'training records, JSONL (rejections go to OUT.rejected.jsonl)' },
   endpoint: { kind: 'string', help: 'OpenAI-compatible API root, /v1 included' },
   model: { kind: 'string', help: 'the model name the endpoint serves' },
-  'api-key-env': { kind: 'string', help: 'environment variable holding the api key (default OPENAI_API_KEY, if set)' },
+  'api-key-env': { kind: 'string', help: 'environment variable holding the api key (none is sent without it)' },
   concurrency: { kind: 'string', help: 'traces in flight at once (default 4)' },
   resume: { kind: 'boolean', help: 'skip the traces already in OUT and its rejections, and append' },
   tokenizer: { kind: 'string', help: 'model folder whose tokenizer the records use (default: the embedded model)' },
@@ -40,9 +40,10 @@ function required(options: Record<string, string | boolean>, name: string): stri
   return value;
 }
 
+/** The key named by --api-key-env; none by default, so no key ever reaches an endpoint it was not meant for. */
 function apiKey(options: Record<string, string | boolean>): string | undefined {
   const variable = options['api-key-env'];
-  if (typeof variable !== 'string') return process.env.OPENAI_API_KEY;
+  if (typeof variable !== 'string') return undefined;
   const key = process.env[variable];
   if (key === undefined || key === '') throw new UsageError(`--api-key-env ${variable}: that environment variable is not set`);
   return key;

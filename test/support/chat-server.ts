@@ -23,8 +23,8 @@ export type Reply = { content: string } | { status: number; headers?: Record<str
 export interface ChatServer {
   /** The API root to give the client: `http://127.0.0.1:PORT/v1`. */
   endpoint: string;
-  /** Every request in arrival order, with the time it arrived (ms). */
-  requests: { body: ChatRequest; at: number; reply: Reply }[];
+  /** Every request in arrival order, with the time it arrived (ms) and its Authorization header. */
+  requests: { body: ChatRequest; at: number; reply: Reply; authorization?: string }[];
   close(): Promise<void>;
 }
 
@@ -51,7 +51,7 @@ export async function startChatServer(answer: (request: ChatRequest) => Reply | 
         }
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequest;
         const reply = await answer(body);
-        requests.push({ body, at: performance.now(), reply });
+        requests.push({ body, at: performance.now(), reply, authorization: req.headers.authorization });
         if ('drop' in reply) req.socket.destroy();
         else if ('content' in reply) res.writeHead(200, { 'content-type': 'application/json' }).end(chatBody(reply.content));
         else res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(reply.body ?? '{"error":{"message":"scripted fault"}}');
