@@ -204,6 +204,34 @@ describe('ChatClient', () => {
     }
   });
 
+  it('rejects a trace whose request does not fit the model\'s context, and goes on with the others', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'curator-'));
+    const answer = scriptedAnswers([undefined, undefined, undefined]);
+    const tooLong = '{"error": {"message": "This model\'s maximum context length is 8192 tokens", "type": "invalid_request_error", "code": "context_length_exceeded"}}';
+    const server = await startChatServer((request) =>
+      questionOf(request) === shopTrace(1).question && stageOf(request) === 'blocks' ? { status: 400, body: tooLong } : answer(request),
+    );
+    try {
+      const out = path.join(dir, 'out.jsonl');
+      const report = await curate({
+        traces: [shopTrace(0), shopTrace(1), shopTrace(2)],
+        out,
+        resume: false,
+        chat: new ChatClient({ endpoint: server.endpoint, model: 'm', baseDelayMs: 5 }),
+        prompts: loadPrompts('prompts/curator'),
+        tokenizer: await loadTokenizer('models/multiverse-arith'),
+      });
+      expect(report).toMatchObject({ converted: 2, rejected: 1, rejectedBy: { context: 1 } });
+      expect(readOutputs(out).rejected).toEqual([
+        { id: 'shop-1', stage: 'context', problems: [`${server.endpoint}/chat/completions: the prompt does not fit the model's context (HTTP 400): This model's maximum context length is 8192 tokens`] },
+      ]);
+      expect(server.requests.filter((r) => stageOf(r.body) === 'blocks' && questionOf(r.body) === shopTrace(1).question)).toHaveLength(1);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops a run on an endpoint that fails for good, leaving the records written so far', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'curator-'));
     const answer = scriptedAnswers([undefined, undefined]);

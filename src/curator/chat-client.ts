@@ -2,11 +2,13 @@
  * One call of an OpenAI-compatible chat endpoint: `POST {endpoint}/chat/completions` with
  * temperature 0, retried with exponential backoff when the endpoint is busy or flaky:
  * 429 (waiting what Retry-After asks when it says), 5xx, a dropped connection, a timeout, or a
- * 200 whose body is not a chat completion. Any other 4xx is a configuration problem (key, model
- * name) that no retry fixes. How many calls run at once is the caller's choice (run.ts keeps
+ * 200 whose body is not a chat completion. A 4xx saying the prompt is too long for the model's
+ * context concerns that request alone; any other 4xx is a configuration problem (key, model name)
+ * that no retry fixes. How many calls run at once is the caller's choice (run.ts keeps
  * `concurrency` traces in flight, each one call at a time).
  */
 import type { ChatMessage } from '../model/tokenizer.js';
+import { errorFromStatus } from '../remote/http-errors.js';
 import { CurateError } from './errors.js';
 
 export interface ChatClientOptions {
@@ -52,7 +54,8 @@ export class ChatClient {
 
   /**
    * The assistant's answer to `messages`.
-   * @throws CurateError ENDPOINT_REFUSED (4xx other than 429) or ENDPOINT_UNAVAILABLE (retries spent).
+   * @throws CurateError CONTEXT_OVERFLOW (the messages do not fit the model), ENDPOINT_REFUSED (any
+   * other 4xx but 429) or ENDPOINT_UNAVAILABLE (retries spent).
    */
   async complete(messages: readonly ChatMessage[]): Promise<string> {
     const attempts = this.options.maxAttempts ?? 6;
@@ -88,7 +91,10 @@ export class ChatClient {
     }
     if (res.status === 429) throw new Transient(`HTTP 429: ${body.slice(0, 200)}`, retryAfterMs(res.headers.get('retry-after')));
     if (res.status >= 500) throw new Transient(`HTTP ${res.status}: ${body.slice(0, 200)}`);
-    if (!res.ok) throw new CurateError('ENDPOINT_REFUSED', `${this.url} refused the request (HTTP ${res.status}): ${body.slice(0, 500)}`);
+    if (!res.ok) {
+      const refusal = errorFromStatus(this.url, res.status, body);
+      throw new CurateError(refusal.code === 'CONTEXT_OVERFLOW' ? 'CONTEXT_OVERFLOW' : 'ENDPOINT_REFUSED', refusal.message);
+    }
     let content: unknown;
     try {
       content = (JSON.parse(body) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message?.content;

@@ -6,6 +6,7 @@
  */
 import type { ChatClient } from './chat-client.js';
 import { askStage } from './ask-stage.js';
+import { CurateError } from './errors.js';
 import { renderPlan, type PlanItem } from './plan.js';
 import { repairMessage, type Prompts, type StageName } from './prompts.js';
 import { blocksStage } from './stages/blocks.js';
@@ -18,7 +19,7 @@ import { verifyConversion, type CheckKind } from './verify.js';
 
 export type TraceOutcome =
   | { status: 'converted' | 'repaired'; text: string; plan: PlanItem[] }
-  | { status: 'rejected'; stage: StageName | `verify/${CheckKind}`; problems: string[] };
+  | { status: 'rejected'; stage: StageName | `verify/${CheckKind}` | 'context'; problems: string[] };
 
 async function render(chat: ChatClient, prompts: Prompts, trace: Trace, steps: readonly Step[], plan: PlanItem[]) {
   const outlines = await askStage(chat, prompts, outlinesStage, { trace, steps, plan });
@@ -27,8 +28,20 @@ async function render(chat: ChatClient, prompts: Prompts, trace: Trace, steps: r
   return { ok: true as const, text, repaired: outlines.repaired, problems: verifyConversion(trace, text) };
 }
 
-/** Converts `trace`, or says at which stage and why it was rejected. @throws CurateError when the endpoint fails. */
+/**
+ * Converts `trace`, or says at which stage and why it was rejected (`context` when a request does
+ * not fit the model's context). @throws CurateError when the endpoint fails for good.
+ */
 export async function curateTrace(chat: ChatClient, prompts: Prompts, trace: Trace): Promise<TraceOutcome> {
+  try {
+    return await stages(chat, prompts, trace);
+  } catch (err) {
+    if (err instanceof CurateError && err.code === 'CONTEXT_OVERFLOW') return { status: 'rejected', stage: 'context', problems: [err.message] };
+    throw err;
+  }
+}
+
+async function stages(chat: ChatClient, prompts: Prompts, trace: Trace): Promise<TraceOutcome> {
   const steps = await askStage(chat, prompts, stepsStage, trace);
   if (!steps.ok) return { status: 'rejected', stage: 'steps', problems: steps.problems };
   const uses = await askStage(chat, prompts, dependenciesStage, { trace, steps: steps.value });
