@@ -21,7 +21,7 @@ export type TraceOutcome =
   | { status: 'converted' | 'repaired'; text: string; plan: PlanItem[] }
   | { status: 'rejected'; stage: StageName | `verify/${CheckKind}` | 'context'; problems: string[] };
 
-async function render(chat: ChatClient, prompts: Prompts, trace: Trace, steps: readonly Step[], plan: PlanItem[]) {
+async function outlineAndVerify(chat: ChatClient, prompts: Prompts, trace: Trace, steps: readonly Step[], plan: PlanItem[]) {
   const outlines = await askStage(chat, prompts, outlinesStage, { trace, steps, plan });
   if (!outlines.ok) return outlines;
   const text = renderPlan(plan, new Map(steps.map((s) => [s.id, s.text])), outlines.value);
@@ -34,14 +34,14 @@ async function render(chat: ChatClient, prompts: Prompts, trace: Trace, steps: r
  */
 export async function curateTrace(chat: ChatClient, prompts: Prompts, trace: Trace): Promise<TraceOutcome> {
   try {
-    return await stages(chat, prompts, trace);
+    return await runStages(chat, prompts, trace);
   } catch (err) {
     if (err instanceof CurateError && err.code === 'CONTEXT_OVERFLOW') return { status: 'rejected', stage: 'context', problems: [err.message] };
     throw err;
   }
 }
 
-async function stages(chat: ChatClient, prompts: Prompts, trace: Trace): Promise<TraceOutcome> {
+async function runStages(chat: ChatClient, prompts: Prompts, trace: Trace): Promise<TraceOutcome> {
   const steps = await askStage(chat, prompts, stepsStage, trace);
   if (!steps.ok) return { status: 'rejected', stage: 'steps', problems: steps.problems };
   const uses = await askStage(chat, prompts, dependenciesStage, { trace, steps: steps.value });
@@ -49,7 +49,7 @@ async function stages(chat: ChatClient, prompts: Prompts, trace: Trace): Promise
   const blocksInput = { trace, steps: steps.value, uses: uses.value };
   let blocks = await askStage(chat, prompts, blocksStage, blocksInput);
   if (!blocks.ok) return { status: 'rejected', stage: 'blocks', problems: blocks.problems };
-  let result = await render(chat, prompts, trace, steps.value, blocks.value);
+  let result = await outlineAndVerify(chat, prompts, trace, steps.value, blocks.value);
   if (!result.ok) return { status: 'rejected', stage: 'outlines', problems: result.problems };
   let repaired = steps.repaired || uses.repaired || blocks.repaired || result.repaired;
 
@@ -57,7 +57,7 @@ async function stages(chat: ChatClient, prompts: Prompts, trace: Trace): Promise
     const problems = result.problems.map((p) => p.message);
     blocks = await askStage(chat, prompts, blocksStage, blocksInput, [...blocks.messages, { role: 'user', content: repairMessage(prompts, problems) }]);
     if (!blocks.ok) return { status: 'rejected', stage: 'blocks', problems: blocks.problems };
-    result = await render(chat, prompts, trace, steps.value, blocks.value);
+    result = await outlineAndVerify(chat, prompts, trace, steps.value, blocks.value);
     if (!result.ok) return { status: 'rejected', stage: 'outlines', problems: result.problems };
     if (result.problems.length > 0) {
       return { status: 'rejected', stage: `verify/${result.problems[0].check}`, problems: result.problems.map((p) => p.message) };
