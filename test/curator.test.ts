@@ -17,6 +17,8 @@ import { loadPrompts, type Prompts } from '../src/curator/prompts.js';
 import type { CuratedRecord, RejectedRecord } from '../src/curator/record.js';
 import { curate, readOutputs, rejectedPath } from '../src/curator/run.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
+import { buildTokenizerFiles, writeTokenizerFiles } from '../src/testkit/tokenizer-files.js';
 import { attemptOf, questionOf, stageOf, startChatServer, type ChatServer } from './support/chat-server.js';
 import { CROSSED_PLAN, HIDDEN_USE, missingStep, scriptedAnswers, shopText, shopTrace, type Scenario } from './support/shop-script.js';
 
@@ -39,6 +41,22 @@ const scenarios: (Scenario | undefined)[] = [
     },
   },
 ];
+
+/** The Multiverse layout of a shop record, by hand: both paths start right after `</Goal>`, the conclusion after the longer one. */
+function expectShopLayout(r: CuratedRecord, tokenizer: Tokenizer): void {
+  const id = (text: string) => tokenizer.tokenId(text) as number;
+  expect(tokenizer.decode(r.ids.slice(r.prompt_len))).toBe(`${r.text}<|im_end|>`);
+  expect(r.loss_mask).toEqual(r.ids.map((_, i) => (i < r.prompt_len ? 0 : 1)));
+  const goalClose = r.ids.indexOf(id('</Goal>'));
+  const opens = r.ids.flatMap((t, i) => (t === id('<Path>') ? [i] : []));
+  const closes = r.ids.flatMap((t, i) => (t === id('</Path>') ? [i] : []));
+  const longest = Math.max(...opens.map((o, p) => closes[p] - o + 1));
+  expect(opens.map((o) => r.positions[o])).toEqual([r.positions[goalClose] + 1, r.positions[goalClose] + 1]);
+  expect(r.positions[r.ids.indexOf(id('<Conclusion>'))]).toBe(r.positions[goalClose] + 1 + longest);
+  expect(r.path_span.slice(opens[1], closes[1] + 1).every((s) => s === 1)).toBe(true);
+  expect(r.span_parent).toEqual([-1, -1]);
+  expect(r.span_block).toEqual([0, 0]);
+}
 
 describe('multiverse curate against recorded answers', () => {
   let server: ChatServer;
@@ -134,21 +152,31 @@ describe('multiverse curate against recorded answers', () => {
   });
 
   it('writes training records whose paths start at one position and whose conclusion follows the longest path', () => {
-    const { records } = readOutputs(path.join(dir, 'c4.jsonl'));
-    const id = (text: string) => tokenizer.tokenId(text) as number;
-    for (const r of records) {
-      expect(tokenizer.decode(r.ids.slice(r.prompt_len))).toBe(`${r.text}<|im_end|>`);
-      expect(r.loss_mask).toEqual(r.ids.map((_, i) => (i < r.prompt_len ? 0 : 1)));
-      const goalClose = r.ids.indexOf(id('</Goal>'));
-      const opens = r.ids.flatMap((t, i) => (t === id('<Path>') ? [i] : []));
-      const closes = r.ids.flatMap((t, i) => (t === id('</Path>') ? [i] : []));
-      const longest = Math.max(...opens.map((o, p) => closes[p] - o + 1));
-      expect(opens.map((o) => r.positions[o])).toEqual([r.positions[goalClose] + 1, r.positions[goalClose] + 1]);
-      expect(r.positions[r.ids.indexOf(id('<Conclusion>'))]).toBe(r.positions[goalClose] + 1 + longest);
-      expect(r.path_span.slice(opens[1], closes[1] + 1).every((s) => s === 1)).toBe(true);
-      expect(r.span_parent).toEqual([-1, -1]);
-      expect(r.span_block).toEqual([0, 0]);
-    }
+    for (const r of readOutputs(path.join(dir, 'c4.jsonl')).records) expectShopLayout(r, tokenizer);
+  });
+
+  it('writes the records with any tokenizer that has the tags, and refuses one without them', async () => {
+    const other = path.join(dir, 'bpe-1024');
+    const files = buildTokenizerFiles(1024);
+    fs.mkdirSync(other);
+    writeTokenizerFiles(other, files);
+    const bigger = await loadTokenizer(other);
+    const out = path.join(dir, 'bpe-1024.jsonl');
+    const chat = new ChatClient({ endpoint: server.endpoint, model: 'scripted-llm' });
+    await curate({ traces: traces.slice(0, 1), out, resume: false, chat, prompts, tokenizer: bigger });
+    const [record] = readOutputs(out).records;
+    expectShopLayout(record, bigger);
+    const [before] = readOutputs(path.join(dir, 'c4.jsonl')).records;
+    expect(record.text).toBe(before.text);
+    expect(record.ids).not.toEqual(before.ids);
+
+    const bare = path.join(dir, 'no-tags');
+    const tags = new Set<string>(MULTIVERSE_TAGS);
+    const json = files.tokenizerJson as { added_tokens: { content: string }[] };
+    fs.mkdirSync(bare);
+    writeTokenizerFiles(bare, { ...files, tokenizerJson: { ...json, added_tokens: json.added_tokens.filter((t) => !tags.has(t.content)) } });
+    const run = curate({ traces, out: path.join(dir, 'no-tags.jsonl'), resume: false, chat, prompts, tokenizer: await loadTokenizer(bare) });
+    await expect(run).rejects.toMatchObject({ code: 'TOKENIZER_ERROR' });
   });
 
   it('refuses to overwrite an earlier run without resume', async () => {
