@@ -7,34 +7,44 @@
 #
 # Environment: PROBLEMS (training problems, default 60000), PY (the Python with PyTorch, default
 # Debian's /usr/bin/python3), FROM (a folder holding multiverse-arith/ and ar-arith/: each training
-# starts from those weights instead of random ones, as train/continue.sh does with models/). The
-# export is skipped when train/out/data already holds one of that size, so a machine without Node (a
-# GPU box) can train on data exported elsewhere.
+# starts from those weights instead of random ones, as train/continue.sh does with models/), DATA (a
+# data folder to train on instead of the arithmetic export, e.g. one `multiverse curate --data-dir`
+# wrote; see docs/curator.md), MODELS (where the checkpoints go, default models) and OUT (the work
+# folder, default train/out). The export is skipped when $OUT/data already holds one of that size,
+# so a machine without Node (a GPU box) can train on data exported elsewhere.
 # Needs the TypeScript build (npm run build, or npx tsc -p tsconfig.json) and Debian's PyTorch:
 #   apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=train/out
+OUT=${OUT:-train/out}
 PY=${PY:-/usr/bin/python3}
 PROBLEMS=${PROBLEMS:-60000}
 
-exported=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['sizes']['train'])" "$OUT/data/meta.json" 2>/dev/null || echo 0)
-if [ "$exported" != "$PROBLEMS" ]; then
-  node dist/scripts/export-arith-data.js "$OUT/data" --train "$PROBLEMS" --validation 500 --test 1000
+MODELS=${MODELS:-models}
+
+if [ -n "${DATA:-}" ]; then
+  DATA_DIR=$DATA
+else
+  DATA_DIR=$OUT/data
+  exported=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['sizes']['train'])" "$DATA_DIR/meta.json" 2>/dev/null || echo 0)
+  if [ "$exported" != "$PROBLEMS" ]; then
+    node dist/scripts/export-arith-data.js "$DATA_DIR" --train "$PROBLEMS" --validation 500 --test 1000
+  fi
 fi
-MODELS=(mv:multiverse:multiverse-arith ar:sequential:ar-arith)
+RUNS=(mv:multiverse:multiverse-arith ar:sequential:ar-arith)
 PIDS=()
-for entry in "${MODELS[@]}"; do
+mkdir -p "$OUT"
+for entry in "${RUNS[@]}"; do
   IFS=: read -r name format model <<< "$entry"
   init=()
   if [ -n "${FROM:-}" ]; then init=(--init_from="$FROM/$model"); fi
-  "$PY" train/train.py --data_dir="$OUT/data" --format="$format" --out_dir="$OUT/$name" --threads=1 "${init[@]}" "$@" > "$OUT/$name.log" 2>&1 &
+  "$PY" train/train.py --data_dir="$DATA_DIR" --format="$format" --out_dir="$OUT/$name" --threads=1 "${init[@]}" "$@" > "$OUT/$name.log" 2>&1 &
   PIDS+=($!)
 done
 for pid in "${PIDS[@]}"; do wait "$pid"; done
-for entry in "${MODELS[@]}"; do
+for entry in "${RUNS[@]}"; do
   IFS=: read -r name _ model <<< "$entry"
-  mkdir -p "models/$model"
-  cp "$OUT/$name"/hf/* "models/$model/"
+  mkdir -p "$MODELS/$model"
+  cp "$OUT/$name"/hf/* "$MODELS/$model/"
   echo "$model: $(tr -d '\n ' < "$OUT/$name/result.json")"
 done

@@ -22,3 +22,23 @@ export async function reportDuration<T>(label: string, work: () => Promise<T>, s
   process.stderr.write(`${summary(result)} in ${Math.round(performance.now() - started)} ms\n`);
   return result;
 }
+
+/**
+ * A progress bar on stderr when it is a terminal (redrawn in place), nothing otherwise, so logs and
+ * pipes stay clean. `update` redraws; `end` finishes the line.
+ */
+export function progressBar(label: string): { update(done: number, total: number): void; end(): void } {
+  if (!process.stderr.isTTY) return { update() {}, end() {} };
+  const width = 30;
+  let drawn = false;
+  return {
+    update(done, total) {
+      const filled = total === 0 ? width : Math.round((width * done) / total);
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`);
+      drawn = true;
+    },
+    end() {
+      if (drawn) process.stderr.write('\n');
+    },
+  };
+}

@@ -23,8 +23,8 @@
  * span up through span_parent) hold two different spans of the same block, which never see each
  * other. That is DESIGN.md §1's mask; train/model.py rebuilds it from these fields.
  */
-import { multiverseLayout } from '../../multiverse/attention.js';
-import { tagRoles, type MultiverseTagIds } from '../../multiverse/tags.js';
+import type { MultiverseTagIds } from '../../multiverse/tags.js';
+import { END_OF_TURN, trainingTokens, type TrainingTokens } from '../../multiverse/training-record.js';
 import type { Tokenizer } from '../../model/tokenizer.js';
 import { sequentialChain } from './chain.js';
 import { toMultiverse } from './convert.js';
@@ -32,24 +32,16 @@ import { problemAnswer, problemText, type Problem } from './problem.js';
 
 export type ExampleFormat = 'multiverse' | 'sequential';
 
-export interface ExampleRecord {
+export interface ExampleRecord extends TrainingTokens {
   problem: string;
   answer: number;
   seed: number;
   parts: number;
   nested: boolean;
   format: ExampleFormat;
-  prompt_len: number;
-  ids: number[];
-  loss_mask: number[];
-  positions: number[];
-  path_span: number[];
-  span_parent: number[];
-  span_block: number[];
 }
 
-/** The end of the assistant's turn in the ChatML template. */
-export const END_OF_TURN = '<|im_end|>';
+export { END_OF_TURN };
 
 /** The solution text the model learns to write (before `<|im_end|>`). */
 export function solutionText(problem: Problem, format: ExampleFormat): string {
@@ -62,35 +54,6 @@ export function promptText(problem: Problem, tokenizer: Tokenizer): string {
   return tokenizer.applyChatTemplate([{ role: 'user', content: problemText(problem) }], { addGenerationPrompt: true });
 }
 
-/** Per span, its parent span and its block, from the tag tokens (the layout has validated their order). */
-function spanTables(ids: readonly number[], tagIds: MultiverseTagIds): { parent: number[]; block: number[] } {
-  const roles = tagRoles(tagIds);
-  const parent: number[] = [];
-  const block: number[] = [];
-  const openBlocks: number[] = [];
-  const openSpans: number[] = [];
-  let blocks = 0;
-  for (const id of ids) {
-    switch (roles.get(id)) {
-      case 'parallelOpen':
-        openBlocks.push(blocks++);
-        break;
-      case 'parallelClose':
-        openBlocks.pop();
-        break;
-      case 'pathOpen':
-        parent.push(openSpans.at(-1) ?? -1);
-        block.push(openBlocks.at(-1) as number);
-        openSpans.push(parent.length - 1);
-        break;
-      case 'pathClose':
-        openSpans.pop();
-        break;
-    }
-  }
-  return { parent, block };
-}
-
 /**
  * The training record of `problem` in `format`.
  * @throws MultiverseFormatError when the converted text breaks the tag grammar.
@@ -101,11 +64,6 @@ export function exampleRecord(
   tokenizer: Tokenizer,
   tagIds: MultiverseTagIds,
 ): ExampleRecord {
-  const prompt = tokenizer.encode(promptText(problem, tokenizer), { addSpecialTokens: false });
-  const answer = tokenizer.encode(solutionText(problem, format) + END_OF_TURN, { addSpecialTokens: false });
-  const ids = [...prompt, ...answer];
-  const layout = multiverseLayout(ids, tagIds);
-  const spans = spanTables(ids, tagIds);
   return {
     problem: problemText(problem),
     answer: problemAnswer(problem),
@@ -113,12 +71,6 @@ export function exampleRecord(
     parts: problem.parts.length,
     nested: problem.parts.some((p) => p.kind === 'group'),
     format,
-    prompt_len: prompt.length,
-    ids,
-    loss_mask: ids.map((_, i) => (i < prompt.length ? 0 : 1)),
-    positions: layout.positions,
-    path_span: layout.pathSpan,
-    span_parent: spans.parent,
-    span_block: spans.block,
+    ...trainingTokens(promptText(problem, tokenizer), solutionText(problem, format), tokenizer, tagIds),
   };
 }
