@@ -17,7 +17,15 @@ export type ModelErrorCode =
   | 'TRUNCATED_FILE'
   | 'BAD_HEADER'
   | 'BAD_OFFSETS'
-  | 'TOKENIZER_ERROR';
+  | 'TOKENIZER_ERROR'
+  // Hugging Face hub ids (src/hub/):
+  | 'HUB_INVALID_ID'
+  | 'HUB_NOT_FOUND'
+  | 'HUB_UNAUTHORIZED'
+  | 'HUB_NETWORK'
+  | 'HUB_BAD_RESPONSE'
+  | 'HUB_CHECKSUM_MISMATCH'
+  | 'HUB_OFFLINE_MISS';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';

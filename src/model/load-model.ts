@@ -10,6 +10,8 @@ import { Model } from './model.js';
 import { loadTokenizer } from './tokenizer.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import { readTemplate } from '../multiverse/template.js';
+import { localModelDir } from '../hub/model-source.js';
+import type { HubOptions } from '../hub/settings.js';
 
 export interface LoadModelOptions {
   /**
@@ -29,11 +31,19 @@ export interface LoadModelOptions {
   parallelMinWork?: number;
   /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
   maxStepTokens?: number;
+  /** Cache, endpoint, token, offline switch and download progress for hub ids. Default: from HF_* variables. */
+  hub?: HubOptions;
 }
 
-/** @throws ModelLoadError for a malformed folder; Error when the native engine cannot map the weights. */
-export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
-  const checkpoint = await openCheckpoint(dir);
+/**
+ * @param source a checkpoint folder, or a Hugging Face hub model: `hf:org/name[@revision]`, or
+ *   `org/name[@revision]` when no such local path exists. A hub model comes from the cache
+ *   (huggingface_hub's layout, shared with Python) or is downloaded into it first.
+ * @throws ModelLoadError for a malformed folder or a hub model that cannot be had (HUB_* codes);
+ *   Error when the native engine cannot map the weights.
+ */
+export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<Model> {
+  const checkpoint = await openCheckpoint(await localModelDir(source, options.hub));
   const tokenizer = await loadTokenizer(checkpoint.dir);
   const c = checkpoint.config;
   const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
