@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,15 @@ const savedEnv = { ...process.env };
 let hub: FakeHub;
 let shardedDir: string;
 let singleDir: string;
+
+/** A loopback port nothing listens on (any more). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 function freshCache(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mv-hub-cache-'));
@@ -172,7 +182,7 @@ describe('loadModel from the hub', () => {
   it('keeps the partial file when the connection keeps dropping, and the next run resumes from it', async () => {
     const cache = freshCache();
     hub.faults.cut.set('model.safetensors', { after: 3000, times: 99 });
-    await expectLoadError(hubSnapshot(parseHubId('hf:acme/tiny')!, hubOptions(cache)), 'HUB_NETWORK', "'acme/tiny'", 'run again to resume');
+    await expectLoadError(hubSnapshot(parseHubId('hf:acme/tiny')!, hubOptions(cache)), 'HUB_NETWORK', "'acme/tiny'", 'resumes where it stopped');
     const blobs = path.join(cache, 'models--acme--tiny', 'blobs');
     const partial = fs.readdirSync(blobs).find((f) => f.endsWith('.incomplete'))!;
     const kept = fs.statSync(path.join(blobs, partial)).size;
@@ -236,7 +246,8 @@ describe('loadModel from the hub', () => {
     const cache = freshCache();
     await expectLoadError(loadModel('acme/nothing', { hub: hubOptions(cache) }), 'HUB_NOT_FOUND', "'acme/nothing' (no local folder of that name", 'HF_TOKEN');
     await expectLoadError(loadModel('hf:acme/tiny@v9', { hub: hubOptions(cache) }), 'HUB_NOT_FOUND', "'v9'");
-    await expectLoadError(loadModel('hf:acme/tiny', { hub: { cacheDir: cache, endpoint: 'http://127.0.0.1:1' } }), 'HUB_NETWORK', 'http://127.0.0.1:1');
+    const closed = await closedPort();
+    await expectLoadError(loadModel('hf:acme/tiny', { hub: { cacheDir: cache, endpoint: `http://127.0.0.1:${closed}` } }), 'HUB_NETWORK', 'ECONNREFUSED');
   });
 
   it('reuses a cache that Python laid out, without a single request', async () => {

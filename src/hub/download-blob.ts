@@ -13,7 +13,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ModelLoadError } from '../model/errors.js';
 import { blobChecksum, type BlobChecksum } from './checksum.js';
-import { authHeaders, type FileMetadata } from './file-metadata.js';
+import { requestHeaders, type FileMetadata } from './file-metadata.js';
 import { badResponse, networkError, responseError, type HubRequest } from './hub-errors.js';
 
 /** Requests per call before giving up on a connection that keeps dropping. */
@@ -88,7 +88,7 @@ async function hashPartial(partial: string, meta: FileMetadata): Promise<Progres
  */
 async function fetchRest(req: HubRequest, meta: FileMetadata, partial: string, progress: Progress, onBytes: (n: number) => void): Promise<void> {
   const range: Record<string, string> = progress.have > 0 ? { range: `bytes=${progress.have}-` } : {};
-  const res = await fetch(meta.url, { headers: { ...authHeaders(req.settings, meta.url), ...range } });
+  const res = await fetch(meta.url, { headers: { ...requestHeaders(req.settings, meta.url), ...range } });
   if (res.status === 200 && progress.have > 0) {
     // The server ignored the range: take the whole file again.
     await fs.rm(partial);

@@ -21,9 +21,13 @@ export function resolveUrl(endpoint: string, repo: string, revision: string, fil
   return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** The token goes to the hub only, never to a CDN on another origin. */
-export function authHeaders(settings: HubSettings, url: string): Record<string, string> {
-  return settings.token && new URL(url).origin === new URL(settings.endpoint).origin ? { authorization: `Bearer ${settings.token}` } : {};
+/**
+ * Headers for a request to `url`. The token goes to the hub only, never to a CDN on another
+ * origin; `identity` keeps sizes and byte ranges those of the file itself, not of a compressed body.
+ */
+export function requestHeaders(settings: HubSettings, url: string): Record<string, string> {
+  const sameOrigin = new URL(url).origin === new URL(settings.endpoint).origin;
+  return { 'accept-encoding': 'identity', ...(settings.token && sameOrigin ? { authorization: `Bearer ${settings.token}` } : {}) };
 }
 
 /**
@@ -36,7 +40,7 @@ export async function fileMetadata(req: HubRequest, revision: string): Promise<F
   for (let hop = 0; ; hop++) {
     let res: Response;
     try {
-      res = await fetch(url, { method: 'HEAD', redirect: 'manual', headers: authHeaders(req.settings, url) });
+      res = await fetch(url, { method: 'HEAD', redirect: 'manual', headers: requestHeaders(req.settings, url) });
     } catch (err) {
       throw networkError(err, req);
     }

@@ -60,7 +60,7 @@ export function networkError(err: unknown, { id, settings, file }: HubRequest): 
   const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
   return new ModelLoadError(
     'HUB_NETWORK',
-    `${named(id)}: cannot fetch ${file} from ${settings.endpoint} (${cause}): check the connection or HF_ENDPOINT; run again to resume, or set HF_HUB_OFFLINE=1 to use the cache only`,
+    `${named(id)}: cannot fetch ${file} from ${settings.endpoint} (${cause}): check the connection or HF_ENDPOINT, then run again (a partial download resumes where it stopped); HF_HUB_OFFLINE=1 uses the cache only`,
     file,
   );
 }
