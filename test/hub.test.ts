@@ -106,7 +106,11 @@ describe('hub ids', () => {
     expect(parseHubId('./acme/tiny')).toBeUndefined();
     expect(parseHubId('/abs/acme/tiny')).toBeUndefined();
     expect(parseHubId('models')).toBeUndefined();
-    expect(() => parseHubId('hf:../etc/passwd')).toThrow(expect.objectContaining({ code: 'HUB_INVALID_ID' }));
+    expect(parseHubId('hf:acme/tiny@refs/pr/1')?.revision).toBe('refs/pr/1');
+    // The revision names a file under refs/: nothing may climb out of it.
+    for (const bad of ['hf:../etc/passwd', 'hf:acme/tiny@../../x', 'hf:acme/tiny@pr/../../x', 'hf:acme/tiny@', 'hf:acme/tiny@/abs']) {
+      expect(() => parseHubId(bad), bad).toThrow(expect.objectContaining({ code: 'HUB_INVALID_ID' }));
+    }
   });
 
   it('checks a file against a git blob id as `git hash-object` computes it', () => {

@@ -106,7 +106,7 @@ async function fetchRest(req: HubRequest, meta: FileMetadata, partial: string, p
   try {
     for await (const chunk of res.body) {
       progress.checksum.update(chunk);
-      await handle.write(chunk);
+      await handle.appendFile(chunk);
       progress.have += chunk.length;
       onBytes(chunk.length);
     }

@@ -18,8 +18,10 @@ export interface HubId {
 const PREFIX = 'hf:';
 // The hub's own rule for names: letters, digits, '-', '_', '.'; no leading or trailing '-' or '.'.
 const NAME = '[A-Za-z0-9](?:[\\w.-]*[A-Za-z0-9_])?';
-const BARE_ID = new RegExp(`^${NAME}/${NAME}(?:@[^\\s@]+)?$`);
-const PREFIXED_ID = new RegExp(`^(?:${NAME}/)?${NAME}(?:@[^\\s@]+)?$`);
+// A branch, tag or commit; it names a file under refs/, so no empty or '..' segments.
+const REVISION = '(?:@(?!(?:[\\w.-]+/)*\\.\\.?(?:/|$))[\\w.-]+(?:/[\\w.-]+)*)?';
+const BARE_ID = new RegExp(`^${NAME}/${NAME}${REVISION}$`);
+const PREFIXED_ID = new RegExp(`^(?:${NAME}/)?${NAME}${REVISION}$`);
 
 /**
  * The hub repo `source` names, or undefined when it is a local path.
