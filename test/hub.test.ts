@@ -244,6 +244,10 @@ describe('loadModel from the hub', () => {
     }
     const resolves = hub.requests.filter((r) => r.url.startsWith('/acme/gated/'));
     expect(resolves.at(-1)?.authorization).toBe('Bearer hf_secret');
+    // The CDN is another host: the token never goes there.
+    const cdn = hub.requests.filter((r) => r.url.startsWith('/cdn/'));
+    expect(cdn.length).toBeGreaterThan(0);
+    expect(cdn.every((r) => r.authorization === undefined)).toBe(true);
   });
 
   it('an unknown repo or revision is HUB_NOT_FOUND; an unreachable hub is HUB_NETWORK', async () => {

@@ -44,15 +44,17 @@ export async function fileMetadata(req: HubRequest, revision: string): Promise<F
     } catch (err) {
       throw networkError(err, req);
     }
-    const location = res.headers.get('location');
-    const describesFile = res.headers.has('x-repo-commit');
-    // A redirect without the file's headers is a renamed repo: follow it. One with them points at the CDN.
-    if (res.status >= 300 && res.status < 400 && location && !describesFile && hop < MAX_RENAME_HOPS) {
-      url = new URL(location, url).href;
+    const isRedirect = res.status >= 300 && res.status < 400;
+    const location = isRedirect ? res.headers.get('location') : null;
+    const target = location ? new URL(location, url) : undefined;
+    // As huggingface_hub does: a redirect on the same host (a renamed repo) is followed; one to another
+    // host (the CDN) carries the file's headers itself, and the token must not follow it there.
+    if (target && target.hostname === new URL(url).hostname && hop < MAX_RENAME_HOPS) {
+      url = target.href;
       continue;
     }
     if (res.status === 404 && res.headers.get('x-error-code') === 'EntryNotFound') return undefined;
-    if (!res.ok && !(res.status >= 300 && res.status < 400)) throw responseError(res, req);
+    if (!res.ok && !isRedirect) throw responseError(res, req);
     const commit = header(res, 'x-repo-commit', req);
     const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? header(res, 'etag', req));
     const size = Number(res.headers.get('x-linked-size') ?? header(res, 'content-length', req));
@@ -60,7 +62,7 @@ export async function fileMetadata(req: HubRequest, revision: string): Promise<F
     if (!isCommitHash(commit)) throw badResponse('a commit hash in X-Repo-Commit', req);
     if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(etag)) throw badResponse('a sha1 or sha256 ETag', req);
     if (!Number.isSafeInteger(size) || size < 0) throw badResponse('a file size', req);
-    return { commit, etag, size, url: location ? new URL(location, url).href : url };
+    return { commit, etag, size, url: target?.href ?? url };
   }
 }
 

@@ -4,8 +4,9 @@
  *
  *   HEAD/GET /{org}/{name}/resolve/{revision}/{file}
  *     small files: 200, ETag = git blob sha1, X-Repo-Commit, Content-Length
- *     LFS files (*.safetensors): 302 to /cdn/{sha256} with X-Linked-Etag = sha256, X-Linked-Size,
- *       X-Repo-Commit (and an ETag that is not the sha256, so a client must prefer X-Linked-Etag)
+ *     LFS files (*.safetensors): 302 to a CDN on another host (127.0.0.2, same port numbering aside)
+ *       with X-Linked-Etag = sha256, X-Linked-Size, X-Repo-Commit (and an ETag that is not the
+ *       sha256, so a client must prefer X-Linked-Etag)
  *     errors: 401 RepoNotFound (unknown repo, no token), 404 RepoNotFound (with a token),
  *       401/403 GatedRepo, 404 RevisionNotFound, 404 EntryNotFound (the X-Error-Code header)
  *   GET /cdn/{sha256}: the bytes, with Range requests answered 206
@@ -45,6 +46,8 @@ export interface FakeHub {
   endpoint: string;
   requests: RecordedRequest[];
   faults: Faults;
+  /** Where LFS files are redirected: another host, as the hub's CDN is, so no token may go there. */
+  cdn: string;
   close(): Promise<void>;
 }
 
@@ -63,10 +66,10 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     }
   }
 
-  const server = http.createServer((req, res) => {
+  let cdnOrigin = '';
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     requests.push({ method: req.method!, url: req.url!, range: req.headers.range, authorization: req.headers.authorization });
-    const origin = `http://${req.headers.host}`;
-    const url = new URL(req.url!, origin);
+    const url = new URL(req.url!, `http://${req.headers.host}`);
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
     if (cdn) return serveBytes(req, res, byHash.get(cdn[1]), faults);
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
@@ -83,7 +86,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     res.setHeader('X-Repo-Commit', repo.commit);
     if (isLfs(file)) {
       res.writeHead(302, {
-        Location: `${origin}/cdn/${sha256(data)}`,
+        Location: `${cdnOrigin}/cdn/${sha256(data)}`,
         ETag: `"${gitBlobSha1(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(data)}\n`))}"`,
         'X-Linked-Etag': `"${sha256(data)}"`,
         'X-Linked-Size': String(data.length),
@@ -92,15 +95,27 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     }
     res.writeHead(200, { ETag: `"${gitBlobSha1(data)}"`, 'Content-Length': String(data.length) });
     res.end(req.method === 'HEAD' ? undefined : data);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  };
+  const hub = await listen(handle, '127.0.0.1');
+  const cdn = await listen(handle, '127.0.0.2');
+  cdnOrigin = cdn.origin;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: hub.origin,
+    cdn: cdn.origin,
     requests,
     faults,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await hub.close();
+      await cdn.close();
+    },
   };
+}
+
+async function listen(handle: http.RequestListener, host: string): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = http.createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://${host}:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 function fail(res: http.ServerResponse, status: number, code: string): void {
