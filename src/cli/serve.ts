@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createServer, type MultiverseServer, type ServerAddress } from '../server/server.js';
 import { SERVER_DEFAULTS } from '../server/options.js';
 import { numberOption, UsageError, type OptionSpec } from './args.js';
+import { parseHubId } from '../hub/hub-id.js';
 import { packageRoot } from './default-model.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 
@@ -42,6 +43,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     port: numberOption(args, 'port', true),
     apiKey: typeof apiKey === 'string' ? apiKey : undefined,
     viewerDir: viewerDir(),
+    // A hub model's folder is named by its commit; clients see the repo id instead.
+    modelId: typeof args.options.model === 'string' ? parseHubId(args.options.model)?.repo : undefined,
   };
   // Listen for the signals from the start, so one that comes while the model loads still stops us cleanly.
   const stopped = nextStopSignal();
