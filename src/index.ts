@@ -8,6 +8,7 @@ export { loadModel, type LoadModelOptions } from './model/load-model.js';
 export { shippedModelDir, type ShippedModel } from './model/shipped-models.js';
 export { Model, type ModelInfo } from './model/model.js';
 export { ModelLoadError, type ModelErrorCode } from './model/errors.js';
+export type { HubOptions } from './hub/settings.js';
 export type { ModelConfig, Architecture, WeightDtype } from './model/config.js';
 export type { ChatMessage, Tokenizer } from './model/tokenizer.js';
 export { GenerationError, type GenerationErrorCode } from './engine/errors.js';

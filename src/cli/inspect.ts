@@ -4,6 +4,7 @@
  * tensors the engine loads, special tokens, the ids of the 12 Multiverse tags, the chat template.
  */
 import path from 'node:path';
+import { localModelDir } from '../hub/model-source.js';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { eosTokenIds } from '../model/eos.js';
 import type { ModelConfig, WeightDtype } from '../model/config.js';
@@ -37,7 +38,7 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, INSPECT_USAGE, { json: { kind: 'boolean', help: 'print the report as one JSON object' } }, {});
   if (!args) return 0;
   if (args.positionals.length !== 1) throw new UsageError(`give one model folder\n${INSPECT_USAGE}`);
-  const checkpoint = await openCheckpoint(args.positionals[0]);
+  const checkpoint = await openCheckpoint(await localModelDir(args.positionals[0]));
   const report = modelReport(checkpoint, await loadTokenizer(checkpoint.dir));
   process.stdout.write(args.options.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
   return 0;

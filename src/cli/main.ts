@@ -12,6 +12,7 @@ import { EVAL_USAGE, evalCommand } from './eval.js';
 import { INSPECT_USAGE, inspectCommand } from './inspect.js';
 import { SERVE_USAGE, serveCommand } from './serve.js';
 import { CURATE_USAGE, curateCommand } from './curate.js';
+import { PULL_USAGE, pullCommand } from './pull.js';
 
 const USAGE = `usage: multiverse <command> [options]
 
@@ -22,6 +23,7 @@ Commands:
   serve   HTTP + WebSocket server with the live viewer at / (${SERVE_USAGE.replace('usage: ', '')})
   inspect what a model folder holds (${INSPECT_USAGE.replace('usage: ', '')})
   curate  turn sequential reasoning traces into Multiverse training data with an LLM (${CURATE_USAGE.replace('usage: ', '')})
+  pull    download a model from the Hugging Face hub (${PULL_USAGE.replace('usage: ', '')})
 
 Run \`multiverse <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 failure (the message says why), 2 usage error, 130 serve stopped by SIGINT.
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'serve') return serveCommand(rest);
   if (command === 'inspect') return inspectCommand(rest);
   if (command === 'curate') return curateCommand(rest);
+  if (command === 'pull') return pullCommand(rest);
   throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
 }
 

@@ -6,6 +6,7 @@
  */
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions } from '../engine/generate-options.js';
+import { localModelDir } from '../hub/model-source.js';
 import { loadModel } from '../model/load-model.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
 import type { Model } from '../model/model.js';
@@ -15,7 +16,7 @@ import { reportDuration } from './progress.js';
 
 /** --model alone, for commands that take a model but no input (`serve`). */
 export const MODEL_SPEC: Record<string, OptionSpec> = {
-  model: { kind: 'string', help: 'model folder (default: the embedded default model)' },
+  model: { kind: 'string', help: 'model folder, or hub model hf:org/name[@revision] (default: the embedded default model)' },
 };
 
 const MODEL_INPUT_SPEC: Record<string, OptionSpec> = {
@@ -102,11 +103,11 @@ export function checkGenerationFlags(options: GenerateOptions): void {
 
 /**
  * Loads --model (or the default model, generated on first use), runs `use` with it and disposes
- * of it, also when `use` throws. Unless `quiet`, says on stderr what is loading, then what was
- * loaded and how fast.
+ * of it, also when `use` throws. A hub model is fetched first (its own progress bar on a TTY).
+ * Unless `quiet`, says on stderr what is loading, then what was loaded and how fast.
  */
 export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>): Promise<T> {
-  const dir = typeof args.options.model === 'string' ? args.options.model : shippedModelDir();
+  const dir = typeof args.options.model === 'string' ? await localModelDir(args.options.model) : shippedModelDir();
   const load = () => loadModel(dir);
   const model = quiet
     ? await load()

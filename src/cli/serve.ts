@@ -11,6 +11,7 @@ import { SERVER_DEFAULTS } from '../server/options.js';
 import { isLoopback } from '../server/exposure.js';
 import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { packageRoot } from '../model/shipped-models.js';
+import { parseHubId } from '../hub/hub-id.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 
 /** The environment variable the api key is read from when no flag gives it. */
@@ -50,6 +51,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     apiKey: readApiKey(args.options),
     allowOrigins: Array.isArray(allowOrigins) ? allowOrigins : undefined,
     viewerDir: viewerDir(),
+    // A hub model's folder is named by its commit; clients see the repo id instead.
+    modelId: typeof args.options.model === 'string' ? parseHubId(args.options.model)?.repo : undefined,
   };
   // Listen for the signals from the start, so one that comes while the model loads still stops us cleanly.
   const stopped = nextStopSignal();

@@ -21,7 +21,16 @@ export type ModelErrorCode =
   | 'NOT_A_FILE'
   | 'SYMLINK_LOOP'
   | 'FILE_UNREADABLE'
-  | 'NON_FINITE_WEIGHT';
+  | 'NON_FINITE_WEIGHT'
+
+  // Hugging Face hub ids (src/hub/):
+  | 'HUB_INVALID_ID'
+  | 'HUB_NOT_FOUND'
+  | 'HUB_UNAUTHORIZED'
+  | 'HUB_NETWORK'
+  | 'HUB_BAD_RESPONSE'
+  | 'HUB_CHECKSUM_MISMATCH'
+  | 'HUB_OFFLINE_MISS';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';

@@ -12,6 +12,8 @@ import { shippedModelDir } from './shipped-models.js';
 import { loadTokenizer } from './tokenizer.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import { readTemplate } from '../multiverse/template.js';
+import { localModelDir } from '../hub/model-source.js';
+import type { HubOptions } from '../hub/settings.js';
 
 export interface LoadModelOptions {
   /**
@@ -37,12 +39,14 @@ export interface LoadModelOptions {
    * of loading that model (docs/api.md), so it is on by default; false skips it.
    */
   checkWeights?: boolean;
+  /** Cache, endpoint, token, offline switch and download progress for hub ids. Default: from HF_* variables. */
+  hub?: HubOptions;
 }
 
 /**
  * Loads a Hugging Face checkpoint folder (`config.json`, `*.safetensors`, `tokenizer.json`,
- * `tokenizer_config.json`) into a {@link Model}; with no folder, the shipped Multiverse model
- * (`shippedModelDir()`, a 1M-parameter model that solves sums of products by forking).
+ * `tokenizer_config.json`) or a hub model into a {@link Model}; with no source, the shipped
+ * Multiverse model (`shippedModelDir()`, a 1M-parameter model that solves sums of products by forking).
  *
  * @example
  * ```ts
@@ -52,11 +56,15 @@ export interface LoadModelOptions {
  *   if (e.type === 'token') process.stdout.write(e.text);
  * });
  * ```
+ * @param source a checkpoint folder, or a Hugging Face hub model: `hf:org/name[@revision]`, or
+ *   `org/name[@revision]` when no such local path exists. A hub model comes from the cache
+ *   (huggingface_hub's layout, shared with Python) or is downloaded into it first.
  * @throws ModelLoadError for a malformed folder (its `code` names the problem, `file` and `tensor` where it is),
- *   NON_FINITE_WEIGHT for a NaN or infinite weight; Error when the native engine cannot map the weights.
+ *   NON_FINITE_WEIGHT for a NaN or infinite weight, HUB_* for a hub model that cannot be had;
+ *   Error when the native engine cannot map the weights.
  */
-export async function loadModel(dir: string = shippedModelDir(), options: LoadModelOptions = {}): Promise<Model> {
-  const checkpoint = await openCheckpoint(dir);
+export async function loadModel(source: string = shippedModelDir(), options: LoadModelOptions = {}): Promise<Model> {
+  const checkpoint = await openCheckpoint(await localModelDir(source, options.hub));
   const tokenizer = await loadTokenizer(checkpoint.dir);
   const c = checkpoint.config;
   const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
