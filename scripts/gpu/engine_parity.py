@@ -3,6 +3,7 @@ Parity of the engine (through gpu_driver, on the CUDA or CPU backend) against a 
 of the training model (train/model.py, f32) over the same tokens, mask and position ids: prefill,
 decode, a ragged batch, a wide batch (the tensor-core path) and a nested fork/merge transcript.
 """
+import json
 import os
 import subprocess
 
@@ -99,7 +100,7 @@ def check(driver, model_dir, work, engine_device, torch_device):
     """One result dict per scenario."""
     os.makedirs(work, exist_ok=True)
     spec = write_spec(model_dir, os.path.join(work, "spec.txt"))
-    import json
+
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
     vocab = config["vocab_size"]
