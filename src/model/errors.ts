@@ -17,7 +17,9 @@ export type ModelErrorCode =
   | 'TRUNCATED_FILE'
   | 'BAD_HEADER'
   | 'BAD_OFFSETS'
-  | 'TOKENIZER_ERROR';
+  | 'TOKENIZER_ERROR'
+  /** `device: 'cuda'` asked for where the addon has no CUDA backend or no usable GPU is present. */
+  | 'CUDA_UNAVAILABLE';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
