@@ -19,9 +19,11 @@ struct DeviceMatrix {
   int cols = 0;
 };
 
-// Rows up to which a step's matmuls stream each weight once through the GEMV kernel; more rows
-// go through the tensor-core GEMM (16-bit weights) or repeat the GEMV per group of rows (f32).
-constexpr int kGemvMaxTokens = 8;
+// Rows up to which a step's matmuls stream each weight once through the GEMV kernel (decode of up
+// to 16 sequences stays bound by weight traffic, where a 64-row tensor-core tile would leave most
+// of the device idle on a 1536-wide layer); more rows go through the tensor-core GEMM (16-bit
+// weights) or repeat the GEMV per group of rows (f32).
+constexpr int kGemvMaxTokens = 16;
 
 // Bytes of `scratch16` that matmul needs for `tokens` rows of `cols` inputs.
 size_t matmul_scratch_bytes(int tokens, int cols);

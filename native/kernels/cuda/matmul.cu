@@ -85,6 +85,8 @@ void launch_gemv(const float* x, int tokens, const W* w, const float* bias, floa
   case R: gemv_kernel<W, R><<<grid, block, 0, s>>>(x, w, bias, y, cols, rows, accumulate, vec); break;
     MV_GEMV_CASE(1) MV_GEMV_CASE(2) MV_GEMV_CASE(3) MV_GEMV_CASE(4)
     MV_GEMV_CASE(5) MV_GEMV_CASE(6) MV_GEMV_CASE(7) MV_GEMV_CASE(8)
+    MV_GEMV_CASE(9) MV_GEMV_CASE(10) MV_GEMV_CASE(11) MV_GEMV_CASE(12)
+    MV_GEMV_CASE(13) MV_GEMV_CASE(14) MV_GEMV_CASE(15) MV_GEMV_CASE(16)
 #undef MV_GEMV_CASE
   }
 }
