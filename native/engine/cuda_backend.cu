@@ -175,6 +175,9 @@ class CudaBackend : public Backend {
     // Zeroed so that a slot read before it is written (never, by the engine's contract) is finite.
     MV_CUDA(cudaMemset(k_cache_.ensure(kv_floats * sizeof(float)), 0, kv_floats * sizeof(float)));
     MV_CUDA(cudaMemset(v_cache_.ensure(kv_floats * sizeof(float)), 0, kv_floats * sizeof(float)));
+    // The uploads and memsets ran on the legacy stream, which the step's non-blocking stream does
+    // not wait for: finish them here.
+    MV_CUDA(cudaDeviceSynchronize());
     MV_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));  // last: nothing after it throws
   }
 

@@ -110,7 +110,7 @@ def read_tensors(path):
     for name, h in header.items():
         a, b = h["data_offsets"]
         dtype = SAFETENSORS_DTYPES[h["dtype"]]
-        raw = torch.frombuffer(data[a:b], dtype=torch.int16 if dtype != torch.float32 else torch.float32)
+        raw = torch.frombuffer(memoryview(data)[a:b], dtype=torch.int16 if dtype != torch.float32 else torch.float32)
         t = raw.view(dtype) if dtype != torch.float32 else raw
         out[name] = t.reshape(h["shape"]).float()
     return out
@@ -120,7 +120,8 @@ def load_reference(model_dir, device="cpu"):
     """The checkpoint as the training model in f32: the oracle (Llama = Qwen2 with zero biases)."""
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
-    model = Qwen2(ModelConfig.from_dict(config))
+    with torch.device(device) if device != "cpu" else contextlib.nullcontext():
+        model = Qwen2(ModelConfig.from_dict(config))
     state = read_tensors(os.path.join(model_dir, "model.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     allowed = {k for k in missing if k.endswith(".bias")} if config["model_type"] == "llama" else set()

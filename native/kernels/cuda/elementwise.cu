@@ -1,15 +1,9 @@
 // The per-token kernels between the matmuls: embedding gather, RMSNorm, RoPE, KV store, SiLU*mul.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+#include "kernels/cuda/convert.cuh"
 #include "kernels/cuda/kernels.h"
 
 namespace mv::cuda {
 namespace {
-
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename W>
 __global__ void embed_kernel(const W* __restrict__ table, const int32_t* __restrict__ tokens, int dim,

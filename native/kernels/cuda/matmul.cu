@@ -3,27 +3,15 @@
 // activations at once, so each weight byte is read once per step whatever the row count. Larger
 // steps (prefill, many sequences) are bound by arithmetic: a WMMA tensor-core GEMM over 16-bit
 // weights, activations rounded to the weight's type, accumulating in f32.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <mma.h>
 
 #include <algorithm>
 
+#include "kernels/cuda/convert.cuh"
 #include "kernels/cuda/kernels.h"
 
 namespace mv::cuda {
 namespace {
-
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename W>
-__device__ __forceinline__ W narrow(float v);
-template <>
-__device__ __forceinline__ __half narrow<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 constexpr int kGemvWarps = 4;  // one output row per warp
 
