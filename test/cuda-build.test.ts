@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { loadModel } from '../src/model/load-model.js';
 import { loadNative } from '../src/native/binding.js';
+import { cli } from './support/cli.js';
 import { engineFor, range } from './support/oracle.js';
 import { tinyModel } from './support/models.js';
 
@@ -45,6 +46,20 @@ describe('the default build (no CUDA)', () => {
     expect(model.info.device).toBe('cpu');
     expect(model.info.backend).toMatch(/^cpu-/);
     await model.dispose();
+  });
+
+  it('multiverse run --device: cuda exits 1 with CUDA_UNAVAILABLE, an unknown device is a usage error, auto runs', () => {
+    const model = tinyModel('qwen2', 'F32');
+    const cuda = cli('run', '--model', model, '--device', 'cuda', '--tokens', '1,2', '--max-tokens', '2');
+    expect(cuda.code).toBe(1);
+    expect(cuda.stderr).toMatch(/multiverse: CUDA_UNAVAILABLE: this build of the addon has no CUDA backend/);
+    const bogus = cli('run', '--model', model, '--device', 'tpu', '--tokens', '1,2');
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/--device must be cpu, cuda or auto, got tpu/);
+    const auto = cli('run', '--model', model, '--device', 'auto', '--tokens', '1,2', '--max-tokens', '2', '--temperature', '0', '--json');
+    expect(auto.code).toBe(0);
+    const done = JSON.parse(auto.stdout.trim().split('\n').at(-1) ?? '');
+    expect(done).toMatchObject({ type: 'done', usage: { promptTokens: 2 } });
   });
 });
 

@@ -104,7 +104,7 @@ def report(r):
         out += ["", f"## Speed: {name} (engine backend {e['backend']})", "",
                 f"Weights read per decode step: {s['weight_bytes'] / 1e9:.3f} GB.", ""]
         bound = r["copy_bandwidth"] / s["weight_bytes"] if "copy_bandwidth" in r else None
-        out += ["| sequences | engine tok/s | per sequence | vs 1 sequence | transformers generate tok/s | engine / transformers | HBM bound (1 seq) | share of bound |",
+        out += ["| sequences | engine tok/s | per sequence | vs 1 sequence | transformers generate tok/s | engine / transformers | HBM bound (steps/s) | steps/s share of bound |",
                 "|---|---|---|---|---|---|---|---|"]
         one = e["decode_tok_s"]["1"]
         for n, rate in e["decode_tok_s"].items():
@@ -112,16 +112,38 @@ def report(r):
             out.append(f"| {n} | {rate:.1f} | {rate / int(n):.1f} | {rate / one:.2f}x | "
                        f"{'-' if hf is None else f'{hf:.1f}'} | {'-' if hf is None else f'{rate / hf:.2f}x'} | "
                        f"{'-' if bound is None else f'{bound:.1f}'} | "
-                       f"{'-' if bound is None else f'{rate / int(n) / bound:.0%} (per sequence)'} |")
+                       f"{'-' if bound is None else f'{rate / int(n) / bound:.0%}'} |")
         out += ["", "| prefill tokens | tok/s |", "|---|---|"]
         out += [f"| {n} | {rate:.0f} |" for n, rate in e["prefill_tok_s"].items()]
         out += ["", "| prefix | fork (4) | merge (4) | release | 4-child decode step |", "|---|---|---|---|---|"]
         out += [f"| {n} | {t['fork_us']:.1f} us | {t['merge_us']:.1f} us | {t['release_us']:.1f} us | {t['child_step_ms']:.2f} ms |"
                 for n, t in e["fork_merge"].items()]
+    out += criteria(r)
     if r["errors"]:
         out += ["", "## Errors", ""] + ["```\n" + e + "```" for e in r["errors"]]
     out += ["", f"Total {r['seconds']:.0f} s.", ""]
     return "\n".join(out)
+
+
+def criteria(r):
+    """Issue 13's must-shows, computed from this run (1.5B-shaped bf16 model)."""
+    s = r["speed"].get("qwen2.5-1.5b-shape-bf16")
+    if not s or "copy_bandwidth" not in r:
+        return []
+    e, hf = s["engine"], s.get("transformers", {})
+    one, four = e["decode_tok_s"]["1"], e["decode_tok_s"]["4"]
+    bound = r["copy_bandwidth"] / s["weight_bytes"]
+    fm = e["fork_merge"]
+    small, large = fm["1024"], fm["32768"]
+    meta = lambda t: t["fork_us"] + t["merge_us"] + t["release_us"]  # noqa: E731
+    rows = [
+        ("decode x1 >= 50% of the HBM bound (goal 70%)", f"{one / bound:.0%}", one / bound >= 0.5),
+        ("decode x1 >= 2x transformers generate", f"{one / hf['1']:.2f}x" if "1" in hf else "-", "1" in hf and one >= 2 * hf["1"]),
+        ("decode x4 >= 3.2x the tokens/s of x1", f"{four / one:.2f}x", four >= 3.2 * one),
+        ("fork+merge+release at 32k within 2x of 1k", f"{meta(large):.1f} us vs {meta(small):.1f} us", meta(large) <= 2 * meta(small)),
+    ]
+    return ["", "## Issue 13 criteria (1.5B-shaped bf16)", "", "| criterion | measured | met |", "|---|---|---|"] + [
+        f"| {c} | {m} | {'yes' if ok else '**no**'} |" for c, m, ok in rows]
 
 
 if __name__ == "__main__":
