@@ -70,7 +70,7 @@ def main():
                      "weight_bytes": speed.decode_weight_bytes(model_dir)}
             log(f"engine bench {name}: {entry['engine']}", t0)
             if not dry:
-                entry["transformers"] = speed.transformers_generate(model_dir)
+                entry["transformers"] = speed.transformers_speed(model_dir)
                 log(f"transformers {name}: {entry['transformers']}", t0)
             results["speed"][name] = entry
         except Exception:
@@ -108,13 +108,15 @@ def report(r):
                 "|---|---|---|---|---|---|---|---|"]
         one = e["decode_tok_s"]["1"]
         for n, rate in e["decode_tok_s"].items():
-            hf = s.get("transformers", {}).get(n)
+            hf = s.get("transformers", {}).get("decode_tok_s", {}).get(n)
             out.append(f"| {n} | {rate:.1f} | {rate / int(n):.1f} | {rate / one:.2f}x | "
                        f"{'-' if hf is None else f'{hf:.1f}'} | {'-' if hf is None else f'{rate / hf:.2f}x'} | "
                        f"{'-' if bound is None else f'{bound:.1f}'} | "
                        f"{'-' if bound is None else f'{rate / int(n) / bound:.0%}'} |")
-        out += ["", "| prefill tokens | tok/s |", "|---|---|"]
-        out += [f"| {n} | {rate:.0f} |" for n, rate in e["prefill_tok_s"].items()]
+        hf_prefill = s.get("transformers", {}).get("prefill_tok_s", {})
+        out += ["", "| prefill tokens | engine tok/s | transformers forward tok/s |", "|---|---|---|"]
+        out += [f"| {n} | {rate:.0f} | {hf_prefill[n]:.0f} |" if n in hf_prefill else f"| {n} | {rate:.0f} | - |"
+                for n, rate in e["prefill_tok_s"].items()]
         out += ["", "| prefix | fork (4) | merge (4) | release | 4-child decode step |", "|---|---|---|---|---|"]
         out += [f"| {n} | {t['fork_us']:.1f} us | {t['merge_us']:.1f} us | {t['release_us']:.1f} us | {t['child_step_ms']:.2f} ms |"
                 for n, t in e["fork_merge"].items()]
@@ -130,7 +132,7 @@ def criteria(r):
     s = r["speed"].get("qwen2.5-1.5b-shape-bf16")
     if not s or "copy_bandwidth" not in r:
         return []
-    e, hf = s["engine"], s.get("transformers", {})
+    e, hf = s["engine"], s.get("transformers", {}).get("decode_tok_s", {})
     one, four = e["decode_tok_s"]["1"], e["decode_tok_s"]["4"]
     bound = r["copy_bandwidth"] / s["weight_bytes"]
     fm = e["fork_merge"]

@@ -54,23 +54,33 @@ def copy_bandwidth(gib=2, reps=20):
     return 2 * n * 4 / times[len(times) // 2]
 
 
-def transformers_generate(model_dir, batches=(1, 4, 16), prompt=128, new_tokens=64):
-    """Greedy decode tokens/s of transformers' generate (prefill included, as one call does)."""
+def transformers_speed(model_dir, batches=(1, 4, 16), prompt=128, new_tokens=64, prefills=(512, 2048)):
+    """Tokens/s of transformers on the same weights in bf16: greedy `generate` at each batch size
+    (its prefill included, as one call does) and one forward over a prompt of each prefill length."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.bfloat16).to("cuda").eval()
     vocab = model.config.vocab_size
-    rates = {}
+    decode, prefill = {}, {}
     for b in batches:
         ids = torch.randint(2, vocab, (b, prompt), device="cuda")
         kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
                       attention_mask=torch.ones_like(ids), pad_token_id=0)
         model.generate(ids, **dict(kwargs, max_new_tokens=4, min_new_tokens=4))  # warm-up
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        model.generate(ids, **kwargs)
-        torch.cuda.synchronize()
-        rates[str(b)] = b * new_tokens / (time.perf_counter() - t0)
+        decode[str(b)] = b * new_tokens / timed(lambda: model.generate(ids, **kwargs))
+    with torch.no_grad():
+        for n in prefills:
+            ids = torch.randint(2, vocab, (1, n), device="cuda")
+            model(ids)  # warm-up
+            prefill[str(n)] = n / sorted(timed(lambda: model(ids)) for _ in range(3))[1]
     del model
     torch.cuda.empty_cache()
-    return rates
+    return {"decode_tok_s": decode, "prefill_tok_s": prefill}
+
+
+def timed(fn):
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0
