@@ -192,6 +192,7 @@ class CudaBackend : public Backend {
     const int inter = s_.intermediate, qkv_dim = qd + 2 * kvd;
     const Meta m = upload_meta(batch);
     const int T = m.tokens;
+    MV_CHECK(T <= 65535, "the CUDA backend takes at most 65535 tokens in one step");  // attention's grid.z
     float* x = x_.as<float>();
     float* xn = xn_.as<float>();
     float* qkv = qkv_.as<float>();
