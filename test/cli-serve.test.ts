@@ -39,7 +39,7 @@ describe('multiverse serve', () => {
     const s = await serve();
     expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${s.url}/health`);
-    expect(await health.json()).toMatchObject({ status: 'ok', model: path.basename(model), protocol: 1 });
+    expect(await health.json()).toMatchObject({ status: 'ok', model: path.basename(model), protocol: 1, device: 'cpu' });
     const page = await fetch(`${s.url}/`);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await page.text()).toContain('<script type="module" src="dist/app.js">');

@@ -5,6 +5,7 @@
 
 #include "addon/engine_wrap.h"
 #include "addon/finite_worker.h"
+#include "engine/cuda_backend.h"
 #include "kernels/cpu/kernels.h"
 
 namespace {
@@ -17,10 +18,20 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
+  std::string why;
+  const bool usable = mv::cuda_usable(&why);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("usable", usable);
+  o.Set("reason", why);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", mv::EngineWrap::Define(env));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures));
   exports.Set("findNonFinite", Napi::Function::New(env, mv::FindNonFinite));
+  exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus));
   return exports;
 }
 

@@ -87,6 +87,11 @@ EngineOptions engine_options_from_js(const Napi::Object& spec) {
   if (!spec.Get("parallelMinWork").IsUndefined()) {
     out.cpu.parallel_min_work = static_cast<size_t>(positive_int(spec, "parallelMinWork", true));
   }
+  if (!spec.Get("device").IsUndefined()) {
+    const std::string device = string(spec, "device");
+    MV_CHECK(device == "cpu" || device == "cuda" || device == "auto", "engine spec: device must be 'cpu', 'cuda' or 'auto'");
+    out.device = device == "cuda" ? Device::Cuda : device == "auto" ? Device::Auto : Device::Cpu;
+  }
   Napi::Value tensors = spec.Get("tensors");
   MV_CHECK(tensors.IsArray(), "engine spec: 'tensors' must be an array");
   const Napi::Array arr = tensors.As<Napi::Array>();

@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include "engine/engine.h"
 #include "engine/forward.h"
 #include "model/model_spec.h"
 
@@ -11,6 +12,7 @@ struct EngineOptions {
   ModelSpec model;
   int kv_slots = 0;
   CpuOptions cpu;
+  Device device = Device::Cpu;
 };
 
 EngineOptions engine_options_from_js(const Napi::Object& spec);

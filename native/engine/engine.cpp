@@ -4,14 +4,27 @@
 #include <unordered_set>
 
 #include "common/check.h"
+#include "engine/cuda_backend.h"
 
 namespace mv {
+namespace {
 
-Engine::Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu)
+bool resolve_cuda(Device device) {
+  if (device == Device::Cpu) return false;
+  std::string why;
+  const bool usable = cuda_usable(&why);
+  MV_CHECK(usable || device == Device::Auto, why);
+  return usable;
+}
+
+}  // namespace
+
+Engine::Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu, Device device)
     : spec_(std::move(spec)),
-      weights_(spec_),
-      kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots}),
-      backend_(make_cpu_backend(spec_, weights_, kv_, cpu)) {}
+      on_cuda_(resolve_cuda(device)),
+      weights_(on_cuda_ ? nullptr : std::make_unique<Weights>(spec_)),
+      kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots, !on_cuda_}),
+      backend_(on_cuda_ ? make_cuda_backend(spec_, kv_) : make_cpu_backend(spec_, *weights_, kv_, cpu)) {}
 
 std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {
   MV_CHECK(!busy_.load(), "engine busy: a step is already in flight");

@@ -19,6 +19,9 @@
 
 namespace mv {
 
+// Where the math runs. Auto: CUDA when cuda_usable() says so, else the CPU.
+enum class Device { Cpu, Cuda, Auto };
+
 struct StepRequest {
   int seq = -1;
   std::vector<int32_t> tokens;
@@ -28,7 +31,8 @@ struct StepRequest {
 
 class Engine {
  public:
-  Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu);
+  // Throws EngineError "CUDA_UNAVAILABLE: ..." when Cuda is asked for and cannot run here.
+  Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu, Device device = Device::Cpu);
 
   const ModelSpec& spec() const { return spec_; }
   KvPool& kv() { return kv_; }
@@ -43,7 +47,8 @@ class Engine {
 
  private:
   ModelSpec spec_;
-  Weights weights_;
+  bool on_cuda_;
+  std::unique_ptr<Weights> weights_;  // the CPU's f32 view; the CUDA backend uploads its own copy
   KvPool kv_;
   std::unique_ptr<Backend> backend_;
   std::atomic<bool> busy_{false};

@@ -25,6 +25,8 @@ struct KvShape {
   int layers = 0;
   int kv_dim = 0;  // num_kv_heads * head_dim
   int slots = 0;
+  // False when a device backend keeps the K/V storage itself: then k() and v() must not be used.
+  bool host_storage = true;
 };
 
 class KvPool {

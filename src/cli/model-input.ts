@@ -1,23 +1,35 @@
 /**
  * What the commands that take a model and an input share (`run`, `score`): the options --model
- * (default: the embedded model), --tokens (else the input is text), --top-logprobs, --raw and
- * --help, and holding the loaded model for the length of the command. `serve` shares --model
- * alone; `inspect` only the parsing and --help.
+ * (default: the embedded model), --device, --tokens (else the input is text), --top-logprobs, --raw
+ * and --help, and holding the loaded model for the length of the command. `serve` shares --model
+ * and --device alone; `inspect` only the parsing and --help.
  */
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions } from '../engine/generate-options.js';
 import { localModelDir } from '../hub/model-source.js';
 import { loadModel } from '../model/load-model.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
+import type { NativeDevice } from '../native/binding.js';
 import type { Model } from '../model/model.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { shippedModelDir } from '../model/shipped-models.js';
 import { reportDuration } from './progress.js';
 
-/** --model alone, for commands that take a model but no input (`serve`). */
+/** --model and --device, for commands that take a model but no input (`serve`). */
 export const MODEL_SPEC: Record<string, OptionSpec> = {
   model: { kind: 'string', help: 'model folder, or hub model hf:org/name[@revision] (default: the embedded default model)' },
+  device: { kind: 'string', help: "cpu (default), cuda, or auto (cuda when a GPU and a CUDA build are present)" },
 };
+
+const DEVICES: readonly NativeDevice[] = ['cpu', 'cuda', 'auto'];
+
+/** --device, checked. @throws UsageError for another value. */
+function deviceOption(args: ParsedArgs): NativeDevice {
+  const v = args.options.device ?? 'cpu';
+  const device = DEVICES.find((d) => d === v);
+  if (!device) throw new UsageError(`--device must be cpu, cuda or auto, got ${String(v)}`);
+  return device;
+}
 
 const MODEL_INPUT_SPEC: Record<string, OptionSpec> = {
   ...MODEL_SPEC,
@@ -108,7 +120,8 @@ export function checkGenerationFlags(options: GenerateOptions): void {
  */
 export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>): Promise<T> {
   const dir = typeof args.options.model === 'string' ? await localModelDir(args.options.model) : shippedModelDir();
-  const load = () => loadModel(dir);
+  const device = deviceOption(args);
+  const load = () => loadModel(dir, { device });
   const model = quiet
     ? await load()
     : await reportDuration(`loading model ${dir}`, load, ({ info }) => `${info.architecture}, ${(info.parameterCount / 1e6).toFixed(2)}M params, ${info.backend}, loaded`);

@@ -30,7 +30,10 @@ export type ModelErrorCode =
   | 'HUB_NETWORK'
   | 'HUB_BAD_RESPONSE'
   | 'HUB_CHECKSUM_MISMATCH'
-  | 'HUB_OFFLINE_MISS';
+  | 'HUB_OFFLINE_MISS'
+
+  /** `device: 'cuda'` asked for where the addon has no CUDA backend or no usable GPU is present. */
+  | 'CUDA_UNAVAILABLE';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';

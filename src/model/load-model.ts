@@ -4,9 +4,10 @@
  */
 import os from 'node:os';
 import { StepLoop } from '../engine/step-loop.js';
-import { loadNative } from '../native/binding.js';
+import { loadNative, type NativeDevice } from '../native/binding.js';
 import { openCheckpoint } from './checkpoint.js';
 import { checkWeightsFinite } from './check-weights.js';
+import { ModelLoadError } from './errors.js';
 import { Model } from './model.js';
 import { shippedModelDir } from './shipped-models.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -41,6 +42,11 @@ export interface LoadModelOptions {
   checkWeights?: boolean;
   /** Cache, endpoint, token, offline switch and download progress for hub ids. Default: from HF_* variables. */
   hub?: HubOptions;
+  /**
+   * Where the math runs: 'cuda' needs an addon built with MULTIVERSE_CUDA=ON and an NVIDIA GPU
+   * (else ModelLoadError CUDA_UNAVAILABLE); 'auto' uses CUDA when it can, else the CPU. Default 'cpu'.
+   */
+  device?: NativeDevice;
 }
 
 /**
@@ -74,14 +80,15 @@ export async function loadModel(source: string = shippedModelDir(), options: Loa
   const kernels = options.kernels ?? (process.env.MULTIVERSE_KERNELS === 'portable' ? 'portable' : 'auto');
   const native = loadNative();
   if (options.checkWeights !== false) await checkWeightsFinite(native, checkpoint.tensors);
-  const engine = new native.Engine({
+  const engine = newEngine(() => new native.Engine({
     ...c,
     kvSlots,
     threads: options.threads ?? os.availableParallelism(),
     kernels,
+    device: options.device ?? 'cpu',
     tensors: checkpoint.tensors,
     ...(options.parallelMinWork === undefined ? {} : { parallelMinWork: options.parallelMinWork }),
-  });
+  }), checkpoint.dir);
   const loop = new StepLoop(engine, c.vocabSize, { maxStepTokens: options.maxStepTokens ?? 512 });
   const tags = tokenizer.multiverseTags;
   const tagMode: TagMode = tags ? { kind: 'ids', idOf: tags } : { kind: 'text', textOf: (id) => tokenizer.idToText(id) };
@@ -93,6 +100,19 @@ export async function loadModel(source: string = shippedModelDir(), options: Loa
     contextLength,
     kvSlots,
     backend: engine.backend,
+    device: engine.backend.startsWith('cuda') ? ('cuda' as const) : ('cpu' as const),
   };
   return new Model(checkpoint, tokenizer, engine, loop, info, await readTemplate(checkpoint.dir), tagMode);
+}
+
+/** The engine, with the native "no CUDA here" error turned into a typed one. */
+function newEngine<T>(create: () => T, dir: string): T {
+  try {
+    return create();
+  } catch (err) {
+    const message = (err as Error).message;
+    const prefix = 'CUDA_UNAVAILABLE: ';
+    if (message.startsWith(prefix)) throw new ModelLoadError('CUDA_UNAVAILABLE', message.slice(prefix.length), dir);
+    throw err;
+  }
 }

@@ -22,8 +22,10 @@ export interface ModelInfo {
   /** Positions one sequence may use: the model's context, capped by the KV pool. */
   contextLength: number;
   kvSlots: number;
-  /** Kernels in use: 'cpu-avx2' or 'cpu-portable'. */
+  /** Kernels in use: 'cpu-avx2', 'cpu-portable' or 'cuda-smXY'. */
   backend: string;
+  /** Where the math runs. */
+  device: 'cpu' | 'cuda';
 }
 
 /**

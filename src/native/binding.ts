@@ -55,8 +55,16 @@ export interface NativeEngineSpec
    * in 16 MiB (compute-bound: a small model's decode steps are faster on one thread), else 16384.
    */
   parallelMinWork?: number;
+  /**
+   * Where the math runs. 'cuda' throws an error whose message starts with `CUDA_UNAVAILABLE:` when
+   * the addon was built without CUDA or no usable GPU is present; 'auto' then falls back to 'cpu'.
+   * Default 'cpu'.
+   */
+  device?: NativeDevice;
   tensors: NativeTensorRef[];
 }
+
+export type NativeDevice = 'cpu' | 'cuda' | 'auto';
 
 /** Which logits a sequence wants back from a step. */
 export type LogitsRequest = 'none' | 'last' | 'all';
@@ -79,7 +87,7 @@ export interface KvStats {
 }
 
 export interface NativeEngine {
-  /** Which kernels run: 'cpu-avx2' or 'cpu-portable'. */
+  /** Which kernels run: 'cpu-avx2', 'cpu-portable', or 'cuda-smXY' (the GPU's compute capability). */
   readonly backend: string;
   /** A new empty sequence. */
   createSequence(): number;
@@ -123,6 +131,8 @@ export interface NativeAddon {
    * file cannot be mapped or a tensor runs past its end.
    */
   findNonFinite(tensors: NativeTensorRef[]): Promise<{ tensor: number; element: number; value: number } | null>;
+  /** Whether `device: 'cuda'` can run here; otherwise why not (`CUDA_UNAVAILABLE: ...`). */
+  cudaStatus(): { usable: boolean; reason: string };
 }
 
 let cached: NativeAddon | undefined;
