@@ -4,7 +4,7 @@
  * --help, and holding the loaded model for the length of the command. `serve` shares --model
  * alone; `inspect` only the parsing and --help.
  */
-import { loadModel } from '../model/load-model.js';
+import { loadModel, type LoadModelOptions } from '../model/load-model.js';
 import type { Model } from '../model/model.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { defaultModelDir } from './default-model.js';
@@ -67,9 +67,9 @@ export function readInput(args: ParsedArgs, usage: string): string | number[] {
  * of it, also when `use` throws. Unless `quiet`, says on stderr what is loading, then what was
  * loaded and how fast.
  */
-export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>): Promise<T> {
+export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>, options: LoadModelOptions = {}): Promise<T> {
   const dir = typeof args.options.model === 'string' ? args.options.model : defaultModelDir();
-  const load = () => loadModel(dir);
+  const load = () => loadModel(dir, options);
   const model = quiet
     ? await load()
     : await reportDuration(`loading model ${dir}`, load, ({ info }) => `${info.architecture}, ${(info.parameterCount / 1e6).toFixed(2)}M params, ${info.backend}, loaded`);

@@ -1,6 +1,8 @@
 /**
  * `multiverse serve`: one model over HTTP and WebSocket (createServer: the OpenAI-compatible API,
- * protocol v1 at /v1/ws, /health, /metrics) with the live viewer at `/`, until SIGINT or SIGTERM.
+ * protocol v1 at /v1/ws, /health, /metrics) with the live viewer at `/`, until SIGINT or SIGTERM,
+ * which drain: new requests are refused, running ones get --drain-timeout seconds to finish, the
+ * rest end with a SHUTTING_DOWN error event.
  * Exit codes: 0 after SIGTERM (a supervisor's ordinary stop), 130 after SIGINT (Ctrl-C, 128 + 2 as
  * shells report it), 1 when the port cannot be bound.
  */
@@ -16,9 +18,11 @@ const OPTIONS: Record<string, OptionSpec> = {
   host: { kind: 'string', help: `interface to bind (default ${SERVER_DEFAULTS.host}: this machine only)` },
   port: { kind: 'string', help: `TCP port; 0 picks a free one (default ${SERVER_DEFAULTS.port})` },
   'api-key': { kind: 'string', help: 'require this key on the API and WebSocket (Authorization: Bearer KEY, or ?api_key=KEY)' },
+  'drain-timeout': { kind: 'string', help: `seconds running requests may take to finish on SIGTERM/SIGINT (default ${SERVER_DEFAULTS.drainTimeoutMs / 1000})` },
+  'max-queued': { kind: 'string', help: 'requests that may wait for KV at once; more get 429 / OVERLOADED (default 1024)' },
 };
 
-export const SERVE_USAGE = 'usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY]';
+export const SERVE_USAGE = 'usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--drain-timeout 10] [--max-queued 1024]';
 
 /** Exit code for each signal that stops the server. */
 const EXIT_CODES = { SIGTERM: 0, SIGINT: 130 } as const;
@@ -42,7 +46,10 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     port: numberOption(args, 'port', true),
     apiKey: typeof apiKey === 'string' ? apiKey : undefined,
     viewerDir: viewerDir(),
+    drainTimeoutMs: drainTimeoutMs(args),
   };
+  const maxQueuedRequests = numberOption(args, 'max-queued', true);
+  if (maxQueuedRequests !== undefined && maxQueuedRequests < 0) throw new UsageError(`--max-queued must be >= 0, got ${maxQueuedRequests}`);
   // Listen for the signals from the start, so one that comes while the model loads still stops us cleanly.
   const stopped = nextStopSignal();
   return withModel(args, false, async (model) => {
@@ -63,10 +70,18 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     }
     process.stdout.write(urls(address, options.apiKey !== undefined));
     const signal = await stopped;
-    log(`${signal}: closing connections and stopping`);
+    log(`${signal}: refusing new requests, letting running ones finish (up to ${server.options.drainTimeoutMs / 1000} s; again to stop at once)`);
     await server.close();
     return EXIT_CODES[signal];
-  });
+  }, { maxQueuedRequests });
+}
+
+/** --drain-timeout in seconds, as milliseconds. */
+function drainTimeoutMs(args: Parameters<typeof numberOption>[0]): number | undefined {
+  const seconds = numberOption(args, 'drain-timeout', false);
+  if (seconds === undefined) return undefined;
+  if (seconds < 0) throw new UsageError(`--drain-timeout must be >= 0 seconds, got ${seconds}`);
+  return Math.round(seconds * 1000);
 }
 
 function urls({ url, wsUrl }: ServerAddress, keyed: boolean): string {

@@ -57,6 +57,12 @@ export interface GenerateOptions {
   topLogprobs?: number;
   /** A string input is sent as is, not through the chat template. Default false. */
   raw?: boolean;
+  /**
+   * When the KV pool is taken by running requests: wait in the model's admission queue (true), or
+   * fail at once with OVERLOADED (false, fail fast). A full queue fails with OVERLOADED either way.
+   * Default true.
+   */
+  waitForKv?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -70,6 +76,7 @@ export interface ResolvedOptions {
   stop: string[];
   stopTokenIds: Set<number>;
   raw: boolean;
+  waitForKv: boolean;
 }
 
 /**
@@ -100,6 +107,7 @@ export function resolveOptions(
     if (!Number.isInteger(multiverse[key]) || multiverse[key] < 0) invalid(`multiverse.${key} must be an integer >= 0, got ${multiverse[key]}`);
   }
   if (!multiverse.pathOpener.includes('{label}')) invalid('multiverse.pathOpener must contain {label}');
+  if (options.waitForKv !== undefined && typeof options.waitForKv !== 'boolean') invalid(`waitForKv must be a boolean, got ${JSON.stringify(options.waitForKv)}`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isSafeInteger(seed)) invalid(`seed must be a safe integer, got ${seed}`);
   const sampling: SamplingParams = {
@@ -132,6 +140,7 @@ export function resolveOptions(
     stop,
     stopTokenIds,
     raw: options.raw ?? false,
+    waitForKv: options.waitForKv ?? true,
   };
 }
 

@@ -3,6 +3,7 @@
  * loads the tokenizer, maps the weights natively and starts the step loop.
  */
 import os from 'node:os';
+import { KvAdmission } from '../engine/admission.js';
 import { StepLoop } from '../engine/step-loop.js';
 import { loadNative } from '../native/binding.js';
 import { openCheckpoint } from './checkpoint.js';
@@ -29,6 +30,11 @@ export interface LoadModelOptions {
   parallelMinWork?: number;
   /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
   maxStepTokens?: number;
+  /**
+   * Most requests waiting for KV at once (the admission queue); when it is full, new requests fail
+   * with OVERLOADED (HTTP 429). Default 1024.
+   */
+  maxQueuedRequests?: number;
 }
 
 /** @throws ModelLoadError for a malformed folder; Error when the native engine cannot map the weights. */
@@ -62,5 +68,6 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     kvSlots,
     backend: engine.backend,
   };
-  return new Model(checkpoint, tokenizer, engine, loop, info, readTemplate(checkpoint.dir), tagMode);
+  const admission = new KvAdmission(kvSlots, { maxQueued: options.maxQueuedRequests });
+  return new Model(checkpoint, tokenizer, engine, loop, info, readTemplate(checkpoint.dir), tagMode, admission);
 }

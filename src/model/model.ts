@@ -3,7 +3,8 @@
  * `generate()` returns a cold Observable of events; `dispose()` frees the weights and the KV pool.
  */
 import { defer, type Observable, type ObservableInput } from 'rxjs';
-import { session, type Node } from '../rx/session.js';
+import { session, type Node, type SessionPlan } from '../rx/session.js';
+import type { AdmissionStats, KvAdmission } from '../engine/admission.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
@@ -43,6 +44,8 @@ export class Model implements GenerationBackend {
     readonly template: MultiverseTemplate,
     /** How this model writes the Multiverse tags: as added tokens, or as text. */
     readonly tagMode: TagMode,
+    /** @internal Who gets KV: requests reserve their worst case here or wait in its queue. */
+    readonly admission: KvAdmission,
   ) {}
 
   /**
@@ -86,7 +89,8 @@ export class Model implements GenerationBackend {
   /**
    * Branching from your own code: prefills `input` once and hands `build` the root node, from which
    * you fork branches, reduce them (vote, best-of, lossless merge) and fork again. All of the
-   * session's KV is freed when the Observable `build` returns ends or is unsubscribed.
+   * session's KV is freed when the Observable `build` returns ends or is unsubscribed. `plan.branches`
+   * reserves the KV of the branches you will fork before anything runs (see SessionPlan).
    *
    * @example
    * ```ts
@@ -96,8 +100,8 @@ export class Model implements GenerationBackend {
    * ).subscribe((v) => console.log(v.answer, v.votes));
    * ```
    */
-  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
-    return session(this, input, options, build);
+  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
+    return session(this, input, options, build, plan);
   }
 
   /**
@@ -122,14 +126,20 @@ export class Model implements GenerationBackend {
     return this.engine.kvStats();
   }
 
+  /** Admission: slots reserved, requests running and waiting, queue waits and refusals so far. */
+  admissionStats(): AdmissionStats {
+    return this.admission.stats();
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** Fails running requests with MODEL_DISPOSED and frees the weights and KV pool. Idempotent. */
+  /** Fails running and waiting requests with MODEL_DISPOSED and frees the weights and KV pool. Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.admission.close();
     this.loop.stop();
     await this.loop.whenIdle();
     this.engine.dispose();

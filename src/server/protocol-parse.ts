@@ -26,6 +26,7 @@ const OPTION_KINDS: Record<keyof WireGenerateOptions, Kind | 'multiverse'> = {
   ignoreEos: 'boolean',
   topLogprobs: 'number',
   raw: 'boolean',
+  waitForKv: 'boolean',
 };
 
 const MULTIVERSE_KINDS: Record<keyof MultiverseOptions, Kind> = {
