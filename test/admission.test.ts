@@ -128,16 +128,27 @@ describe('admission in the library API', () => {
     await expectPoolFree(model);
   });
 
-  it('writes a Multiverse fork sequentially when its paths cannot be reserved, and forks when they can', async () => {
+  it('pauses a Multiverse fork until its paths can be reserved, and writes it sequentially only when waiting could never succeed', async () => {
     const plan = forceScripts(model, { '0': '<Parallel><Goal><Outline>1: a</Outline><Outline>2: b</Outline></Goal>', '0/0': ' a</Path>', '0/1': ' b</Path>' }, eos);
-    const forking = () => lastValueFrom(model.events(prompt(0), { ...options, ignoreEos: false, pickToken: plan.pickToken }).pipe(toArray())).then(done);
+    const forking = (extra = {}) =>
+      lastValueFrom(model.events(prompt(0), { ...options, ignoreEos: false, pickToken: plan.pickToken, ...extra }).pipe(toArray())).then(done);
     const alone = await forking();
     expect([alone.stats.forks, alone.stats.forksRefused]).toEqual([1, 0]);
-    // A request reserving 20 + 144 + 16 = 180 slots runs beside it: 76 + 180 fill the pool, the fork's extra paths do not fit.
-    const refusedBefore = model.admissionStats().growthRefused;
-    const [crowded] = await Promise.all([forking(), events(1, { maxTokens: 144 })]);
-    expect([crowded.stats.forks, crowded.stats.forksRefused]).toEqual([0, 1]);
-    expect(model.admissionStats().growthRefused).toBe(refusedBefore + 1);
+    // A request reserving 20 + 144 + 16 = 180 slots runs beside it: 76 + 180 fill the pool, so the
+    // fork's extra paths wait until it ends; the fork then happens and gives the same text.
+    const before = model.admissionStats();
+    let holderEnded = 0;
+    const holder = events(1, { maxTokens: 144 }).then((es) => ((holderEnded = performance.now()), es));
+    const crowded = forking().then((d) => [d, performance.now()] as const);
+    const [[d, crowdedEnded]] = await Promise.all([crowded, holder]);
+    expect([d.stats.forks, d.stats.forksRefused]).toEqual([1, 0]);
+    expect(d.text).toBe(alone.text);
+    expect(crowdedEnded).toBeGreaterThan(holderEnded);
+    expect(model.admissionStats().growthWaited).toBe(before.growthWaited + 1);
+    // Alone with a budget whose fork could never fit the pool (20 + 220 + 16 reserved, 2 paths of ~200 more): sequential.
+    const big = await forking({ maxTokens: 220 });
+    expect([big.stats.forks, big.stats.forksRefused]).toEqual([0, 1]);
+    expect(model.admissionStats().growthRefused).toBeGreaterThan(before.growthRefused);
     await expectPoolFree(model);
   });
 });

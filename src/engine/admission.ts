@@ -13,9 +13,11 @@
  * a Multiverse fork's extra paths when the fork happens.
  *
  * Growth: a running request grows its reservation from slots nobody has reserved, ahead of the
- * queue (running work first, as serving engines do). Growth that does not fit is refused at once,
- * never waited for, so running requests cannot deadlock on each other: a Multiverse fork that is
- * refused is written sequentially.
+ * queue (running work first, as serving engines do). A Multiverse fork that does not fit waits
+ * (growUntil) until running requests end, since a model trained to fork writes poorly when made to
+ * go on sequentially; new requests are not admitted while a fork waits. When every running request
+ * is waiting to grow, nothing would ever end: the latest growth is refused (that fork is written
+ * sequentially), so running requests cannot deadlock on each other.
  */
 import { GenerationError } from './errors.js';
 
@@ -43,6 +45,10 @@ export interface AdmissionStats {
   refused: number;
   /** Growths refused (a Multiverse fork written sequentially for lack of KV). */
   growthRefused: number;
+  /** Growths that had to wait for running requests to end (a Multiverse fork paused). */
+  growthWaited: number;
+  /** Running requests waiting to grow now. */
+  growing: number;
 }
 
 /**
@@ -94,6 +100,20 @@ export class Reservation {
   }
 
   /**
+   * Reserves `n` more slots, waiting for running requests to end when they do not fit now.
+   * Resolves false (nothing reserved) when waiting could never succeed: every running request is
+   * waiting to grow, or this one was released.
+   */
+  growUntil(n: number): Promise<boolean> {
+    if (this.state !== 'granted') return Promise.resolve(false);
+    if (this.grow(n)) return Promise.resolve(true);
+    return this.pool.waitToGrow(this, n).then((ok) => {
+      if (ok) this.slots += n;
+      return ok;
+    });
+  }
+
+  /**
    * Counts `n` slots about to be stepped; past the reservation it grows by the difference when it
    * can. False when it cannot: stepping them could take KV reserved by others.
    */
@@ -112,7 +132,7 @@ export class Reservation {
     if (was === 'queued') {
       this.pool.dequeue(this);
       this.settle.reject(new GenerationError('CANCELLED', 'the request was cancelled while it waited for KV'));
-    } else this.pool.give(this.slots);
+    } else this.pool.give(this, this.slots);
   }
 }
 
@@ -121,7 +141,9 @@ export class KvAdmission {
   private running = 0;
   private readonly queue: Reservation[] = [];
   private closed = false;
-  private readonly counts = { admitted: 0, waited: 0, queueWaitMs: 0, refused: 0, growthRefused: 0 };
+  /** Running requests waiting to grow, in order; served before new requests are admitted. */
+  private readonly growing: { r: Reservation; n: number; resolve(ok: boolean): void }[] = [];
+  private readonly counts = { admitted: 0, waited: 0, queueWaitMs: 0, refused: 0, growthRefused: 0, growthWaited: 0 };
   readonly maxQueued: number;
 
   constructor(
@@ -164,12 +186,12 @@ export class KvAdmission {
   }
 
   stats(): AdmissionStats {
-    return { totalSlots: this.totalSlots, reservedSlots: this.reserved, running: this.running, queued: this.queue.length, maxQueued: this.maxQueued, ...this.counts };
+    return { totalSlots: this.totalSlots, reservedSlots: this.reserved, running: this.running, queued: this.queue.length, maxQueued: this.maxQueued, growing: this.growing.length, ...this.counts };
   }
 
-  /** @internal Reserves n unreserved slots for a running request (growth). */
+  /** @internal Reserves n unreserved slots for a running request (growth), unless others wait to grow first. */
   take(n: number): boolean {
-    if (this.reserved + n > this.totalSlots) {
+    if (this.growing.length > 0 || this.reserved + n > this.totalSlots) {
       this.counts.growthRefused++;
       return false;
     }
@@ -177,10 +199,23 @@ export class KvAdmission {
     return true;
   }
 
-  /** @internal A granted reservation's slots come back; waiting requests that now fit start, in order. */
-  give(n: number): void {
+  /** @internal Queues a growth of a running request (see Reservation.growUntil). */
+  waitToGrow(r: Reservation, n: number): Promise<boolean> {
+    // take() counted a refusal; this one waits instead.
+    this.counts.growthRefused--;
+    this.counts.growthWaited++;
+    return new Promise((resolve) => {
+      this.growing.push({ r, n, resolve });
+      this.pump();
+    });
+  }
+
+  /** @internal A granted reservation's slots come back; waiting growths, then waiting requests, that now fit go on, in order. */
+  give(r: Reservation, n: number): void {
     this.reserved -= n;
     this.running--;
+    const waiting = this.growing.findIndex((g) => g.r === r);
+    if (waiting >= 0) this.growing.splice(waiting, 1)[0].resolve(false);
     this.pump();
   }
 
@@ -192,9 +227,23 @@ export class KvAdmission {
     this.pump();
   }
 
-  /** Strict FIFO: the head waits until it fits, and nobody passes it (no starvation of large requests). */
+  /**
+   * Growths first, then new requests, each strict FIFO: the head waits until it fits and nobody
+   * passes it (no starvation of large requests). When every running request waits to grow, the
+   * latest growth is refused so that one of them goes on and eventually frees its KV.
+   */
   private pump(): void {
-    while (this.queue.length > 0 && this.reserved + this.queue[0].slots <= this.totalSlots) this.admit(this.queue.shift()!, true);
+    while (this.growing.length > 0 && this.reserved + this.growing[0].n <= this.totalSlots) {
+      const g = this.growing.shift()!;
+      this.reserved += g.n;
+      g.resolve(true);
+    }
+    if (this.growing.length > 0 && this.growing.length >= this.running) {
+      this.counts.growthRefused++;
+      this.growing.pop()!.resolve(false);
+      return this.pump();
+    }
+    while (this.growing.length === 0 && this.queue.length > 0 && this.reserved + this.queue[0].slots <= this.totalSlots) this.admit(this.queue.shift()!, true);
   }
 
   private admit(r: Reservation, queued: boolean): void {

@@ -94,6 +94,15 @@ export class RequestContext {
     return true;
   }
 
+  /** Like claim(), but waits for running requests to end when the slots do not fit now (see Reservation.growUntil). */
+  async claimOrWait(slots: number): Promise<boolean> {
+    if (!this.reservation) return true;
+    const fromEarmark = Math.min(this.earmarked, slots);
+    const ok = slots === fromEarmark || (await this.reservation.growUntil(slots - fromEarmark));
+    if (ok) this.earmarked -= fromEarmark;
+    return ok;
+  }
+
   /** Counts `n` slots about to be stepped. @throws GenerationError KV_EXHAUSTED past the reservation with nothing free to grow into. */
   charge(n: number): void {
     if (!this.reservation || this.reservation.charge(n)) return;

@@ -153,20 +153,23 @@ export class MultiverseRun {
         const goalText = tokenizer.decode(goal);
         const outlines = parseOutlines(goalText);
         goal = undefined;
-        const paths = this.admit(seq, outlines, depth);
+        const paths = await this.admit(seq, outlines, depth);
         if (paths) ({ seq, logits } = await this.fork(seq, logits, paths, outlines.length - paths.length, depth, goalText, detok));
       }
     }
   }
 
-  /** The outlines that get a path, or undefined when the goal is to be written sequentially. */
-  private admit(seq: SeqHandle, outlines: Outline[], depth: number): Outline[] | undefined {
+  /**
+   * The outlines that get a path, or undefined when the goal is to be written sequentially. Waits
+   * for the KV of the paths' worst case when running requests hold it (see engine/admission.ts).
+   */
+  private async admit(seq: SeqHandle, outlines: Outline[], depth: number): Promise<Outline[] | undefined> {
     const { options, request, contextLength } = this.ctx;
     const m = options.multiverse;
     if (!m.enabled || outlines.length === 0) return undefined;
     const paths = outlines.slice(0, m.maxPathsPerFork);
     const remaining = Math.min(options.maxTokens - (seq.nextPos - this.promptLength), contextLength - seq.nextPos);
-    if (paths.length === 0 || depth >= m.maxDepth || remaining < m.forkMargin || !request.claim(this.forkSlots(paths.length, remaining))) {
+    if (paths.length === 0 || depth >= m.maxDepth || remaining < m.forkMargin || !(await request.claimOrWait(this.forkSlots(paths.length, remaining)))) {
       request.forksRefused++;
       return undefined;
     }
