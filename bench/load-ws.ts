@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   // A small model: wide enough that steps cost something, small enough for two cores.
   if (!fs.existsSync(path.join(dir, 'config.json'))) writeRandomCheckpoint(dir, { ...TINY, hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 8, numKvHeads: 4 });
   // Admission reserves each request's worst case and each fork's extra paths (~170 + ~360 slots):
-  // a pool that holds all 100 at once with their forks (128 MiB of KV), so none is written sequentially.
+  // a pool that holds all 100 at once with their forks (128 MiB of KV), so no fork waits and the
+  // dropouts leave mid-stream as scripted.
   const model = await loadModel(dir, { kvSlots: 131072, contextLength: 1024 });
   const pickToken = forcedPlan(model);
   const server = createServer(model, {

@@ -108,6 +108,7 @@ export class ServerMetrics {
       ]),
       family('multiverse_queue_wait_seconds_total', 'counter', 'Seconds admitted requests spent in the admission queue, summed (divide by multiverse_admitted_total).', [[{}, queue.queueWaitMs / 1000]]),
       family('multiverse_admission_refused_total', 'counter', 'Requests refused because the admission queue was full or they asked not to wait (OVERLOADED).', [[{}, queue.refused]]),
+      family('multiverse_kv_growth_waited_total', 'counter', 'Multiverse forks that waited for running requests to end before reserving their paths.', [[{}, queue.growthWaited]]),
       family('multiverse_kv_growth_refused_total', 'counter', 'Reservations a running request could not grow (a Multiverse fork then written sequentially).', [[{}, queue.growthRefused]]),
       family('multiverse_ws_connections', 'gauge', 'Open WebSocket connections.', [[{}, this.wsConnections]]),
       family('multiverse_ws_errors_total', 'counter', 'Protocol errors sent to WebSocket clients, by code.', [...this.wsErrors].map(([code, v]) => [{ code }, v])),
