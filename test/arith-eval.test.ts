@@ -27,7 +27,8 @@ describe('arithmetic evaluation through the engine', () => {
   const problems = testProblems(40).filter((p) => p.parts.every((part) => part.kind === 'product')).slice(0, 6);
 
   it('scores forced Multiverse and sequential solutions', async () => {
-    const model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 8192, contextLength: 2048 });
+    // Three problems in flight with every fork's worst case reserved (up to 6 paths of 1024 tokens).
+    const model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 32768, contextLength: 2048 });
     const eos = model.tokenizer.eosTokenIds[0];
     const forced = (format: 'multiverse' | 'sequential', corrupt = false) => (problem: Problem) => {
       let text = solutionText(problem, format);
@@ -50,7 +51,7 @@ describe('arithmetic evaluation through the engine', () => {
     const wrong = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential', true) });
     expect(wrong.accuracy).toBe(0); // no product of a two-digit and a one-digit number is 1
     await new Promise((r) => setImmediate(r));
-    expect(model.kvStats().freeSlots).toBe(8192);
+    expect(model.kvStats().freeSlots).toBe(32768);
     await model.dispose();
   });
 });

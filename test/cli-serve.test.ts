@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
 import { cli, cliWithEnv } from './support/cli.js';
 import { isRunning, serve as serveProcess, type Served } from './support/serve.js';
@@ -60,7 +61,23 @@ describe('multiverse serve', () => {
     s.child.kill('SIGTERM');
     expect(await s.exit).toBe(0);
     expect(s.stderr()).toMatch(/loaded in \d+ ms/);
-    expect(s.stderr()).toMatch(/SIGTERM: closing connections and stopping/);
+    expect(s.stderr()).toMatch(/SIGTERM: refusing new requests, letting running ones finish \(up to 10 s/);
+  });
+
+  it('on SIGTERM ends a request that outlasts --drain-timeout with SHUTTING_DOWN and closes 1001, then exits 0', async () => {
+    const s = await serve('--drain-timeout', '0.2');
+    const ws = new WebSocket(`${s.url.replace('http:', 'ws:')}/v1/ws`);
+    const events: { type: string; code?: string }[] = [];
+    const closed = new Promise<number>((resolve) => ws.on('close', resolve));
+    await new Promise((resolve) => ws.on('open', resolve));
+    ws.on('message', (data) => events.push(JSON.parse(data.toString())));
+    ws.send(JSON.stringify({ type: 'generate', id: 1, input: [1, 2, 3], options: { maxTokens: 2000, ignoreEos: true } }));
+    while (!events.some((e) => e.type === 'token')) await new Promise((r) => setTimeout(r, 5));
+    s.child.kill('SIGTERM');
+    expect(await closed).toBe(1001);
+    expect(events.filter((e) => e.type === 'done' || e.type === 'error')).toEqual([expect.objectContaining({ type: 'error', code: 'SHUTTING_DOWN' })]);
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).toMatch(/up to 0\.2 s/);
   });
 
   it('with --api-key refuses every request without it, lets a browser in by ?api_key= and a cookie, and exits 130 on SIGINT', async () => {

@@ -14,7 +14,8 @@ describe('step planning', () => {
     const eos = model.tokenizer.eosTokenIds[0];
     const outlines = Array.from({ length: 8 }, (_, i) => `<Outline>${i + 1}: p</Outline>`).join('');
     const wide = forceScripts(model, (b) => (b === '0' ? `<Parallel><Goal>${outlines}</Goal></Conclusion></Parallel>` : `${' w'.repeat(60)}</Path>`), eos);
-    const wideRun = lastValueFrom(model.events([1, 2], { pickToken: wide.pickToken, maxTokens: 600 }).pipe(toArray()));
+    // A budget of 200 lets admission reserve all 8 paths (7 × ~170 extra slots) in the 4096-slot pool.
+    const wideRun = lastValueFrom(model.events([1, 2], { pickToken: wide.pickToken, maxTokens: 200 }).pipe(toArray()));
     // Start the narrow request once the wide one has forked and its 8 paths compete for 4 slots a step.
     while (model.kvStats().sequences < 9) await new Promise((r) => setImmediate(r));
     const start = model.loop.steps;

@@ -102,7 +102,9 @@ describe('the Multiverse scheduler', () => {
     const outlines = Array.from({ length: 1000 }, (_, i) => `<Outline>${i + 1}:</Outline>`).join('');
     const forcing = forceScripts(model, (b) => (b === '0' ? `<Parallel><Goal>${outlines}</Goal> ok</Conclusion></Parallel>` : ' w</Path>'), eos);
     const bigModel = await loadModel(tinyModel('qwen2', 'F32', { maxPositionEmbeddings: 16384 }), { kvSlots: 16384 });
-    const events = await lastValueFrom(bigModel.events(PROMPT, { pickToken: forcing.pickToken, maxTokens: 12000 }).pipe(toArray()));
+    // Budget just past the goal: admission reserves 8 paths of what is left (not of 12,000 tokens).
+    const goalLength = model.tokenizer.encode(`<Parallel><Goal>${outlines}</Goal>`, { addSpecialTokens: false }).length;
+    const events = await lastValueFrom(bigModel.events(PROMPT, { pickToken: forcing.pickToken, maxTokens: goalLength + 100 }).pipe(toArray()));
     const fork = events.find((e) => e.type === 'fork');
     expect(fork?.type === 'fork' && fork.paths.length).toBe(8);
     expect(fork?.type === 'fork' && fork.dropped).toBe(992);

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { createServer, loadModel, type GenerationEvent, type Model, type MultiverseServer, type ServerEvent } from '../src/index.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
+import { settled } from './support/pool.js';
 
 const SCRIPTS = {
   '0': ' go<Parallel><Goal><Outline>1: a</Outline><Outline>2: b</Outline></Goal> ab</Conclusion></Parallel> end',
@@ -121,12 +122,19 @@ describe('WebSocket protocol v1', () => {
     c.ws.close();
   });
 
-  it('frees the KV of every request when a client disconnects mid-stream', async () => {
+  it('frees the KV of every request when a client disconnects mid-stream, and steps nothing more for them', async () => {
     const c = await Client.open(wsUrl);
-    for (const id of ['x', 'y']) c.send({ type: 'generate', id, input: 'hello', options: { maxTokens: 400, ignoreEos: true } });
+    // 900 tokens each (both fit the pool at once): far from done when the client leaves, so only a cancel can end them now.
+    for (const id of ['x', 'y']) c.send({ type: 'generate', id, input: 'hello', options: { maxTokens: 900, ignoreEos: true } });
     await c.next((e) => e.id === 'y' && e.type === 'token');
     expect(model.kvStats().sequences).toBe(2);
     c.ws.terminate();
+    // The moment the server sees the close, both requests must be gone: at most the step in flight still runs.
+    while (/^multiverse_ws_connections [1-9]/m.test(server.metrics.render())) await new Promise((r) => setImmediate(r));
+    const steps = model.loop.steps;
+    await settled(model);
+    expect(model.kvStats().sequences).toBe(0);
+    expect(model.loop.steps - steps).toBeLessThanOrEqual(1);
     await expectFree();
   });
 

@@ -7,7 +7,7 @@
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions } from '../engine/generate-options.js';
 import { localModelDir } from '../hub/model-source.js';
-import { loadModel } from '../model/load-model.js';
+import { loadModel, type LoadModelOptions } from '../model/load-model.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
 import type { NativeDevice } from '../native/binding.js';
 import type { Model } from '../model/model.js';
@@ -118,10 +118,10 @@ export function checkGenerationFlags(options: GenerateOptions): void {
  * of it, also when `use` throws. A hub model is fetched first (its own progress bar on a TTY).
  * Unless `quiet`, says on stderr what is loading, then what was loaded and how fast.
  */
-export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>): Promise<T> {
+export async function withModel<T>(args: ParsedArgs, quiet: boolean, use: (model: Model) => Promise<T>, options: LoadModelOptions = {}): Promise<T> {
   const dir = typeof args.options.model === 'string' ? await localModelDir(args.options.model) : shippedModelDir();
   const device = deviceOption(args);
-  const load = () => loadModel(dir, { device });
+  const load = () => loadModel(dir, { device, ...options });
   const model = quiet
     ? await load()
     : await reportDuration(`loading model ${dir}`, load, ({ info }) => `${info.architecture}, ${(info.parameterCount / 1e6).toFixed(2)}M params, ${info.backend}, loaded`);

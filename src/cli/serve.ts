@@ -1,6 +1,8 @@
 /**
  * `multiverse serve`: one model over HTTP and WebSocket (createServer: the OpenAI-compatible API,
- * protocol v1 at /v1/ws, /health, /metrics) with the live viewer at `/`, until SIGINT or SIGTERM.
+ * protocol v1 at /v1/ws, /health, /metrics) with the live viewer at `/`, until SIGINT or SIGTERM,
+ * which drain: new requests are refused, running ones get --drain-timeout seconds to finish, the
+ * rest end with a SHUTTING_DOWN error event.
  * Exit codes: 0 after SIGTERM (a supervisor's ordinary stop), 130 after SIGINT (Ctrl-C, 128 + 2 as
  * shells report it), 1 when the port cannot be bound.
  */
@@ -23,9 +25,12 @@ const OPTIONS: Record<string, OptionSpec> = {
   'api-key-file': { kind: 'string', help: `require the key in this file (first line) on the API and WebSocket; or set ${KEY_ENV}` },
   'api-key': { kind: 'string', help: 'require this key (Authorization: Bearer KEY, or ?api_key=KEY); other users see it in ps: prefer the file or env' },
   'allow-origin': { kind: 'strings', help: 'let web pages from this origin (https://app.example:8443) call the server; repeatable' },
+  'drain-timeout': { kind: 'string', help: `seconds running requests may take to finish on SIGTERM/SIGINT (default ${SERVER_DEFAULTS.drainTimeoutMs / 1000})` },
+  'max-queued': { kind: 'string', help: 'requests that may wait for KV at once; more get 429 / OVERLOADED (default 1024)' },
 };
 
 export const SERVE_USAGE = `usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key-file FILE | --api-key KEY] [--allow-origin ORIGIN ...]
+       [--drain-timeout 10] [--max-queued 1024]
 The api key may also come from the ${KEY_ENV} environment variable.`;
 
 /** Exit code for each signal that stops the server. */
@@ -53,7 +58,10 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     viewerDir: viewerDir(),
     // A hub model's folder is named by its commit; clients see the repo id instead.
     modelId: typeof args.options.model === 'string' ? parseHubId(args.options.model)?.repo : undefined,
+    drainTimeoutMs: drainTimeoutMs(args),
   };
+  const maxQueuedRequests = numberOption(args, 'max-queued', true);
+  if (maxQueuedRequests !== undefined && maxQueuedRequests < 0) throw new UsageError(`--max-queued must be >= 0, got ${maxQueuedRequests}`);
   // Listen for the signals from the start, so one that comes while the model loads still stops us cleanly.
   const stopped = nextStopSignal();
   return withModel(args, false, async (model) => {
@@ -77,10 +85,18 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     }
     process.stdout.write(urls(address, options.apiKey !== undefined));
     const signal = await stopped;
-    log(`${signal}: closing connections and stopping`);
+    log(`${signal}: refusing new requests, letting running ones finish (up to ${server.options.drainTimeoutMs / 1000} s; again to stop at once)`);
     await server.close();
     return EXIT_CODES[signal];
-  });
+  }, { maxQueuedRequests });
+}
+
+/** --drain-timeout in seconds, as milliseconds. */
+function drainTimeoutMs(args: Parameters<typeof numberOption>[0]): number | undefined {
+  const seconds = numberOption(args, 'drain-timeout', false);
+  if (seconds === undefined) return undefined;
+  if (seconds < 0) throw new UsageError(`--drain-timeout must be >= 0 seconds, got ${seconds}`);
+  return Math.round(seconds * 1000);
 }
 
 /**

@@ -7,8 +7,10 @@
 export type GenerationErrorCode =
   /** The prompt (plus the tokens it must generate) does not fit the model's context. */
   | 'CONTEXT_OVERFLOW'
-  /** The KV pool has no room for this request's tokens right now. */
+  /** The request needs more KV than the whole pool holds (or, in a session, more than it planned and than is free). */
   | 'KV_EXHAUSTED'
+  /** The KV pool is taken and the request could not wait: the admission queue is full, or `waitForKv: false`. Retry later. */
+  | 'OVERLOADED'
   /** The input or options were invalid (message says which). */
   | 'INVALID_REQUEST'
   /** Work was asked of a sequence the request had already let go (it was cancelled). */

@@ -59,6 +59,12 @@ export interface GenerateOptions {
   raw?: boolean;
   /** Aborting it cancels the request, as unsubscribing does (KV freed within one step), and errors with an `AbortError`. */
   signal?: AbortSignal;
+  /**
+   * When the KV pool is taken by running requests: wait in the model's admission queue (true), or
+   * fail at once with OVERLOADED (false, fail fast). A full queue fails with OVERLOADED either way.
+   * Default true.
+   */
+  waitForKv?: boolean;
 }
 
 /** What a value of each option must be; `library` options cannot cross the wire (functions, signals). */
@@ -82,6 +88,7 @@ const OPTION_KINDS: Record<keyof GenerateOptions, OptionKind> = {
   ignoreEos: 'boolean',
   topLogprobs: 'number',
   raw: 'boolean',
+  waitForKv: 'boolean',
   signal: 'library',
 };
 
@@ -141,6 +148,7 @@ export interface ResolvedOptions {
   stop: string[];
   stopTokenIds: Set<number>;
   raw: boolean;
+  waitForKv: boolean;
 }
 
 /**
@@ -171,6 +179,7 @@ export function resolveOptions(
     if (!Number.isInteger(multiverse[key]) || multiverse[key] < 0) invalid(`multiverse.${key} must be an integer >= 0, got ${multiverse[key]}`);
   }
   if (!multiverse.pathOpener.includes('{label}')) invalid('multiverse.pathOpener must contain {label}');
+  if (options.waitForKv !== undefined && typeof options.waitForKv !== 'boolean') invalid(`waitForKv must be a boolean, got ${JSON.stringify(options.waitForKv)}`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isSafeInteger(seed)) invalid(`seed must be a safe integer, got ${seed}`);
   const sampling: SamplingParams = {
@@ -203,6 +212,7 @@ export function resolveOptions(
     stop,
     stopTokenIds,
     raw: options.raw ?? false,
+    waitForKv: options.waitForKv ?? true,
   };
 }
 

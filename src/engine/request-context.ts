@@ -3,6 +3,8 @@
  * of its KV), its owner id in the step loop (the unit of fairness), and its counters.
  */
 import type { NativeEngine } from '../native/binding.js';
+import type { KvAdmission, Reservation } from './admission.js';
+import { GenerationError } from './errors.js';
 import { SeqHandle } from './seq-handle.js';
 import type { StepLoop } from './step-loop.js';
 import { SharedList } from './shared-list.js';
@@ -25,6 +27,19 @@ export interface RequestStats {
   /** Native fork and merge calls, milliseconds each. */
   forkLatencyMs: number[];
   mergeLatencyMs: number[];
+  /** Milliseconds the request waited in the admission queue for KV before its first step. */
+  queueWaitMs: number;
+}
+
+/**
+ * Slots a request reserves beyond its tokens' worst case for tokens the scheduler forces after a
+ * limit is reached (a conclusion opener, a path's closing tag, deferred last tokens).
+ */
+export const FORCED_TOKENS_SLACK = 16;
+
+/** Worst-case slots of one sequential stretch from position `from`: maxTokens, capped by the context, plus the slack. */
+export function stretchSlots(from: number, maxTokens: number, contextLength: number): number {
+  return Math.max(0, Math.min(maxTokens, contextLength - from)) + FORCED_TOKENS_SLACK;
 }
 
 let nextRequestId = 1;
@@ -37,6 +52,11 @@ export class RequestContext {
   forksRefused = 0;
   readonly forkLatencyMs: number[] = [];
   readonly mergeLatencyMs: number[] = [];
+  /** The request's KV reservation; without one (internal callers) nothing is charged. */
+  private reservation?: Reservation;
+  /** Reserved slots set aside for planned branches not forked yet (a session's `n`). */
+  private earmarked = 0;
+  private ended = false;
 
   constructor(
     readonly loop: StepLoop,
@@ -49,9 +69,52 @@ export class RequestContext {
     return new SeqHandle(this, this.engine.createSequence(), branch, 0, rng, SharedList.of<number>([]), SharedList.of<string>([]));
   }
 
-  /** Releases every sequence the request still holds (cancel, error, or the end). Idempotent. */
+  /**
+   * Reserves `slots` of the pool before the first step, waiting in the admission queue when `wait`
+   * (see KvAdmission.reserve for what it throws); `earmarked` of them are for branches forked later.
+   * Resolves once granted; rejects CANCELLED when releaseAll() ran meanwhile.
+   */
+  async admit(admission: KvAdmission, slots: number, wait: boolean, earmarked = 0): Promise<void> {
+    if (this.ended) throw new GenerationError('CANCELLED', 'the request ended before it was admitted');
+    this.reservation = admission.reserve(slots, wait);
+    this.earmarked = earmarked;
+    await this.reservation.granted;
+  }
+
+  /**
+   * Reserves `slots` for a fork's branches: from the earmark first, the rest from unreserved KV.
+   * False (nothing reserved) when they do not fit: the caller writes the fork sequentially or goes
+   * on without a guarantee. True without a reservation.
+   */
+  claim(slots: number): boolean {
+    if (!this.reservation) return true;
+    const fromEarmark = Math.min(this.earmarked, slots);
+    if (slots > fromEarmark && !this.reservation.grow(slots - fromEarmark)) return false;
+    this.earmarked -= fromEarmark;
+    return true;
+  }
+
+  /** Like claim(), but waits for running requests to end when the slots do not fit now (see Reservation.growUntil). */
+  async claimOrWait(slots: number): Promise<boolean> {
+    if (!this.reservation) return true;
+    const fromEarmark = Math.min(this.earmarked, slots);
+    const ok = slots === fromEarmark || (await this.reservation.growUntil(slots - fromEarmark));
+    if (ok) this.earmarked -= fromEarmark;
+    return ok;
+  }
+
+  /** Counts `n` slots about to be stepped. @throws GenerationError KV_EXHAUSTED past the reservation with nothing free to grow into. */
+  charge(n: number): void {
+    if (!this.reservation || this.reservation.charge(n)) return;
+    const { slots, used } = this.reservation;
+    throw new GenerationError('KV_EXHAUSTED', `the request reserved ${slots} KV slots and has used ${used}; ${n} more do not fit the pool now (fork fewer branches, or plan them: session(..., { branches }))`);
+  }
+
+  /** Releases every sequence the request still holds, then its reservation (cancel, error, or the end). Idempotent. */
   releaseAll(): void {
+    this.ended = true;
     for (const seq of [...this.live]) seq.release();
+    this.reservation?.release();
   }
 
   stats(criticalPathTokens: number): RequestStats {
@@ -65,6 +128,7 @@ export class RequestContext {
       forksRefused: this.forksRefused,
       forkLatencyMs: this.forkLatencyMs,
       mergeLatencyMs: this.mergeLatencyMs,
+      queueWaitMs: this.reservation?.waitedMs ?? 0,
     };
   }
 }

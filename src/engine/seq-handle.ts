@@ -59,6 +59,11 @@ export class SeqHandle {
   }
 
   private step(tokens: number[], positions: number[], logits: LogitsRequest): Promise<Float32Array> {
+    try {
+      this.request.charge(tokens.length);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.request.loop.run(this.id, tokens, positions, logits, this.request.id).then((out) => {
       if (out.length > 0) this.lastLogits = out.subarray(out.length - this.request.vocabSize);
       return out;

@@ -3,6 +3,7 @@
  * loads the tokenizer, maps the weights natively and starts the step loop.
  */
 import os from 'node:os';
+import { KvAdmission } from '../engine/admission.js';
 import { StepLoop } from '../engine/step-loop.js';
 import { loadNative, type NativeDevice } from '../native/binding.js';
 import { openCheckpoint } from './checkpoint.js';
@@ -47,6 +48,11 @@ export interface LoadModelOptions {
    * (else ModelLoadError CUDA_UNAVAILABLE); 'auto' uses CUDA when it can, else the CPU. Default 'cpu'.
    */
   device?: NativeDevice;
+  /**
+   * Most requests waiting for KV at once (the admission queue); when it is full, new requests fail
+   * with OVERLOADED (HTTP 429). Default 1024.
+   */
+  maxQueuedRequests?: number;
 }
 
 /**
@@ -102,7 +108,8 @@ export async function loadModel(source: string = shippedModelDir(), options: Loa
     backend: engine.backend,
     device: engine.backend.startsWith('cuda') ? ('cuda' as const) : ('cpu' as const),
   };
-  return new Model(checkpoint, tokenizer, engine, loop, info, await readTemplate(checkpoint.dir), tagMode);
+  const admission = new KvAdmission(kvSlots, { maxQueued: options.maxQueuedRequests });
+  return new Model(checkpoint, tokenizer, engine, loop, info, await readTemplate(checkpoint.dir), tagMode, admission);
 }
 
 /** The engine, with the native "no CUDA here" error turned into a typed one. */

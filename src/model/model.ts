@@ -1,6 +1,7 @@
 /** The facade users hold: a loaded checkpoint behind the observable API. */
 import { defer, type Observable, type ObservableInput } from 'rxjs';
-import { session, type Node } from '../rx/session.js';
+import { session, type Node, type SessionPlan } from '../rx/session.js';
+import type { AdmissionStats, KvAdmission } from '../engine/admission.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
@@ -48,6 +49,8 @@ export class Model extends GenerationApi {
     readonly template: MultiverseTemplate,
     /** How this model writes the Multiverse tags: as added tokens, or as text. */
     readonly tagMode: TagMode,
+    /** @internal Who gets KV: requests reserve their worst case here or wait in its queue. */
+    readonly admission: KvAdmission,
   ) {
     super();
   }
@@ -66,8 +69,8 @@ export class Model extends GenerationApi {
   }
 
   /** @internal */
-  protected sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
-    return session(this, input, options, build);
+  protected sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan): Observable<T> {
+    return session(this, input, options, build, plan);
   }
 
   /**
@@ -92,14 +95,20 @@ export class Model extends GenerationApi {
     return this.engine.kvStats();
   }
 
+  /** Admission: slots reserved, requests running and waiting, queue waits and refusals so far. */
+  admissionStats(): AdmissionStats {
+    return this.admission.stats();
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** Fails running requests with MODEL_DISPOSED and frees the weights and KV pool. Idempotent. */
+  /** Fails running and waiting requests with MODEL_DISPOSED and frees the weights and KV pool. Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.admission.close();
     this.loop.stop();
     await this.loop.whenIdle();
     this.engine.dispose();

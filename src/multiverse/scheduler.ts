@@ -7,13 +7,14 @@
  * Paths may fork again: the call stack is the fork stack.
  *
  * Guards: maximum depth, maximum paths per fork, no fork within `forkMargin` of the critical-path
- * budget or when the KV pool cannot admit every path, and a goal without outlines is not a fork.
+ * budget or when the KV pool cannot reserve every path's worst case (src/engine/admission.ts),
+ * and a goal without outlines is not a fork.
  * Limits: critical-path tokens (`maxTokens`), total tokens, context, wall clock; reaching one ends
  * the whole request cleanly with finishReason 'length'.
  */
 import { GenerationError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/generate-options.js';
-import type { RequestContext } from '../engine/request-context.js';
+import { FORCED_TOKENS_SLACK, type RequestContext } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import { sampleToken, scoreToken, type SampledToken } from '../engine/sampler.js';
 import type { SeqHandle } from '../engine/seq-handle.js';
@@ -152,26 +153,37 @@ export class MultiverseRun {
         const goalText = tokenizer.decode(goal);
         const outlines = parseOutlines(goalText);
         goal = undefined;
-        const paths = this.admit(seq, outlines, depth);
+        const paths = await this.admit(seq, outlines, depth);
         if (paths) ({ seq, logits } = await this.fork(seq, logits, paths, outlines.length - paths.length, depth, goalText, detok));
       }
     }
   }
 
-  /** The outlines that get a path, or undefined when the goal is to be written sequentially. */
-  private admit(seq: SeqHandle, outlines: Outline[], depth: number): Outline[] | undefined {
+  /**
+   * The outlines that get a path, or undefined when the goal is to be written sequentially. Waits
+   * for the KV of the paths' worst case when running requests hold it (see engine/admission.ts).
+   */
+  private async admit(seq: SeqHandle, outlines: Outline[], depth: number): Promise<Outline[] | undefined> {
     const { options, request, contextLength } = this.ctx;
     const m = options.multiverse;
     if (!m.enabled || outlines.length === 0) return undefined;
     const paths = outlines.slice(0, m.maxPathsPerFork);
     const remaining = Math.min(options.maxTokens - (seq.nextPos - this.promptLength), contextLength - seq.nextPos);
-    // All paths are admitted or none: each needs room for its opener and some work in the pool.
-    const kvNeeded = paths.length * (m.forkMargin + 8);
-    if (paths.length === 0 || depth >= m.maxDepth || remaining < m.forkMargin || request.engine.kvStats().freeSlots < kvNeeded) {
+    if (paths.length === 0 || depth >= m.maxDepth || remaining < m.forkMargin || !(await request.claimOrWait(this.forkSlots(paths.length, remaining)))) {
       request.forksRefused++;
       return undefined;
     }
     return paths;
+  }
+
+  /**
+   * KV a fork of `paths` paths may add beyond the critical path the request reserved: every path
+   * but the longest may run to the remaining budget (capped by maxTotalTokens), plus each path's
+   * forced tokens. All paths are reserved or none.
+   */
+  private forkSlots(paths: number, remaining: number): number {
+    const totalLeft = Math.max(0, this.ctx.options.maxTotalTokens - this.produced);
+    return Math.min((paths - 1) * remaining, totalLeft) + paths * FORCED_TOKENS_SLACK;
   }
 
   /** Forks one path per outline, decodes them together, merges them and forces the conclusion opener. */

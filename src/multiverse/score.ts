@@ -56,6 +56,8 @@ export async function scoreTranscript(model: Model, input: GenerateInput, option
 
   const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
   try {
+    // Every token is stepped once: the transcript's length is its worst case.
+    await request.admit(model.admission, Math.min(tokens.length, model.info.kvSlots), true);
     const { rows, positions } = await prefillStructured(request, tokens, tagIdsOf(model.tagMode), Rng.fromSeed(0), model.info.contextLength);
     const scored = tokens.map((tokenId, i): ScoredToken => {
       const s = rows[i] && scoreToken(rows[i], tokenId, top);

@@ -118,6 +118,8 @@ export class RemoteRun {
           forksRefused: this.forksRefused,
           forkLatencyMs: this.forkLatencyMs,
           mergeLatencyMs: this.mergeLatencyMs,
+          // The remote server's own queue, if any, is invisible from here.
+          queueWaitMs: 0,
         },
         seed,
       };

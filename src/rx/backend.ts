@@ -7,7 +7,7 @@ import type { Observable, ObservableInput } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { GenerationEvent } from './events.js';
 import type { GenerateInput } from './generate.js';
-import type { Node } from './session.js';
+import type { Node, SessionPlan } from './session.js';
 import type { Stage } from './stages.js';
 
 export interface GenerationBackend {
@@ -16,5 +16,5 @@ export interface GenerationBackend {
   /** The same generation as flat events (token, fork, join, done), each naming its branch path. */
   events(input: GenerateInput, options?: GenerateOptions): Observable<GenerationEvent>;
   /** Branching from user code: `build` gets the root node to fork, reduce and fork again from. */
-  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T>;
+  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan?: SessionPlan): Observable<T>;
 }

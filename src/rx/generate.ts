@@ -1,13 +1,14 @@
 /**
- * The cold Observable behind Model.events(): subscribing tokenizes the input and runs the request
- * through the Multiverse scheduler on the shared step loop; unsubscribing cancels it and releases
+ * The cold Observable behind Model.events(): subscribing tokenizes the input, reserves its KV
+ * (waiting in the admission queue when the pool is taken) and runs the request through the
+ * Multiverse scheduler on the shared step loop; unsubscribing cancels it and releases
  * all of its KV at once. Errors arrive as GenerationError through `subscriber.error`, after the
  * request's KV was released.
  */
 import { Observable } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
-import { RequestContext } from '../engine/request-context.js';
+import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
@@ -40,6 +41,9 @@ export function requestEvents(
       const ctx = model.info.contextLength;
       const prompt = await promptTokens(model, input, resolved, ctx - 1);
       if (cancelled) return;
+      // The critical path's worst case; a fork reserves its extra paths when it happens.
+      const slots = prompt.length + stretchSlots(prompt.length, resolved.maxTokens, ctx);
+      await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
       onStart?.({ cancelBranch: (branch) => cancelledBranches.add(branch) });
       const run = new MultiverseRun({
         request,

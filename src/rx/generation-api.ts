@@ -12,7 +12,7 @@ import { completionOf, type Completion } from './completion.js';
 import { eventIterator } from './event-iterator.js';
 import type { GenerationEvent } from './events.js';
 import type { GenerateInput } from './generate.js';
-import type { Node } from './session.js';
+import type { Node, SessionPlan } from './session.js';
 import type { Stage } from './stages.js';
 
 export abstract class GenerationApi implements GenerationBackend {
@@ -21,7 +21,7 @@ export abstract class GenerationApi implements GenerationBackend {
   /** The backend's stage stream of one request. */
   protected abstract stagesOf(input: GenerateInput, options: GenerateOptions): Observable<Stage>;
   /** The backend's session over one prefilled input. */
-  protected abstract sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T>;
+  protected abstract sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan): Observable<T>;
 
   /**
    * A cold Observable of stages: sequential stretches (`tokens$`), parallel blocks (`branches$`,
@@ -61,7 +61,8 @@ export abstract class GenerationApi implements GenerationBackend {
   /**
    * Branching from your own code: prefills `input` once and hands `build` the root node to fork,
    * reduce and fork again from (vote, best-of, lossless merge); the session's KV is freed when
-   * what `build` returns ends or is unsubscribed.
+   * what `build` returns ends or is unsubscribed. `plan.branches` reserves the KV of the branches
+   * you will fork before anything runs (see SessionPlan).
    * @throws TypeError at once for an unknown option key or a value of the wrong type.
    *
    * @example
@@ -72,8 +73,8 @@ export abstract class GenerationApi implements GenerationBackend {
    * ).subscribe((v) => console.log(v.answer, v.votes));
    * ```
    */
-  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
-    return this.request(options, (rest) => this.sessionOf(input, rest, build));
+  session<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
+    return this.request(options, (rest) => this.sessionOf(input, rest, build, plan));
   }
 
   /**

@@ -12,7 +12,7 @@
 import { defer, from, mergeAll, Observable, type ObservableInput } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import type { GenerateOptions, ResolvedOptions } from '../engine/generate-options.js';
-import { RequestContext } from '../engine/request-context.js';
+import { FORCED_TOKENS_SLACK, RequestContext, stretchSlots } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import type { SeqHandle } from '../engine/seq-handle.js';
 import type { Model } from '../model/model.js';
@@ -23,6 +23,17 @@ import { promptTokens, resolveModelOptions, type GenerateInput } from './generat
 
 /** How to fork: n identical branches, or one branch per prompt (appended to the shared prefix). */
 export type ForkSpec = number | { prompts: string[] };
+
+/** What a session will fork, so that it can reserve the KV up front (see docs/api.md, Admission). */
+export interface SessionPlan {
+  /**
+   * Branches of `options.maxTokens` each that the session will fork from its root: their worst case
+   * is reserved before the prompt is prefilled, waiting in the admission queue if need be, so they
+   * never fail for lack of KV. Forks beyond the plan take unreserved KV when the pool has it and
+   * otherwise may fail with KV_EXHAUSTED. Default 0.
+   */
+  branches?: number;
+}
 
 /** A point in a session's KV tree: the prefix, a finished branch, or a merge. */
 export interface Node {
@@ -103,6 +114,8 @@ class SessionNode implements Node {
       if (!Number.isInteger(n) || (n as number) < 1) throw new GenerationError('INVALID_REQUEST', `fork needs at least one branch, got ${JSON.stringify(spec)}`);
       const resolved = resolveModelOptions(this.s.model, { ...this.s.options, ...options });
       const logits = await this.seq.settle();
+      // From the plan's earmark, else from free KV; unplanned branches that do not fit run unguaranteed.
+      this.s.request.claim((n as number) * stretchSlots(this.seq.nextPos, resolved.maxTokens, this.s.model.info.contextLength));
       return this.seq.fork(n as number).map((child, i) => this.startBranch(child, i, logits, prompts?.[i], resolved));
     }).pipe(mergeAll());
   }
@@ -161,7 +174,7 @@ class SessionNode implements Node {
  * Runs `build` over the root node of a prefilled input; the session's KV lives until the
  * Observable it returns completes, errors or is unsubscribed.
  */
-export function session<T>(model: Model, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>): Observable<T> {
+export function session<T>(model: Model, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
   return new Observable<T>((subscriber) => {
     let closed = false;
     const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
@@ -170,6 +183,11 @@ export function session<T>(model: Model, input: GenerateInput, options: Generate
     (async () => {
       const resolved = resolveModelOptions(model, options);
       const prompt = await promptTokens(model, input, resolved, model.info.contextLength - 1);
+      const branches = plan.branches ?? 0;
+      if (!Number.isInteger(branches) || branches < 0) throw new GenerationError('INVALID_REQUEST', `plan.branches must be an integer >= 0, got ${JSON.stringify(plan.branches)}`);
+      const planned = branches * stretchSlots(prompt.length, resolved.maxTokens, model.info.contextLength);
+      await request.admit(model.admission, Math.min(prompt.length + FORCED_TOKENS_SLACK, model.info.kvSlots) + planned, resolved.waitForKv, planned);
+      if (closed) return;
       const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
       await root.feed(prompt, 'last');
       if (closed) return;

@@ -1,7 +1,8 @@
 /**
  * The choices of one OpenAI request as one stream. n = 1 runs `model.events` (the Multiverse
  * scheduler may fork inside it); n > 1 prefills the prompt once and forks n branches from it with
- * `model.session`, so the shared prefix is computed once, not n times. Each choice's tokens come
+ * `model.session`, so the shared prefix is computed once, not n times; the session plans the n
+ * branches, so their KV is reserved (or waited for) before anything runs. Each choice's tokens come
  * out in merge order (the order of its final text), then its end with the branch tree.
  */
 import { concat, defer, mergeMap, type Observable } from 'rxjs';
@@ -46,7 +47,7 @@ export function runChoices(model: Model, prompt: number[], options: GenerateOpti
         );
       }),
     );
-  });
+  }, { branches: n });
 }
 
 /** One choice's events: counted, added to its tree, tokens reordered into merge order. */

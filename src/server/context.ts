@@ -1,5 +1,6 @@
 /** What the HTTP handlers and WebSocket connections of one server share. */
 import type { Model } from '../model/model.js';
+import type { Drain } from './drain.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 
@@ -7,4 +8,6 @@ export interface ServerContext {
   model: Model;
   options: ResolvedServerOptions;
   metrics: ServerMetrics;
+  /** Running requests and connections, for the graceful shutdown. */
+  drain: Drain;
 }

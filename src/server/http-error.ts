@@ -35,8 +35,10 @@ export function badParam(param: string, message: string): HttpError {
 const BY_GENERATION_CODE: Record<GenerationErrorCode, [HttpError['status'], HttpErrorType]> = {
   INVALID_REQUEST: [400, 'invalid_request_error'],
   CONTEXT_OVERFLOW: [400, 'invalid_request_error'],
-  // The pool is full of other requests' KV: try again later, as after a rate limit.
+  // More KV than the pool holds: this request cannot run here.
   KV_EXHAUSTED: [429, 'rate_limit_error'],
+  // The pool is taken and the admission queue is full: try again later (with Retry-After).
+  OVERLOADED: [429, 'rate_limit_error'],
   CANCELLED: [500, 'server_error'],
   MODEL_DISPOSED: [503, 'server_error'],
   ENGINE_ERROR: [500, 'server_error'],
@@ -58,7 +60,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(data);
 }
 
+/** Seconds a refused client is asked to wait (Retry-After) when the admission queue is full or the server is shutting down. */
+export const RETRY_AFTER_S = 1;
+
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = toHttpError(err);
+  if (e.code === 'OVERLOADED' || e.code === 'SHUTTING_DOWN') res.setHeader('retry-after', String(RETRY_AFTER_S));
   sendJson(res, e.status, e);
 }

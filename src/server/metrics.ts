@@ -75,6 +75,7 @@ export class ServerMetrics {
   /** The Prometheus text page. */
   render(): string {
     const kv = this.model.kvStats();
+    const queue = this.model.admissionStats();
     const { loop } = this.model;
     return [
       family('multiverse_requests_total', 'counter', 'Requests started, by source (chat, completions, ws).', [...this.started].map(([source, v]) => [{ source }, v])),
@@ -98,6 +99,17 @@ export class ServerMetrics {
       family('multiverse_kv_slots_total', 'gauge', 'KV pool size in token slots.', [[{}, kv.totalSlots]]),
       family('multiverse_kv_slots_used', 'gauge', 'KV slots held by live sequences.', [[{}, kv.totalSlots - kv.freeSlots]]),
       family('multiverse_kv_slots_free', 'gauge', 'KV slots free.', [[{}, kv.freeSlots]]),
+      family('multiverse_kv_slots_reserved', 'gauge', 'KV slots reserved by admitted requests (their worst case).', [[{}, queue.reservedSlots]]),
+      family('multiverse_queue_waiting', 'gauge', 'Requests waiting in the admission queue for KV.', [[{}, queue.queued]]),
+      family('multiverse_queue_capacity', 'gauge', 'Most requests the admission queue holds; beyond it requests are refused (429 / OVERLOADED).', [[{}, queue.maxQueued]]),
+      family('multiverse_admitted_total', 'counter', 'Requests admitted (given their KV), by whether they waited in the queue.', [
+        [{ queued: 'no' }, queue.admitted - queue.waited],
+        [{ queued: 'yes' }, queue.waited],
+      ]),
+      family('multiverse_queue_wait_seconds_total', 'counter', 'Seconds admitted requests spent in the admission queue, summed (divide by multiverse_admitted_total).', [[{}, queue.queueWaitMs / 1000]]),
+      family('multiverse_admission_refused_total', 'counter', 'Requests refused because the admission queue was full or they asked not to wait (OVERLOADED).', [[{}, queue.refused]]),
+      family('multiverse_kv_growth_waited_total', 'counter', 'Multiverse forks that waited for running requests to end before reserving their paths.', [[{}, queue.growthWaited]]),
+      family('multiverse_kv_growth_refused_total', 'counter', 'Reservations a running request could not grow (a Multiverse fork then written sequentially).', [[{}, queue.growthRefused]]),
       family('multiverse_ws_connections', 'gauge', 'Open WebSocket connections.', [[{}, this.wsConnections]]),
       family('multiverse_ws_errors_total', 'counter', 'Protocol errors sent to WebSocket clients, by code.', [...this.wsErrors].map(([code, v]) => [{ code }, v])),
     ].join('');

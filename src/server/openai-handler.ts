@@ -19,6 +19,7 @@ import { logprobEntry } from './openai-logprobs.js';
 import { fieldOf, parseCommon } from './openai-params.js';
 import { describeBreach, findLimitBreach, requestLimits } from './request-limits.js';
 import { SseWriter } from './sse.js';
+import { shuttingDown } from './drain.js';
 
 /** @throws HttpError or GenerationError for a request that fails before its response starts. */
 export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -45,14 +46,19 @@ export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: In
   const chunk = (sse: SseWriter, choicesOut: object[], extra: object = {}) =>
     sse.send({ ...head, object: dialect.chunkObject, choices: choicesOut, ...(includeUsage ? { usage: null } : {}), ...extra });
 
-  const sse = stream ? new SseWriter(res) : undefined;
-  if (sse) {
+  // The stream starts with the request's first event, once it holds its KV: a request refused by
+  // admission (queue full) still gets its plain 429 with Retry-After, before any byte of a stream.
+  let sse: SseWriter | undefined;
+  const startStream = () => {
+    if (!stream || sse) return;
+    sse = new SseWriter(res);
     for (let i = 0; i < n; i++) {
       const opening = dialect.opening(i, echo.text, echo.logprobs);
       if (opening) chunk(sse, [opening]);
     }
-  }
+  };
   const onEvent = (e: ChoiceEvent) => {
+    startStream();
     const choice = choices[e.choice];
     if (e.kind === 'token') {
       const entry = choice.add(e.token);
@@ -65,12 +71,29 @@ export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: In
 
   // Gone while the prompt was being read or scored: nothing to answer.
   if (req.socket.destroyed) return;
+  if (ctx.drain.closing) throw shuttingDown('takes no new requests');
   ctx.metrics.requestStarted(dialect.source);
   let settled = false;
   const settle = (outcome: 'done' | 'error' | 'cancelled') => {
     settled = true;
+    untrack();
     ctx.metrics.requestEnded(dialect.source, outcome);
   };
+  // Past the drain timeout: a stream gets the error and [DONE]; a request not streaming yet, a 503.
+  const untrack = ctx.drain.track({
+    shutDown: () => {
+      settle('error');
+      subscription.unsubscribe();
+      const ended = new Promise<void>((resolve) => res.once('close', resolve).once('finish', resolve));
+      const err = shuttingDown('the request did not finish within the drain timeout');
+      if (!sse) sendError(res, err);
+      else {
+        sse.send(err);
+        sse.done();
+      }
+      return ended;
+    },
+  });
   const subscription = runChoices(model, prompt, options, n, ctx.metrics).subscribe({
     next: onEvent,
     error: (err: unknown) => {
@@ -81,6 +104,7 @@ export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: In
     },
     complete: () => {
       settle('done');
+      startStream();
       if (!sse) {
         const out = choices.map((c, i) => ({ ...dialect.choice(i, c.text, c.logprobs, c.finishReason!), multiverse: { tree: c.tree } }));
         return sendJson(res, 200, { ...head, choices: out, usage: usage() });

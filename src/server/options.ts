@@ -72,6 +72,12 @@ export interface ServerOptions {
    */
   heartbeatMs?: number;
   /**
+   * How long close() (and SIGTERM/SIGINT under `multiverse serve`) lets running requests finish
+   * before ending each one left with a SHUTTING_DOWN error event. Type integer >= 0
+   * (milliseconds). Default 10000.
+   */
+  drainTimeoutMs?: number;
+  /**
    * Applied to every request's options before it runs (clamp limits, add a pickToken hook).
    * Type `(options, source) => GenerateOptions`. Default: none (options as sent).
    */
@@ -99,6 +105,7 @@ export const SERVER_DEFAULTS = {
   maxQueuedBytes: 8 * MiB,
   coalesceAboveBytes: 64 * 1024,
   heartbeatMs: 30_000,
+  drainTimeoutMs: 10_000,
 } as const;
 
 /**
@@ -129,6 +136,7 @@ export function resolveServerOptions(model: Pick<Model, 'info'>, options: Server
   integer('coalesceAboveBytes', o.coalesceAboveBytes, 0);
   integer('maxQueuedBytes', o.maxQueuedBytes, o.coalesceAboveBytes, 'coalesceAboveBytes');
   integer('heartbeatMs', o.heartbeatMs, 0);
+  integer('drainTimeoutMs', o.drainTimeoutMs, 0);
   return o;
 }
 

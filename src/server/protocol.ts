@@ -43,6 +43,8 @@ export type ProtocolErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   /** The server failed in a way that is not the request's fault. */
   | 'INTERNAL_ERROR'
+  /** The server is shutting down: the request was refused, or did not finish within the drain timeout. */
+  | 'SHUTTING_DOWN'
   /** Client side only: the connection closed while the request ran. */
   | 'CONNECTION_CLOSED'
   /** Client side only: the server refused the connection (401: missing or wrong api key). */
@@ -54,6 +56,7 @@ export type WireErrorCode = ProtocolErrorCode | GenerationErrorCode;
 const GENERATION_ERROR_CODES: Record<GenerationErrorCode, true> = {
   CONTEXT_OVERFLOW: true,
   KV_EXHAUSTED: true,
+  OVERLOADED: true,
   INVALID_REQUEST: true,
   CANCELLED: true,
   MODEL_DISPOSED: true,

@@ -24,7 +24,7 @@ const CREATED = Math.floor(Date.now() / 1000);
 
 const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   '/health': {
-    GET: (ctx, _req, res) => sendJson(res, 200, { status: 'ok', model: ctx.options.modelId, protocol: PROTOCOL_VERSION, device: ctx.model.info.device, kv: ctx.model.kvStats() }),
+    GET: (ctx, _req, res) => sendJson(res, 200, { status: 'ok', model: ctx.options.modelId, protocol: PROTOCOL_VERSION, device: ctx.model.info.device, kv: ctx.model.kvStats(), admission: ctx.model.admissionStats() }),
   },
   '/metrics': {
     GET: (ctx, _req, res) => {

@@ -15,6 +15,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Model } from '../model/model.js';
 import type { ServerContext } from './context.js';
+import { Drain, shuttingDown } from './drain.js';
+import { sendError } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { createRouter } from './router.js';
@@ -36,7 +38,12 @@ export interface MultiverseServer {
   readonly metrics: ServerMetrics;
   /** Starts listening on options.host and options.port. Rejects when the port is taken. */
   listen(): Promise<ServerAddress>;
-  /** Terminates WebSocket clients and open HTTP streams (cancelling their requests) and stops listening. */
+  /**
+   * Graceful shutdown: stops listening and refuses new requests (503 / SHUTTING_DOWN), lets running
+   * requests finish for up to `drainTimeoutMs`, ends each one left with a SHUTTING_DOWN error event
+   * (an SSE stream gets it, then `data: [DONE]`; a WebSocket request its error event), closes every
+   * WebSocket with 1001 and every HTTP connection, and resolves. Nothing in flight ends silently.
+   */
   close(): Promise<void>;
 }
 
@@ -46,9 +53,15 @@ export interface MultiverseServer {
  */
 export function createServer(model: Model, options: ServerOptions = {}): MultiverseServer {
   const resolved = resolveServerOptions(model, options);
-  const ctx: ServerContext = { model, options: resolved, metrics: new ServerMetrics(model) };
-  const server = http.createServer(createRouter(ctx));
+  const ctx: ServerContext = { model, options: resolved, metrics: new ServerMetrics(model), drain: new Drain() };
+  const router = createRouter(ctx);
+  const server = http.createServer((req, res) => {
+    if (!ctx.drain.closing) return router(req, res);
+    res.setHeader('connection', 'close');
+    sendError(res, shuttingDown('takes no new requests'));
+  });
   const ws = attachWebSocket(server, ctx);
+  let closed: Promise<void> | undefined;
   return {
     http: server,
     options: resolved,
@@ -63,12 +76,17 @@ export function createServer(model: Model, options: ServerOptions = {}): Multive
           resolve({ host: address, port, url: `http://${host}:${port}`, wsUrl: `ws://${host}:${port}${WS_PATH}` });
         });
       }),
-    close: () =>
-      new Promise((resolve) => {
-        ws.close();
-        server.close(() => resolve());
-        // Streams and keep-alive sockets would hold close() open.
-        server.closeAllConnections();
-      }),
+    close: () => (closed ??= shutDown()),
   };
+
+  async function shutDown(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await ctx.drain.drain(resolved.drainTimeoutMs);
+    ws.close();
+    // Every response has ended; keep-alive sockets would hold close() open.
+    server.closeAllConnections();
+    await stopped;
+  }
 }
+
