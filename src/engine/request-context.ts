@@ -49,6 +49,14 @@ export class RequestContext {
     return new SeqHandle(this, this.engine.createSequence(), branch, 0, rng, SharedList.of<number>([]), SharedList.of<string>([]));
   }
 
+  /**
+   * A handle in this request on a native sequence the caller hands over (a chat turn takes a fork
+   * of the conversation's held sequence): it continues at `nextPos` with `history` behind it.
+   */
+  adoptSequence(id: number, branch: string, nextPos: number, rng: Rng, history: SharedList<number>): SeqHandle {
+    return new SeqHandle(this, id, branch, nextPos, rng, history, SharedList.of<string>([]));
+  }
+
   /** Releases every sequence the request still holds (cancel, error, or the end). Idempotent. */
   releaseAll(): void {
     for (const seq of [...this.live]) seq.release();
