@@ -15,6 +15,7 @@ export { GenerationError, type GenerationErrorCode } from './engine/errors.js';
 export type { GenerateOptions } from './engine/generate-options.js';
 export type { GenerateInput } from './rx/generate.js';
 export type { Completion } from './rx/completion.js';
+export type { ChatSession, ChatOptions } from './rx/chat.js';
 export { GenerationApi } from './rx/generation-api.js';
 export type {
   GenerationEvent,

@@ -25,7 +25,7 @@ function documentedFiles(): string[] {
 
 /** Literal prompts handed to the API, the CLI, the wire protocol or the viewer. */
 const PROMPT_PATTERNS = [
-  /\.(?:events|generate|session|complete|stream)\(\s*'([^']+)'/g,
+  /\.(?:events|generate|session|complete|stream|reply|send)\(\s*'([^']+)'/g,
   /content: '([^']+)'/g,
   /multiverse run "([^"]+)"/g,
   /"input":"([^"]+)"/g,

@@ -56,7 +56,7 @@ export interface AdmissionStats {
  * have been stepped (an upper bound of what it holds: released branches are not subtracted).
  */
 export class Reservation {
-  private state: 'queued' | 'granted' | 'released' = 'queued';
+  private state: 'queued' | 'granted' | 'held' | 'released' = 'queued';
   private readonly queuedAt = performance.now();
   /** Milliseconds spent waiting in the queue (0 when admitted at once). */
   waitedMs = 0;
@@ -124,6 +124,18 @@ export class Reservation {
     return true;
   }
 
+  /**
+   * Keeps only the slots stepped so far, for KV held beyond the request's end (a chat's
+   * conversation between turns); the rest come back, and it no longer counts as a running request
+   * (nothing waits for it to end).
+   */
+  hold(): void {
+    if (this.state !== 'granted') return;
+    this.state = 'held';
+    this.pool.give(this, this.slots - this.used);
+    this.slots = this.used;
+  }
+
   /** Leaves the queue, or returns the slots (call once the KV is released). Idempotent. */
   release(): void {
     const was = this.state;
@@ -132,7 +144,7 @@ export class Reservation {
     if (was === 'queued') {
       this.pool.dequeue(this);
       this.settle.reject(new GenerationError('CANCELLED', 'the request was cancelled while it waited for KV'));
-    } else this.pool.give(this, this.slots);
+    } else this.pool.give(this, this.slots, was === 'granted');
   }
 }
 
@@ -210,10 +222,13 @@ export class KvAdmission {
     });
   }
 
-  /** @internal A granted reservation's slots come back; waiting growths, then waiting requests, that now fit go on, in order. */
-  give(r: Reservation, n: number): void {
+  /**
+   * @internal `n` of a reservation's slots come back, and it stops running unless it was already
+   * held; waiting growths, then waiting requests, that now fit go on, in order.
+   */
+  give(r: Reservation, n: number, running = true): void {
     this.reserved -= n;
-    this.running--;
+    if (running) this.running--;
     const waiting = this.growing.findIndex((g) => g.r === r);
     if (waiting >= 0) this.growing.splice(waiting, 1)[0].resolve(false);
     this.pump();

@@ -110,6 +110,26 @@ export class RequestContext {
     throw new GenerationError('KV_EXHAUSTED', `the request reserved ${slots} KV slots and has used ${used}; ${n} more do not fit the pool now (fork fewer branches, or plan them: session(..., { branches }))`);
   }
 
+  /**
+   * Hands over the request's reservation, held at the slots it stepped (Reservation.hold), to a
+   * caller that keeps this request's KV beyond its end (a chat's conversation): releaseAll() then
+   * leaves it, and the caller releases it with the KV.
+   */
+  holdReservation(): Reservation | undefined {
+    const r = this.reservation;
+    this.reservation = undefined;
+    r?.hold();
+    return r;
+  }
+
+  /**
+   * A handle in this request on a native sequence the caller hands over (a chat turn takes a fork
+   * of the conversation's held sequence): it continues at `nextPos` with `history` behind it.
+   */
+  adoptSequence(id: number, branch: string, nextPos: number, rng: Rng, history: SharedList<number>): SeqHandle {
+    return new SeqHandle(this, id, branch, nextPos, rng, history, SharedList.of<string>([]));
+  }
+
   /** Releases every sequence the request still holds, then its reservation (cancel, error, or the end). Idempotent. */
   releaseAll(): void {
     this.ended = true;

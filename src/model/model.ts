@@ -8,6 +8,7 @@ import type { KvStats, NativeEngine } from '../native/binding.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
 import { scoreTranscript, type ScoreOptions, type ScoreResult } from '../multiverse/score.js';
+import { chatSession, type ChatOptions, type ChatSession } from '../rx/chat.js';
 import { GenerationApi } from '../rx/generation-api.js';
 import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
@@ -71,6 +72,31 @@ export class Model extends GenerationApi {
   /** @internal */
   protected sessionOf<T>(input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan): Observable<T> {
     return session(this, input, options, build, plan);
+  }
+
+  /**
+   * A chat session that keeps the conversation's KV between turns: `send(message)` (events) or
+   * `reply(message)` (a promise) per turn prefills only that turn's own tokens; earlier answers,
+   * Parallel blocks included, stay in the KV with their Multiverse positions. `fork()` branches the
+   * conversation without copying KV; `dispose()` frees it.
+   *
+   * The shipped model was trained on single questions: in a second turn it goes on from the first
+   * one's answer, so give it one question per chat (or fork the chat per question); a chat model
+   * from the hub holds real conversations.
+   *
+   * @example
+   * ```ts
+   * const chat = model.chat({ defaults: { temperature: 0 } });
+   * const first = await chat.reply('Compute 17*3');
+   * const second = await chat.reply('Compute 12*9'); // prefills its own 26 tokens, not the 24 + 31 before it
+   * console.log(first.text.split('\n').at(-1), first.usage.promptTokens, second.usage.promptTokens);
+   * chat.dispose();
+   * // Logs:
+   * // Answer: 51 24 26
+   * ```
+   */
+  chat(options: ChatOptions = {}): ChatSession {
+    return chatSession(this, options);
   }
 
   /**

@@ -69,16 +69,17 @@ export class MultiverseRun {
   async run(prompt: number[]): Promise<DoneEvent | undefined> {
     const root = this.ctx.request.createSequence('0', Rng.fromSeed(this.ctx.options.seed));
     const logits = await root.feed(prompt, 'last');
-    const done = await this.continueFrom(root, logits);
+    const { done } = await this.continueFrom(root, logits);
     return this.ctx.cancelled() ? undefined : done;
   }
 
   /**
    * Decodes from an existing sequence (a user's branch) as a sequential stream of its own: its
    * budget counts from where it stands, stop strings apply to it, it may fork. Resolves with its
-   * done event (branch = the sequence's path; tokenIds = what it added).
+   * done event (branch = the sequence's path; tokenIds = what it added) and the sequence it ended
+   * on: `start` itself, or the merge that replaced it when it forked (whose KV holds the paths).
    */
-  async continueFrom(start: SeqHandle, logits: Float32Array): Promise<DoneEvent> {
+  async continueFrom(start: SeqHandle, logits: Float32Array): Promise<{ done: DoneEvent; end: SeqHandle }> {
     const { request, options } = this.ctx;
     this.promptLength = start.nextPos;
     const startLength = start.history.length;
@@ -90,7 +91,7 @@ export class MultiverseRun {
     seq.text.push(tail);
     const critical = seq.nextPos - this.promptLength;
     const generated = this.produced;
-    return {
+    const done: DoneEvent = {
       type: 'done',
       branch: start.branch,
       tokenIds: seq.history.toArray().slice(startLength),
@@ -102,6 +103,7 @@ export class MultiverseRun {
       stats: request.stats(critical),
       seed: options.seed,
     };
+    return { done, end: seq };
   }
 
   /**

@@ -163,7 +163,9 @@ class SessionNode implements Node {
         const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false });
         if (ids.length > 0) start = await child.feed(ids, 'last');
       }
-      outlet.end(await run.continueFrom(child, start), new SessionNode(this.s, child));
+      const { done, end } = await run.continueFrom(child, start);
+      // A branch that forked ends on the merge, whose KV holds its paths: that is where it stands.
+      outlet.end(done, new SessionNode(this.s, end));
     };
     go().catch((err: unknown) => outlet.fail(err));
     return outlet.handle;

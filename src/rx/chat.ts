@@ -1,0 +1,219 @@
+/**
+ * Chat sessions that keep the conversation's KV between turns: `model.chat({ system })`, then
+ * `send(message)` per turn. A turn prefills only its own tokens (the template's text between the
+ * last answer and the new generation prompt); earlier turns — Parallel blocks included, with their
+ * Multiverse positions — stay in the KV as they were generated. `fork()` branches a conversation
+ * (no KV copied); `dispose()` frees it.
+ *
+ * The conversation is one held native sequence. A turn runs on a fork of it, as its own request,
+ * and replaces it only when the turn ends: a turn that is cancelled or fails leaves the
+ * conversation as it was.
+ */
+import { defer, Observable } from 'rxjs';
+import { GenerationError } from '../engine/errors.js';
+import { checkOptionShapes, type GenerateOptions } from '../engine/generate-options.js';
+import type { Reservation } from '../engine/admission.js';
+import { RequestContext, stretchSlots } from '../engine/request-context.js';
+import { Rng } from '../engine/rng.js';
+import { SharedList } from '../engine/shared-list.js';
+import type { Model } from '../model/model.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+import { MultiverseRun } from '../multiverse/scheduler.js';
+import { abortable } from './abort.js';
+import { completionOf, type Completion } from './completion.js';
+import type { GenerationEvent } from './events.js';
+import { resolveModelOptions } from './generate.js';
+
+export interface ChatOptions {
+  /** The system message that opens the conversation. */
+  system?: string;
+  /** Generation options of every turn; a turn's own options override them. */
+  defaults?: GenerateOptions;
+}
+
+/**
+ * The admission reservations behind a conversation's KV, one per turn, shared the way the KV is:
+ * a fork of a chat holds its parent's turns too, and a turn's slots go back to the pool when the
+ * last conversation holding them lets go.
+ */
+class HeldTurns {
+  private holders = 1;
+
+  constructor(
+    private readonly reservation: Reservation | undefined,
+    private readonly before: HeldTurns | undefined,
+  ) {}
+
+  share(): HeldTurns {
+    this.holders++;
+    return this;
+  }
+
+  letGo(): void {
+    if (--this.holders > 0) return;
+    this.reservation?.release();
+    this.before?.letGo();
+  }
+}
+
+/** What the conversation holds between turns: its native sequence, where it stands, and its reservations. */
+interface Held {
+  seq: number;
+  nextPos: number;
+  /** Every token in the KV: the prompts and the answers, in transcript order. */
+  history: SharedList<number>;
+  turns: HeldTurns;
+}
+
+/** Stands in for the last answer when the template is rendered, to find where the new turn's text starts. */
+const ANSWER_MARK = '\u0000multiverse-rx:answer\u0000';
+
+export class ChatSession {
+  private held?: Held;
+  private turn?: Promise<unknown>;
+  private disposed = false;
+
+  /** @internal Use model.chat(). */
+  constructor(
+    private readonly model: Model,
+    private readonly messages: ChatMessage[],
+    private readonly defaults: GenerateOptions,
+    held?: Held,
+  ) {
+    this.held = held;
+  }
+
+  /** The conversation so far: the system message, then each user message and answer. */
+  get history(): readonly ChatMessage[] {
+    return this.messages;
+  }
+
+  /**
+   * One turn: the answer to `message` as flat events (token, fork, join, done), cold like
+   * model.events(). When it ends the answer joins the conversation; unsubscribing (or aborting
+   * `options.signal`) cancels the turn and leaves the conversation as it was.
+   * @throws TypeError at once for an unknown option key.
+   */
+  send(message: string, options: GenerateOptions = {}): Observable<GenerationEvent> {
+    const { signal, ...rest } = checkOptionShapes(options);
+    return defer(() => this.runTurn(message, { ...this.defaults, ...rest })).pipe(abortable(signal));
+  }
+
+  /** The same turn as a promise of its completion (text, tokens, branch tree, usage, stats). */
+  reply(message: string, options: GenerateOptions = {}): Promise<Completion> {
+    return completionOf(this.send(message, options));
+  }
+
+  /** A second conversation that shares this one's KV up to now and goes on separately. */
+  fork(): ChatSession {
+    this.checkIdle('fork');
+    const held = this.held && { seq: this.model.engine.fork(this.held.seq, 1)[0], nextPos: this.held.nextPos, history: this.held.history.fork(), turns: this.held.turns.share() };
+    return new ChatSession(this.model, [...this.messages], this.defaults, held);
+  }
+
+  /** Frees the conversation's KV. Idempotent; a running turn is cancelled by unsubscribing from it. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.letGo(this.held);
+    this.held = undefined;
+  }
+
+  private letGo(held: Held | undefined): void {
+    if (!held) return;
+    this.model.loop.release(held.seq);
+    held.turns.letGo();
+  }
+
+  private checkIdle(what: string): void {
+    if (this.disposed) throw new GenerationError('INVALID_REQUEST', `${what}: the chat session was disposed`);
+    if (this.turn) throw new GenerationError('INVALID_REQUEST', `${what}: a turn is still running; wait for it (or cancel it) first`);
+  }
+
+  private runTurn(message: string, options: GenerateOptions): Observable<GenerationEvent> {
+    return new Observable<GenerationEvent>((subscriber) => {
+      this.checkIdle('send');
+      const { model } = this;
+      let cancelled = false;
+      const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+      const go = async () => {
+        if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
+        const resolved = resolveModelOptions(model, options);
+        const tokens = this.turnTokens(message);
+        const rng = Rng.fromSeed(resolved.seed);
+        const held = this.held;
+        const start = held
+          ? request.adoptSequence(model.engine.fork(held.seq, 1)[0], '0', held.nextPos, rng, held.history.fork())
+          : request.createSequence('0', rng);
+        const ctx = model.info.contextLength;
+        if (start.nextPos + tokens.length >= ctx) {
+          throw new GenerationError('CONTEXT_OVERFLOW', `this turn needs ${tokens.length} more tokens; the conversation has ${start.nextPos} of ${ctx} positions`);
+        }
+        // The turn's own worst case, as any request's; the conversation before it is held already.
+        const slots = tokens.length + stretchSlots(start.nextPos + tokens.length, resolved.maxTokens, ctx);
+        await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
+        if (cancelled) return;
+        const logits = await start.feed(tokens, 'last');
+        const run = new MultiverseRun({
+          request,
+          tokenizer: model.tokenizer,
+          tags: model.tagMode,
+          vocabSize: model.checkpoint.config.vocabSize,
+          contextLength: model.info.contextLength,
+          options: resolved,
+          emit: (e) => subscriber.next(e),
+          cancelled: () => cancelled,
+          branchCancelled: () => false,
+        });
+        const { done, end } = await run.continueFrom(start, logits);
+        if (cancelled) return;
+        // The answer's last token may be deferred; the next turn continues after it.
+        await end.settle();
+        const turns = new HeldTurns(request.holdReservation(), held?.turns);
+        this.held = { seq: model.engine.fork(end.id, 1)[0], nextPos: end.nextPos, history: end.history.fork(), turns };
+        // The old handle goes; its turns stay held through the new one.
+        if (held) model.loop.release(held.seq);
+        this.messages.push({ role: 'user', content: message }, { role: 'assistant', content: done.text });
+        // The turn is over before anyone hears of it, so the next send may follow at once.
+        endTurn();
+        subscriber.next({ ...done, usage: { ...done.usage, promptTokens: tokens.length } });
+        subscriber.complete();
+      };
+      const endTurn = () => {
+        request.releaseAll();
+        if (this.turn === running) this.turn = undefined;
+      };
+      const running: Promise<void> = go().catch((err: unknown) => {
+        endTurn();
+        if (!cancelled) subscriber.error(err);
+      });
+      this.turn = running;
+      return () => {
+        cancelled = true;
+        endTurn();
+      };
+    });
+  }
+
+  /**
+   * The tokens this turn adds: the whole templated conversation for the first turn; afterwards the
+   * template's text after the last answer (its end-of-turn, the new user message, the generation
+   * prompt), found by rendering the conversation with a marker in place of the last answer.
+   */
+  private turnTokens(message: string): number[] {
+    const { tokenizer } = this.model;
+    const user: ChatMessage = { role: 'user', content: message };
+    if (!this.held) return tokenizer.encode(tokenizer.applyChatTemplate([...this.messages, user], { addGenerationPrompt: true }), { addSpecialTokens: false });
+    const marked = [...this.messages.slice(0, -1), { role: 'assistant', content: ANSWER_MARK }, user];
+    const text = tokenizer.applyChatTemplate(marked, { addGenerationPrompt: true });
+    const at = text.lastIndexOf(ANSWER_MARK);
+    if (at < 0) throw new GenerationError('INVALID_REQUEST', "this model's chat template does not write the assistant's answer as given, so a turn cannot continue the conversation's KV");
+    return tokenizer.encode(text.slice(at + ANSWER_MARK.length), { addSpecialTokens: false });
+  }
+}
+
+/** @internal What model.chat() returns. */
+export function chatSession(model: Model, { system, defaults = {} }: ChatOptions): ChatSession {
+  checkOptionShapes(defaults, { where: 'defaults' });
+  return new ChatSession(model, system === undefined ? [] : [{ role: 'system', content: system }], defaults);
+}
