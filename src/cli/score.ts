@@ -1,19 +1,20 @@
 /**
  * `multiverse score`: the logprob of every token of a transcript under Multiverse semantics
- * (model.score), as a table or as JSON lines: one object per token, then a summary.
+ * (model.score; plain causal ones with --no-multiverse), as a table or as JSON lines: one object
+ * per token, then a summary.
  */
 import type { ScoredToken, ScoreResult } from '../multiverse/score.js';
 import { numberOption } from './args.js';
-import { parseCommand, readInput, withModel } from './model-input.js';
+import { multiverseOption, parseCommand, readInput, withModel } from './model-input.js';
 
-export const SCORE_USAGE = 'usage: multiverse score [--model DIR] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--json]';
+export const SCORE_USAGE = 'usage: multiverse score [--model DIR|FILE.gguf] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--no-multiverse] [--json]';
 
 export async function scoreCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, SCORE_USAGE, { json: { kind: 'boolean', help: 'one JSON object per token on stdout, then a summary line' } });
   if (!args) return 0;
   const input = readInput(args, SCORE_USAGE);
   const json = args.options.json === true;
-  const options = { topLogprobs: numberOption(args, 'top-logprobs', true), raw: args.options.raw === true };
+  const options = { topLogprobs: numberOption(args, 'top-logprobs', true), raw: args.options.raw === true, ...multiverseOption(args) };
   const result = await withModel(args, json, (model) => model.score(input, options));
   process.stdout.write(json ? jsonLines(result) : table(result));
   return 0;

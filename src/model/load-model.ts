@@ -1,13 +1,12 @@
 /**
- * loadModel(dir): validates the checkpoint folder (typed ModelLoadError on anything malformed),
- * loads the tokenizer, maps the weights natively and starts the step loop.
+ * loadModel(path): validates the checkpoint folder or GGUF file (typed ModelLoadError on anything
+ * malformed), loads the tokenizer, maps the weights natively and starts the step loop.
  */
 import os from 'node:os';
 import { StepLoop } from '../engine/step-loop.js';
 import { loadNative } from '../native/binding.js';
-import { openCheckpoint } from './checkpoint.js';
+import { openModel } from './open-model.js';
 import { Model } from './model.js';
-import { loadTokenizer } from './tokenizer.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import { readTemplate } from '../multiverse/template.js';
 
@@ -31,10 +30,12 @@ export interface LoadModelOptions {
   maxStepTokens?: number;
 }
 
-/** @throws ModelLoadError for a malformed folder; Error when the native engine cannot map the weights. */
+/**
+ * `dir` is a Hugging Face checkpoint folder or a `.gguf` file.
+ * @throws ModelLoadError for a malformed folder or file; Error when the native engine cannot map the weights.
+ */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
-  const checkpoint = await openCheckpoint(dir);
-  const tokenizer = await loadTokenizer(checkpoint.dir);
+  const { checkpoint, tokenizer } = await openModel(dir);
   const c = checkpoint.config;
   const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
   const maxByMemory = Math.max(1, Math.floor((options.kvMemoryBytes ?? 2 ** 31) / bytesPerSlot));

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MULTIVERSE_TAGS } from '../multiverse/tags.js';
-import { QWEN2_SPLIT_PATTERN, trainBpe, type TrainedBpe } from './bpe-trainer.js';
+import { QWEN2_SPLIT_PATTERN } from '../model/split-patterns.js';
+import { trainBpe, type TrainedBpe } from './bpe-trainer.js';
 
 /** The training text, written for this project: everyday prose plus some arithmetic. */
 export const CORPUS = `The kitchen was quiet in the early morning, and the kettle had just started to hum.
