@@ -10,6 +10,7 @@ import { RUN_USAGE, runCommand } from './run.js';
 import { SCORE_USAGE, scoreCommand } from './score.js';
 import { EVAL_USAGE, evalCommand } from './eval.js';
 import { INSPECT_USAGE, inspectCommand } from './inspect.js';
+import { BENCH_USAGE, benchCommand } from './bench.js';
 import { SERVE_USAGE, serveCommand } from './serve.js';
 
 const USAGE = `usage: multiverse <command> [options]
@@ -19,7 +20,8 @@ Commands:
   score   logprob of every token of a transcript (${SCORE_USAGE.replace('usage: ', '')})
   eval    Multiverse model vs its AR twin on held-out problems (${EVAL_USAGE.replace('usage: ', '')})
   serve   HTTP + WebSocket server with the live viewer at / (${SERVE_USAGE.replace('usage: ', '')})
-  inspect what a model folder holds (${INSPECT_USAGE.replace('usage: ', '')})
+  inspect what a model folder or GGUF file holds (${INSPECT_USAGE.replace('usage: ', '')})
+  bench   prefill and decode tokens/s on this machine (${BENCH_USAGE.replace('usage: ', '')})
 
 Run \`multiverse <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 failure (the message says why), 2 usage error, 130 serve stopped by SIGINT.
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'eval') return evalCommand(rest);
   if (command === 'serve') return serveCommand(rest);
   if (command === 'inspect') return inspectCommand(rest);
+  if (command === 'bench') return benchCommand(rest);
   throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
 }
 
