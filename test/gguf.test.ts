@@ -241,6 +241,14 @@ describe('malformed GGUF files', () => {
     expectError(broken((c) => setMeta(c, 'tokenizer.chat_template', { type: 'string', value: '{% if %}' })), 'TOKENIZER_ERROR', /chat template .* does not parse/);
   });
 
+  it('(not malformed) tokenizer.ggml.add_bos_token puts the BOS token first', () => {
+    const file = broken((c) => setMeta(c, 'tokenizer.ggml.add_bos_token', { type: 'bool', value: true }));
+    const { tokenizer } = openGguf(file);
+    const bos = tokenizer.tokenId('<|endoftext|>')!;
+    expect(tokenizer.encode('The river')).toEqual([bos, ...tokenizer.encode('The river', { addSpecialTokens: false })]);
+    expect(tokenizer.encode('The river', { addSpecialTokens: false })[0]).not.toBe(bos);
+  });
+
   it('loadModel and the CLI report the error with its code', async () => {
     const file = broken((c) => setMeta(c, 'general.architecture', { type: 'string', value: 'gemma' }));
     await expect(loadModel(file)).rejects.toMatchObject({ code: 'UNSUPPORTED_ARCHITECTURE', file });

@@ -7,6 +7,7 @@
  * ones are left out.
  */
 import { ModelLoadError } from '../errors.js';
+import { bpeTokenizerJson, type AddedTokenJson } from '../bpe-tokenizer-json.js';
 import { SPLIT_PATTERNS } from '../split-patterns.js';
 import type { GgufHeader, GgufValue } from './gguf-header.js';
 
@@ -53,50 +54,20 @@ export function ggufTokenizer(header: GgufHeader): GgufTokenizer {
   const addBos = metadata.get('tokenizer.ggml.add_bos_token') === true && bos !== undefined;
 
   const vocab: Record<string, number> = {};
-  const added: Record<string, unknown>[] = [];
+  const added: AddedTokenJson[] = [];
   tokens.forEach((content, id) => {
     const type = (types as number[])[id];
-    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) {
-      added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type === TOKEN_TYPE.control });
-    } else if (type !== TOKEN_TYPE.unused) {
-      vocab[content] = id;
-    }
+    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) added.push({ id, content, special: type === TOKEN_TYPE.control });
+    else if (type !== TOKEN_TYPE.unused) vocab[content] = id;
   });
-
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
   const bosText = bos === undefined ? undefined : tokens[bos];
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false }, byteLevel],
-    },
-    post_processor: addBos
-      ? {
-          type: 'TemplateProcessing',
-          single: [{ SpecialToken: { id: bosText, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-          pair: [{ SpecialToken: { id: bosText, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-          special_tokens: { [bosText!]: { id: bosText, ids: [bos], tokens: [bosText] } },
-        }
-      : byteLevel,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges,
-    },
-  };
+  const tokenizerJson = bpeTokenizerJson({
+    vocab,
+    merges,
+    added,
+    splitPattern: pattern as string,
+    ...(addBos ? { bos: { id: bos!, content: bosText! } } : {}),
+  });
 
   const chatTemplate = metadata.get('tokenizer.chat_template');
   const tokenizerConfig: Record<string, unknown> = {
