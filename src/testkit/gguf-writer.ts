@@ -34,30 +34,26 @@ class Bytes {
     this.chunks.push(b);
     this.length += b.length;
   }
-  u32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
+  /** A fixed-size number, written by `write` into a fresh buffer. */
+  private put(size: number, write: (b: Buffer) => unknown): void {
+    const b = Buffer.alloc(size);
+    write(b);
     this.push(b);
+  }
+  u32(v: number): void {
+    this.put(4, (b) => b.writeUInt32LE(v));
   }
   i32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    this.push(b);
+    this.put(4, (b) => b.writeInt32LE(v));
   }
   u64(v: number): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(v));
-    this.push(b);
+    this.put(8, (b) => b.writeBigUInt64LE(BigInt(v)));
   }
   f32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(v);
-    this.push(b);
+    this.put(4, (b) => b.writeFloatLE(v));
   }
   f64(v: number): void {
-    const b = Buffer.alloc(8);
-    b.writeDoubleLE(v);
-    this.push(b);
+    this.put(8, (b) => b.writeDoubleLE(v));
   }
   string(s: string): void {
     const b = Buffer.from(s, 'utf8');
