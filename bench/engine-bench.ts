@@ -5,36 +5,9 @@
 import type { NativeEngine } from '../src/native/binding.js';
 import { median } from './table.js';
 
-const seqRange = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => from + i);
-// Ids below 500 exist in every generated vocabulary.
-const tokens = (n: number, seed: number) => Int32Array.from({ length: n }, (_, i) => (i * 7919 + seed * 104729) % 500);
+import { seqRange, tokens } from '../src/cli/bench-measure.js';
 
-/** Prefill tokens/s for one prompt of `length` tokens in one step (median of `reps`). */
-export async function prefillTokensPerSecond(engine: NativeEngine, length: number, reps: number): Promise<number> {
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const seq = engine.createSequence();
-    const t0 = performance.now();
-    await engine.step([{ seq, tokens: tokens(length, r), positions: seqRange(0, length), logits: 'last' }]);
-    times.push(performance.now() - t0);
-    engine.release(seq);
-  }
-  return (length / median(times)) * 1000;
-}
-
-/** Aggregate decode tokens/s with `batch` sequences (each `context` tokens in) stepped together. */
-export async function decodeTokensPerSecond(engine: NativeEngine, batch: number, context: number, steps: number): Promise<number> {
-  const seqs = Array.from({ length: batch }, () => engine.createSequence());
-  await engine.step(seqs.map((seq, i) => ({ seq, tokens: tokens(context, i), positions: seqRange(0, context), logits: 'none' as const })));
-  const times: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    const t0 = performance.now();
-    await engine.step(seqs.map((seq, i) => ({ seq, tokens: tokens(1, s + i), positions: Int32Array.of(context + s), logits: 'last' as const })));
-    times.push(performance.now() - t0);
-  }
-  for (const seq of seqs) engine.release(seq);
-  return (batch / median(times)) * 1000;
-}
+export { decodeTokensPerSecond, prefillTokensPerSecond } from '../src/cli/bench-measure.js';
 
 /** Fills a sequence with `length` tokens, stepping `chunk` at a time without asking for logits. */
 export async function fillSequence(engine: NativeEngine, length: number, chunk: number, onProgress?: (done: number) => void): Promise<number> {

@@ -1,10 +1,2 @@
-/** One line describing where a benchmark ran, printed above every table. */
-import os from 'node:os';
-import { loadNative } from '../src/native/binding.js';
-
-export function machineLine(): string {
-  const f = loadNative().cpuFeatures();
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const features = [f.avx2Fma ? 'AVX2/FMA' : 'no AVX2', f.f16c ? 'F16C' : ''].filter(Boolean).join(', ');
-  return `${cpu}, ${os.availableParallelism()} cores (${features}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}-${os.arch()}`;
-}
+/** One line describing where a benchmark ran (shared with `multiverse bench`). */
+export { machineLine } from '../src/cli/machine.js';

@@ -5,8 +5,4 @@ export function formatTable(header: string[], rows: string[][]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-/** Median of repeated measurements: robust to the noise of a shared machine. */
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+export { median } from '../src/cli/bench-measure.js';

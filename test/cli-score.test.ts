@@ -4,8 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../src/index.js';
+import { denseForward } from './reference/dense-forward.js';
 import { cli } from './support/cli.js';
+import { logSoftmaxAt } from './support/log-softmax.js';
 import { tinyModel } from './support/models.js';
+import { causal, loadForReference, range } from './support/oracle.js';
 
 describe('multiverse score', () => {
   const dir = tinyModel('qwen2', 'F32');
@@ -68,5 +71,20 @@ describe('multiverse score', () => {
     const bad = cli('score', '--model', dir, '--tokens', ['5', tag('<Parallel>'), tag('<Path>'), '6'].join(','), '--json');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/INVALID_REQUEST: token 2: unexpected <Path>/);
+  });
+
+  it('--no-multiverse scores the transcript as plain causal text: a dense causal pass over the same tokens', async () => {
+    const r = cli('score', '--model', dir, '--tokens', transcript.join(','), '--no-multiverse', '--json');
+    expect(r.code).toBe(0);
+    const tokens = r.stdout.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l));
+    const ref = await loadForReference(dir);
+    const rows = denseForward(ref.checkpoint.config, ref.weights, transcript, range(0, transcript.length), causal);
+    expect(tokens.map((t) => t.position)).toEqual(range(0, transcript.length));
+    tokens.slice(1).forEach((t, i) => expect(t.logprob).toBeCloseTo(logSoftmaxAt(rows[i], transcript[i + 1]), 4));
+    // The library option gives the same; Multiverse scoring of this transcript differs (paths share positions).
+    const plain = await model.score(transcript, { multiverse: { enabled: false } });
+    plain.tokens.slice(1).forEach((t, i) => expect(t.logprob).toBeCloseTo(tokens[i + 1].logprob, 5));
+    const structured = await model.score(transcript);
+    expect(Math.abs(structured.totalLogprob - plain.totalLogprob)).toBeGreaterThan(1e-3);
   });
 });

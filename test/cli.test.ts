@@ -49,6 +49,16 @@ describe('multiverse run', () => {
     expect(done.stats.parallelism).toBeGreaterThan(1);
   });
 
+  it('--no-multiverse runs the same model as an ordinary one: no fork, the tags are written as tokens', () => {
+    const r = cli('run', 'Compute 37*4+12*9+85*3', '--json', '--no-multiverse', '--max-tokens', '40');
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.some((e) => e.type === 'fork')).toBe(false);
+    const done = events.at(-1);
+    expect(done.stats.parallelism).toBe(1);
+    expect(done.text).toContain('</Goal>'); // it closed a goal, and nothing forked on it
+  });
+
   it('exits 2 on a usage error and 1 on a broken model, with the error code', () => {
     const usage = cli('run', '--bogus');
     expect(usage.code).toBe(2);

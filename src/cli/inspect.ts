@@ -1,19 +1,23 @@
 /**
- * `multiverse inspect MODEL`: what a checkpoint folder holds, from its JSON files and safetensors
- * headers alone (no weights are read): architecture and sizes, parameter count, dtypes, the
- * tensors the engine loads, special tokens, the ids of the 12 Multiverse tags, the chat template.
+ * `multiverse inspect MODEL`: what a checkpoint folder or GGUF file holds, from its JSON files and
+ * safetensors headers or the GGUF header alone (no weights are read): architecture and sizes,
+ * parameter count, dtypes, the tensors the engine loads, special tokens, the ids of the 12
+ * Multiverse tags, the chat template.
  */
 import path from 'node:path';
-import { localModelDir } from '../hub/model-source.js';
-import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import type { Checkpoint } from '../model/checkpoint.js';
 import { eosTokenIds } from '../model/eos.js';
-import type { ModelConfig, WeightDtype } from '../model/config.js';
-import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
+import type { ModelConfig } from '../model/config.js';
+import type { NativeTensorRef } from '../native/binding.js';
+import { openModel } from '../model/open-model.js';
+import type { Tokenizer } from '../model/tokenizer.js';
 import { MULTIVERSE_TAGS, type MultiverseTagText } from '../multiverse/tags.js';
 import { UsageError } from './args.js';
 import { parseCommand } from './model-input.js';
 
 export const INSPECT_USAGE = 'usage: multiverse inspect MODEL [--json]';
+
+type TensorDtype = NativeTensorRef['dtype'];
 
 /** What `inspect --json` prints. */
 export interface ModelReport {
@@ -21,10 +25,10 @@ export interface ModelReport {
   config: ModelConfig;
   parameterCount: number;
   /** The dtype holding the most parameters. */
-  weightDtype: WeightDtype;
-  dtypes: Partial<Record<WeightDtype, { tensors: number; parameters: number }>>;
+  weightDtype: TensorDtype;
+  dtypes: Partial<Record<TensorDtype, { tensors: number; parameters: number }>>;
   /** The tensors the engine loads, in load order; `file` relative to the folder. */
-  tensors: { name: string; shape: number[]; dtype: WeightDtype; file: string }[];
+  tensors: { name: string; shape: number[]; dtype: TensorDtype; file: string }[];
   /** Named special tokens (`eos_token`, …) with their ids. */
   specialTokens: Record<string, { text: string; id: number | null }>;
   /** End-of-sequence ids generation stops at: the tokenizer's eos token and generation_config.json's (else config.json's) ids. */
@@ -37,9 +41,9 @@ export interface ModelReport {
 export async function inspectCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, INSPECT_USAGE, { json: { kind: 'boolean', help: 'print the report as one JSON object' } }, {});
   if (!args) return 0;
-  if (args.positionals.length !== 1) throw new UsageError(`give one model folder\n${INSPECT_USAGE}`);
-  const checkpoint = await openCheckpoint(await localModelDir(args.positionals[0]));
-  const report = modelReport(checkpoint, await loadTokenizer(checkpoint.dir));
+  if (args.positionals.length !== 1) throw new UsageError(`give one model folder, GGUF file or hub id\n${INSPECT_USAGE}`);
+  const { checkpoint, tokenizer } = await openModel(args.positionals[0]);
+  const report = modelReport(checkpoint, tokenizer);
   process.stdout.write(args.options.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
   return 0;
 }
@@ -57,7 +61,7 @@ function modelReport(checkpoint: Checkpoint, tokenizer: Tokenizer): ModelReport 
     parameterCount: checkpoint.parameterCount,
     weightDtype: checkpoint.weightDtype,
     dtypes,
-    tensors: checkpoint.tensors.map(({ name, shape, dtype, file }) => ({ name, shape, dtype, file: path.relative(checkpoint.dir, file) })),
+    tensors: checkpoint.tensors.map(({ name, shape, dtype, file }) => ({ name, shape, dtype, file: file === checkpoint.dir ? path.basename(file) : path.relative(checkpoint.dir, file) })),
     specialTokens: Object.fromEntries(Object.entries(tokenizer.specialTokens).map(([key, text]) => [key, { text, id: tokenizer.tokenId(text) ?? null }])),
     eosTokenIds: eosTokenIds(checkpoint, tokenizer),
     multiverseTags: Object.fromEntries(MULTIVERSE_TAGS.map((tag) => [tag, tokenizer.tokenId(tag) ?? null])) as ModelReport['multiverseTags'],

@@ -10,6 +10,7 @@ import { RUN_USAGE, runCommand } from './run.js';
 import { SCORE_USAGE, scoreCommand } from './score.js';
 import { EVAL_USAGE, evalCommand } from './eval.js';
 import { INSPECT_USAGE, inspectCommand } from './inspect.js';
+import { BENCH_USAGE, benchCommand } from './bench.js';
 import { SERVE_USAGE, serveCommand } from './serve.js';
 import { CURATE_USAGE, curateCommand } from './curate.js';
 import { PULL_USAGE, pullCommand } from './pull.js';
@@ -21,7 +22,8 @@ Commands:
   score   logprob of every token of a transcript (${SCORE_USAGE.replace('usage: ', '')})
   eval    Multiverse model vs its AR twin on held-out problems (${EVAL_USAGE.replace('usage: ', '')})
   serve   HTTP + WebSocket server with the live viewer at / (${SERVE_USAGE.replace('usage: ', '')})
-  inspect what a model folder holds (${INSPECT_USAGE.replace('usage: ', '')})
+  inspect what a model folder, GGUF file or hub model holds (${INSPECT_USAGE.replace('usage: ', '')})
+  bench   prefill and decode tokens/s on this machine (${BENCH_USAGE.replace('usage: ', '')})
   curate  turn sequential reasoning traces into Multiverse training data with an LLM (${CURATE_USAGE.replace('usage: ', '')})
   pull    download a model from the Hugging Face hub (${PULL_USAGE.replace('usage: ', '')})
 
@@ -42,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'inspect') return inspectCommand(rest);
   if (command === 'curate') return curateCommand(rest);
   if (command === 'pull') return pullCommand(rest);
+  if (command === 'bench') return benchCommand(rest);
   throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
 }
 

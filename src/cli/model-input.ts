@@ -1,8 +1,8 @@
 /**
  * What the commands that take a model and an input share (`run`, `score`): the options --model
- * (default: the embedded model), --device, --tokens (else the input is text), --top-logprobs, --raw
- * and --help, and holding the loaded model for the length of the command. `serve` shares --model
- * and --device alone; `inspect` only the parsing and --help.
+ * (default: the embedded model), --device, --tokens (else the input is text), --top-logprobs, --raw,
+ * --no-multiverse and --help, and holding the loaded model for the length of the command. `serve`
+ * shares --model and --device alone; `inspect` only the parsing and --help.
  */
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions } from '../engine/generate-options.js';
@@ -17,7 +17,7 @@ import { reportDuration } from './progress.js';
 
 /** --model and --device, for commands that take a model but no input (`serve`). */
 export const MODEL_SPEC: Record<string, OptionSpec> = {
-  model: { kind: 'string', help: 'model folder, or hub model hf:org/name[@revision] (default: the embedded default model)' },
+  model: { kind: 'string', help: 'model folder, .gguf file, or hub model hf:org/name[@revision] (default: the embedded default model)' },
   device: { kind: 'string', help: "cpu (default), cuda, or auto (cuda when a GPU and a CUDA build are present)" },
 };
 
@@ -36,7 +36,13 @@ const MODEL_INPUT_SPEC: Record<string, OptionSpec> = {
   tokens: { kind: 'string', help: 'input as comma-separated token ids instead of text' },
   'top-logprobs': { kind: 'string', help: 'report the K most likely tokens at each position' },
   raw: { kind: 'boolean', help: 'take the text as is, without the chat template' },
+  'no-multiverse': { kind: 'boolean', help: 'plain causal semantics: the tags are ordinary tokens (no forks, no path masks)' },
 };
+
+/** `multiverse: { enabled: false }` when --no-multiverse is given, for run and score options. */
+export function multiverseOption(args: ParsedArgs): { multiverse?: { enabled: false } } {
+  return args.options['no-multiverse'] === true ? { multiverse: { enabled: false } } : {};
+}
 
 /**
  * Parses a command's arguments: the shared options (by default those of a model and an input),

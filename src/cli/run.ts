@@ -5,7 +5,7 @@ import { lastValueFrom, tap } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { numberOption, type OptionSpec } from './args.js';
-import { checkGenerationFlags, log, parseCommand, readInput, withModel } from './model-input.js';
+import { checkGenerationFlags, log, multiverseOption, parseCommand, readInput, withModel } from './model-input.js';
 import { TopLogprobsTable } from './top-logprobs-table.js';
 import { TerminalRenderer } from './terminal-renderer.js';
 
@@ -18,7 +18,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   json: { kind: 'boolean', help: 'one JSON event per line on stdout' },
 };
 
-export const RUN_USAGE = 'usage: multiverse run [--model DIR] [PROMPT | --tokens 1,2,3] [options]';
+export const RUN_USAGE = 'usage: multiverse run [--model DIR|FILE.gguf] [PROMPT | --tokens 1,2,3] [--no-multiverse] [options]';
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, RUN_USAGE, OPTIONS);
@@ -33,6 +33,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     seed: numberOption(args, 'seed', true),
     topLogprobs: numberOption(args, 'top-logprobs', true),
     raw: args.options.raw === true,
+    ...multiverseOption(args),
   };
   checkGenerationFlags(options);
   await withModel(args, json, async (model) => {

@@ -1,20 +1,21 @@
 /**
  * `multiverse score`: the logprob of every token of a transcript under Multiverse semantics
- * (model.score), as a table or as JSON lines: one object per token, then a summary.
+ * (model.score; plain causal ones with --no-multiverse), as a table or as JSON lines: one object
+ * per token, then a summary.
  */
 import type { ScoredToken, ScoreResult } from '../multiverse/score.js';
 import { numberOption } from './args.js';
-import { checkGenerationFlags, parseCommand, readInput, withModel } from './model-input.js';
+import { checkGenerationFlags, multiverseOption, parseCommand, readInput, withModel } from './model-input.js';
 import { formatTopLogprobs } from './top-logprobs-table.js';
 
-export const SCORE_USAGE = 'usage: multiverse score [--model DIR] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--json]';
+export const SCORE_USAGE = 'usage: multiverse score [--model DIR|FILE.gguf] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--no-multiverse] [--json]';
 
 export async function scoreCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, SCORE_USAGE, { json: { kind: 'boolean', help: 'one JSON object per token on stdout, then a summary line' } });
   if (!args) return 0;
   const input = await readInput(args, SCORE_USAGE);
   const json = args.options.json === true;
-  const options = { topLogprobs: numberOption(args, 'top-logprobs', true), raw: args.options.raw === true };
+  const options = { topLogprobs: numberOption(args, 'top-logprobs', true), raw: args.options.raw === true, ...multiverseOption(args) };
   checkGenerationFlags(options);
   const output = await withModel(args, json, async (model) => {
     const result = await model.score(input, options);

@@ -5,7 +5,7 @@
  * result is the byte-range table the native engine maps.
  */
 import path from 'node:path';
-import type { ModelConfig, WeightDtype } from './config.js';
+import type { ModelConfig } from './config.js';
 import { isWeightDtype } from './dtype-decode.js';
 import { ModelLoadError } from './errors.js';
 import { fileExists, folderExists, readModelText } from './model-file.js';
@@ -15,14 +15,14 @@ import { readSafetensorsHeader, type SafetensorsFile } from './safetensors.js';
 import { expectedTensors } from './tensor-layout.js';
 
 export interface Checkpoint {
-  /** Absolute path of the folder. */
+  /** Absolute path of the folder (of the file, for a GGUF model). */
   dir: string;
   config: ModelConfig;
   configFile: string;
   /** Exactly the tensors the engine needs, in tensor-layout order. */
   tensors: NativeTensorRef[];
   /** The dtype holding the most parameters (norms are sometimes kept in F32 beside BF16 matrices). */
-  weightDtype: WeightDtype;
+  weightDtype: NativeTensorRef['dtype'];
   /** From generation_config.json, when the folder has one. */
   generationConfig?: GenerationConfig;
   /** generation_config.json's eos ids when it gives them, else config.json's. */
@@ -215,14 +215,15 @@ async function resolveTensors(config: ModelConfig, weights: WeightFiles): Promis
   return refs;
 }
 
-function dominantDtype(tensors: NativeTensorRef[]): WeightDtype {
-  const counts = new Map<WeightDtype, number>();
+/** The dtype of the most parameters; shared with the GGUF loader. */
+export function dominantDtype(tensors: NativeTensorRef[]): NativeTensorRef['dtype'] {
+  const counts = new Map<NativeTensorRef['dtype'], number>();
   for (const t of tensors) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + elementCount(t.shape));
   // Map order is first appearance, so ties go to the dtype of the earliest tensor.
   return [...counts].reduce((best, next) => (next[1] > best[1] ? next : best))[0];
 }
 
-function elementCount(shape: number[]): number {
+export function elementCount(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 

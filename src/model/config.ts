@@ -25,4 +25,13 @@ export interface ModelConfig {
   /** Token ids from config.json (generation_config.json overrides eos when present). */
   bosTokenId?: number;
   eosTokenIds: number[];
+  /**
+   * Which dimensions of a head RoPE rotates together. 'neox' (Hugging Face's rotate_half: i with
+   * i + headDim/2) unless set; 'interleaved' (2i with 2i + 1) for llama-architecture GGUF files,
+   * whose converter reorders the q/k rows for llama.cpp's rope. Attention scores are the same
+   * either way; only the weights' row order differs.
+   */
+  ropeStyle?: RopeStyle;
 }
+
+export type RopeStyle = 'neox' | 'interleaved';

@@ -1,17 +1,16 @@
 /**
- * loadModel(dir): validates the checkpoint folder (typed ModelLoadError on anything malformed),
- * loads the tokenizer, maps the weights natively and starts the step loop.
+ * loadModel(path): validates the checkpoint folder or GGUF file (typed ModelLoadError on anything
+ * malformed), loads the tokenizer, maps the weights natively and starts the step loop.
  */
 import os from 'node:os';
 import { KvAdmission } from '../engine/admission.js';
 import { StepLoop } from '../engine/step-loop.js';
 import { loadNative, type NativeDevice } from '../native/binding.js';
-import { openCheckpoint } from './checkpoint.js';
 import { checkWeightsFinite } from './check-weights.js';
 import { ModelLoadError } from './errors.js';
 import { Model } from './model.js';
+import { openModel } from './open-model.js';
 import { shippedModelDir } from './shipped-models.js';
-import { loadTokenizer } from './tokenizer.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import { readTemplate } from '../multiverse/template.js';
 import { localModelDir } from '../hub/model-source.js';
@@ -57,7 +56,7 @@ export interface LoadModelOptions {
 
 /**
  * Loads a Hugging Face checkpoint folder (`config.json`, `*.safetensors`, `tokenizer.json`,
- * `tokenizer_config.json`) or a hub model into a {@link Model}; with no source, the shipped
+ * `tokenizer_config.json`), a `.gguf` file or a hub model into a {@link Model}; with no source, the shipped
  * Multiverse model (`shippedModelDir()`, a 1M-parameter model that solves sums of products by forking).
  *
  * @example
@@ -68,7 +67,7 @@ export interface LoadModelOptions {
  *   if (e.type === 'token') process.stdout.write(e.text);
  * });
  * ```
- * @param source a checkpoint folder, or a Hugging Face hub model: `hf:org/name[@revision]`, or
+ * @param source a checkpoint folder, a `.gguf` file, or a Hugging Face hub model: `hf:org/name[@revision]`, or
  *   `org/name[@revision]` when no such local path exists. A hub model comes from the cache
  *   (huggingface_hub's layout, shared with Python) or is downloaded into it first.
  * @throws ModelLoadError for a malformed folder (its `code` names the problem, `file` and `tensor` where it is),
@@ -76,8 +75,7 @@ export interface LoadModelOptions {
  *   Error when the native engine cannot map the weights.
  */
 export async function loadModel(source: string = shippedModelDir(), options: LoadModelOptions = {}): Promise<Model> {
-  const checkpoint = await openCheckpoint(await localModelDir(source, options.hub));
-  const tokenizer = await loadTokenizer(checkpoint.dir);
+  const { checkpoint, tokenizer } = await openModel(await localModelDir(source, options.hub));
   const c = checkpoint.config;
   const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
   const maxByMemory = Math.max(1, Math.floor((options.kvMemoryBytes ?? 2 ** 31) / bytesPerSlot));

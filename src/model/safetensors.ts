@@ -8,7 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeTensorRef } from '../native/binding.js';
-import { DTYPE_BYTES, decodeTensorBytes } from './dtype-decode.js';
+import { DTYPE_BYTES, decodeTensorBytes, isWeightDtype } from './dtype-decode.js';
 import { ModelLoadError } from './errors.js';
 import { openModelFile } from './model-file.js';
 import { isJsonObject } from './parse-config.js';
@@ -82,13 +82,17 @@ export type TensorBytes = Pick<NativeTensorRef, 'name' | 'file' | 'offset' | 'by
  * Reads one tensor's bytes and decodes them exactly to doubles (for the test-only dense
  * reference; the engine never goes through this).
  * @throws ModelLoadError FILE_NOT_FOUND when the file is missing (or the codes of openModelFile);
- *   TRUNCATED_FILE (naming the
- *   tensor) when the file ends before the tensor does.
+ *   TRUNCATED_FILE (naming the tensor) when the file ends before the tensor does; UNKNOWN_DTYPE for a
+ *   quantized GGUF tensor (test/reference/ggml-dequantize.ts decodes those).
  */
 export async function readTensorValues(ref: TensorBytes): Promise<Float64Array> {
+  const { dtype } = ref;
+  if (!isWeightDtype(dtype)) {
+    throw new ModelLoadError('UNKNOWN_DTYPE', `${ref.file}: tensor "${ref.name}" is ${dtype}; only F32, F16 and BF16 decode here`, ref.file, ref.name);
+  }
   const handle = await openFile(ref.file, ref.name);
   try {
-    return decodeTensorBytes(await readExactly(handle, ref.offset, ref.byteLength, ref.file, ref.name), ref.dtype);
+    return decodeTensorBytes(await readExactly(handle, ref.offset, ref.byteLength, ref.file, ref.name), dtype);
   } finally {
     await handle.close();
   }

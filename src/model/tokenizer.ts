@@ -66,25 +66,38 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   if (json === undefined) throw new ModelLoadError('TOKENIZER_ERROR', `${jsonFile} not found`, jsonFile);
   // tokenizer_config.json is optional: without it there are no special-token names or template.
   const config = (await readJson(configFile)) ?? {};
+  const template = await findChatTemplate(dir, config, configFile);
+  return createTokenizer(json, config, { json: jsonFile, config: configFile, template: template.file }, template.source);
+}
 
+/**
+ * A tokenizer from tokenizer.json and tokenizer_config.json contents held in memory (a GGUF
+ * file's metadata rebuilt as them) and the chat template's source. `files` names where each came
+ * from, for error messages.
+ * @throws ModelLoadError TOKENIZER_ERROR when the tokenizer or the chat template does not parse.
+ */
+export function createTokenizer(
+  json: Record<string, unknown>,
+  config: Record<string, unknown>,
+  files: { json: string; config: string; template: string },
+  chatTemplate: string | undefined,
+): Tokenizer {
   let hf: HfTokenizer;
   try {
     hf = new HfTokenizer(json, config);
   } catch (e) {
-    throw new ModelLoadError('TOKENIZER_ERROR', `${jsonFile} is not a valid tokenizer: ${(e as Error).message}`, jsonFile);
+    throw new ModelLoadError('TOKENIZER_ERROR', `${files.json} is not a valid tokenizer: ${(e as Error).message}`, files.json);
   }
-
-  const { source, file: templateFile } = await findChatTemplate(dir, config, configFile);
   let template: Template | undefined;
-  if (source !== undefined) {
+  if (chatTemplate !== undefined) {
     try {
-      template = new Template(source);
+      template = new Template(chatTemplate);
     } catch (e) {
-      throw new ModelLoadError('TOKENIZER_ERROR', `chat template in ${templateFile} does not parse: ${(e as Error).message}`, templateFile);
+      throw new ModelLoadError('TOKENIZER_ERROR', `chat template in ${files.template} does not parse: ${(e as Error).message}`, files.template);
     }
   }
   const plan = encodePlan({ json, config, vocab: hf.get_vocab(true).keys(), addedTokens: hf.get_added_tokens_decoder().values() });
-  return new HfBackedTokenizer(hf, config, template, source, configFile, plan);
+  return new HfBackedTokenizer(hf, config, template, chatTemplate, files.config, plan);
 }
 
 /** Characters per piece of encodeYielding: about 25 ms of encoding on the idle 2-core dev machine (~1.5 s per MB). */

@@ -1,6 +1,6 @@
 /**
- * Scoring: the log-probability of every token of a given transcript under Multiverse semantics,
- * what OpenAI's `echo` + `logprobs` gives for plain text. The transcript is loaded by structured
+ * Scoring: the log-probability of every token of a given transcript under Multiverse semantics
+ * (or plain causal ones, when asked), what OpenAI's `echo` + `logprobs` gives for plain text. The transcript is loaded by structured
  * prefill, so a token inside a path is scored in that path's own context (the prefix, the goal
  * and the path so far), exactly as the scheduler scored it when it generated the transcript.
  */
@@ -19,6 +19,11 @@ export interface ScoreOptions {
   topLogprobs?: number;
   /** A string input is scored as is, not through the chat template. Default false. */
   raw?: boolean;
+  /**
+   * `{ enabled: false }` scores the transcript as plain causal text: the tags are ordinary tokens,
+   * every token sees all before it, positions count up. Default: Multiverse semantics.
+   */
+  multiverse?: { enabled?: boolean };
 }
 
 export interface ScoredToken {
@@ -58,7 +63,9 @@ export async function scoreTranscript(model: Model, input: GenerateInput, option
   try {
     // Every token is stepped once: the transcript's length is its worst case.
     await request.admit(model.admission, Math.min(tokens.length, model.info.kvSlots), true);
-    const { rows, positions } = await prefillStructured(request, tokens, tagIdsOf(model.tagMode), Rng.fromSeed(0), model.info.contextLength);
+    // Without tag ids the transcript is prefilled as one causal sequence.
+    const tagIds = options.multiverse?.enabled === false ? undefined : tagIdsOf(model.tagMode);
+    const { rows, positions } = await prefillStructured(request, tokens, tagIds, Rng.fromSeed(0), model.info.contextLength);
     const scored = tokens.map((tokenId, i): ScoredToken => {
       const s = rows[i] && scoreToken(rows[i], tokenId, top);
       return {

@@ -14,15 +14,17 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { ModelConfig } from '../model/config.js';
 
-/** One tensor as the native loader maps it: a byte range of a safetensors file. */
+/** One tensor as the native loader maps it: a byte range of a safetensors or GGUF file. */
 export interface NativeTensorRef {
   name: string;
-  /** Absolute path of the safetensors file. */
+  /** Absolute path of the safetensors or GGUF file. */
   file: string;
   /** Absolute byte offset of the tensor data in the file. */
   offset: number;
   byteLength: number;
-  dtype: 'F32' | 'F16' | 'BF16';
+  /** Quantized types are ggml's blocks: byteLength = rows × (in / blockSize) × blockBytes. */
+  dtype: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+  /** Hugging Face order: [out, in] for matrices. */
   shape: number[];
 }
 
@@ -42,6 +44,7 @@ export interface NativeEngineSpec
     | 'rmsNormEps'
     | 'tieWordEmbeddings'
     | 'attentionBias'
+    | 'ropeStyle'
   > {
   /** Total KV slots in the pool (one slot = one token's K and V in every layer). */
   kvSlots: number;

@@ -6,15 +6,8 @@
  * give the same tokenizer.
  */
 
-/**
- * The Qwen2 split pattern as written in tokenizer.json (Oniguruma syntax). Digits are split one
- * by one, which suits arithmetic.
- */
-export const QWEN2_SPLIT_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
-// The same pattern for JavaScript: Node 20 has no inline `(?i:...)`, so the contractions spell
-// out both cases.
+// The Qwen2 split pattern (QWEN2_SPLIT_PATTERN in model/split-patterns.ts) for JavaScript: Node 20
+// has no inline `(?i:...)`, so the contractions spell out both cases.
 const SPLIT_REGEX =
   /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
 

@@ -86,12 +86,12 @@ const TORCH_DTYPE: Record<WeightDtype, string> = { F32: 'float32', F16: 'float16
 // Values generated (and encoded) at a time: bounds memory whatever the tensor size.
 const CHUNK_ELEMENTS = 1 << 20;
 
-type Init = 'matrix' | 'bias' | 'norm';
+export type Init = 'matrix' | 'bias' | 'norm';
 
 /** Writes the checkpoint folder `dir` (created if needed). Same options, same bytes. */
 export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOptions): RandomCheckpoint {
   const tokenizer = buildTokenizerFiles(options.bpeVocabSize);
-  validate(options, tokenizer.size);
+  validateRandomCheckpoint(options, tokenizer.size);
   const tensors = tensorList(options);
   const specs = tensors.map((t) => t.spec);
   const shards = splitIntoShards(specs, options.shards ?? 1);
@@ -128,7 +128,8 @@ export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOpti
   return { weightFiles, numParams, tokenizerSize: tokenizer.size };
 }
 
-function validate(o: RandomCheckpointOptions, tokenizerSize: number): void {
+/** @throws RangeError for sizes that make no model. */
+export function validateRandomCheckpoint(o: RandomCheckpointOptions, tokenizerSize: number): void {
   const positive = ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'vocabSize', 'maxPositionEmbeddings'] as const;
   for (const key of positive) {
     if (!Number.isInteger(o[key]) || o[key] <= 0) throw new RangeError(`${key} must be a positive integer, got ${o[key]}`);
@@ -184,7 +185,7 @@ function hfConfig(o: RandomCheckpointOptions, bosId: number, eosId: number): Rec
 }
 
 /** Every tensor with its HF name, shape and how it is initialised, in file order. */
-function tensorList(o: RandomCheckpointOptions): { spec: TensorSpec; init: Init }[] {
+export function tensorList(o: RandomCheckpointOptions): { spec: TensorSpec; init: Init }[] {
   const headDim = o.hiddenSize / o.numHeads;
   const q = o.numHeads * headDim;
   const kv = o.numKvHeads * headDim;
@@ -221,14 +222,29 @@ function tensorList(o: RandomCheckpointOptions): { spec: TensorSpec; init: Init 
  * norm weights are 1 + 0.1·N(0,1) so that a kernel ignoring them would be caught.
  */
 function* randomChunks(spec: TensorSpec, init: Init, seed: number): Generator<Uint8Array> {
+  for (const values of randomValueChunks(spec, init, seed)) yield encodeValues(values, spec.dtype);
+}
+
+function* randomValueChunks(spec: TensorSpec, init: Init, seed: number): Generator<Float32Array> {
   const prng = new Prng(deriveSeed(seed, spec.name));
   const [scale, offset] = init === 'norm' ? [0.1, 1] : [0.02, 0];
   const count = spec.shape.reduce((n, d) => n * d, 1);
   for (let start = 0; start < count; start += CHUNK_ELEMENTS) {
     const values = new Float32Array(Math.min(CHUNK_ELEMENTS, count - start));
     for (let i = 0; i < values.length; i++) values[i] = offset + scale * prng.normalish();
-    yield encodeValues(values, spec.dtype);
+    yield values;
   }
+}
+
+/** A tensor's values before encoding: what the checkpoint of this seed holds, in any dtype, before rounding. */
+export function randomValues(spec: TensorSpec, init: Init, seed: number): Float32Array {
+  const out = new Float32Array(spec.shape.reduce((n, d) => n * d, 1));
+  let at = 0;
+  for (const chunk of randomValueChunks(spec, init, seed)) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** Splits tensors, in order, into `n` non-empty runs of roughly equal bytes. */

@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MULTIVERSE_TAGS } from '../multiverse/tags.js';
-import { QWEN2_SPLIT_PATTERN, trainBpe, type TrainedBpe } from './bpe-trainer.js';
+import { bpeTokenizerJson } from '../model/bpe-tokenizer-json.js';
+import { QWEN2_SPLIT_PATTERN } from '../model/split-patterns.js';
+import { trainBpe, type TrainedBpe } from './bpe-trainer.js';
 
 /** The training text, written for this project: everyday prose plus some arithmetic. */
 export const CORPUS = `The kitchen was quiet in the early morning, and the kettle had just started to hum.
@@ -131,34 +133,12 @@ export function buildTokenizerFiles(bpeVocabSize: number): TokenizerFiles {
     special: CHATML_TOKENS.includes(content),
   });
 
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: ADDED_TOKENS.map((content) => ({ id: ids[content], ...addedToken(content) })),
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: QWEN2_SPLIT_PATTERN }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
-      ],
-    },
-    post_processor: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
-    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab: Object.fromEntries(bpe.vocab),
-      merges: bpe.merges,
-    },
-  };
+  const tokenizerJson = bpeTokenizerJson({
+    vocab: Object.fromEntries(bpe.vocab),
+    merges: bpe.merges,
+    added: ADDED_TOKENS.map((content) => ({ id: ids[content], content, special: CHATML_TOKENS.includes(content) })),
+    splitPattern: QWEN2_SPLIT_PATTERN,
+  });
 
   const tokenizerConfig = {
     add_bos_token: false,

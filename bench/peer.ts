@@ -1,0 +1,158 @@
+/**
+ * `npm run bench:peer`: our engine and llama.cpp (the prebuilt libllama in node-llama-cpp) on the
+ * same GGUF files of the ~150M random Qwen2 bench model (f16, Q8_0, f32, written by the testkit),
+ * in one run, alternating passes, medians: prefill 512 tokens and decode at 1 and 4 sequences,
+ * and the ratio ours ÷ llama.cpp.
+ *
+ *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64] [--json]
+ *
+ * The files are cached in $TMPDIR/multiverse-bench-gguf. Both sides use the same thread count.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import { runBench, type BenchSettings } from '../src/cli/bench.js';
+import type { GgmlType } from '../src/model/gguf/ggml-types.js';
+import { writeRandomGguf } from '../src/testkit/gguf-model.js';
+import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
+import { machineLine } from './machine.js';
+import { formatTable, median } from './table.js';
+
+interface Figures {
+  prefill: number;
+  /** Decode tokens/s by sequence count. */
+  decode: Map<number, number>;
+}
+
+const { values } = parseArgs({
+  options: {
+    types: { type: 'string', default: 'F16,Q8_0,F32' },
+    passes: { type: 'string', default: '3' },
+    'prompt-tokens': { type: 'string', default: '512' },
+    sequences: { type: 'string', default: '1,4' },
+    context: { type: 'string', default: '64' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const types = values.types!.split(',') as GgmlType[];
+const settings: BenchSettings = {
+  promptTokens: Number(values['prompt-tokens']),
+  sequences: values.sequences!.split(',').map(Number),
+  context: Number(values.context),
+  passes: 1,
+  threads: os.availableParallelism(),
+};
+const passes = Number(values.passes);
+const tokenIds = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104729) % 500) as Token);
+
+function benchFile(type: GgmlType): string {
+  const dir = path.join(os.tmpdir(), 'multiverse-bench-gguf');
+  const file = path.join(dir, `bench150m-${type}.gguf`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true });
+    process.stderr.write(`writing ${file} ...\n`);
+    writeRandomGguf(`${file}.partial`, BENCH_150M, { type });
+    fs.renameSync(`${file}.partial`, file);
+  }
+  return file;
+}
+
+/** llama.cpp on one file: a context per batch size, kept across passes. */
+class Peer {
+  private constructor(
+    private readonly model: LlamaModel,
+    private readonly contexts: Map<number, LlamaContext>,
+  ) {}
+
+  static async open(llama: Llama, file: string): Promise<Peer> {
+    const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+    const contexts = new Map<number, LlamaContext>();
+    const size = Math.max(settings.promptTokens, settings.context + 64) + 256;
+    for (const n of new Set([1, ...settings.sequences])) {
+      contexts.set(n, await model.createContext({ sequences: n, contextSize: size, batchSize: Math.max(512, settings.promptTokens), threads: settings.threads }));
+    }
+    return new Peer(model, contexts);
+  }
+
+  async measure(pass: number): Promise<Figures> {
+    const one = this.contexts.get(1)!.getSequence();
+    const t0 = performance.now();
+    await one.evaluateWithoutGeneratingNewTokens(tokenIds(settings.promptTokens, pass));
+    const prefill = settings.promptTokens / ((performance.now() - t0) / 1000);
+    await one.clearHistory();
+    one.dispose();
+    const decode = new Map<number, number>();
+    for (const n of settings.sequences) {
+      const context = this.contexts.get(n)!;
+      const seqs = Array.from({ length: n }, () => context.getSequence());
+      await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(tokenIds(settings.context, i))));
+      const times: number[] = [];
+      for (let step = 0; step < 16; step++) {
+        const s0 = performance.now();
+        // Evaluations queued in the same tick go to llama.cpp as one batch.
+        await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(tokenIds(1, step + i))));
+        times.push(performance.now() - s0);
+      }
+      decode.set(n, (n / median(times)) * 1000);
+      for (const s of seqs) {
+        await s.clearHistory();
+        s.dispose();
+      }
+    }
+    return { prefill, decode };
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.contexts.values()) await c.dispose();
+    await this.model.dispose();
+  }
+}
+
+async function ours(file: string): Promise<Figures> {
+  const r = await runBench(file, settings);
+  return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [d.sequences, d.tokensPerSecond])) };
+}
+
+function medianFigures(all: Figures[]): Figures {
+  return {
+    prefill: median(all.map((f) => f.prefill)),
+    decode: new Map(settings.sequences.map((n) => [n, median(all.map((f) => f.decode.get(n)!))])),
+  };
+}
+
+const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+const rows: string[][] = [];
+const results: Record<string, unknown>[] = [];
+for (const type of types) {
+  const file = benchFile(type);
+  const peer = await Peer.open(llama, file);
+  const mine: Figures[] = [];
+  const theirs: Figures[] = [];
+  let failure: string | undefined;
+  for (let pass = 0; pass < passes; pass++) {
+    process.stderr.write(`${type} pass ${pass + 1}/${passes}\n`);
+    try {
+      if (!failure) mine.push(await ours(file));
+    } catch (e) {
+      failure = (e as Error).message;
+    }
+    theirs.push(await peer.measure(pass));
+  }
+  await peer.close();
+  const peerMedian = medianFigures(theirs);
+  const ourMedian = failure ? undefined : medianFigures(mine);
+  const figure = (name: string, a: number | undefined, b: number) => {
+    rows.push([type, name, b.toFixed(1), a === undefined ? `fails: ${failure}` : a.toFixed(1), a === undefined ? '-' : (a / b).toFixed(2)]);
+    results.push({ weights: type, figure: name, llamaCpp: b, ours: a ?? null, ratio: a === undefined ? null : a / b });
+  };
+  figure(`prefill ${settings.promptTokens}`, ourMedian?.prefill, peerMedian.prefill);
+  for (const n of settings.sequences) figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${settings.context})`, ourMedian?.decode.get(n), peerMedian.decode.get(n)!);
+}
+await llama.dispose();
+
+const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians`;
+process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n\n`);
+process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio'], rows)}\n`);
+if (values.json) process.stdout.write(`${JSON.stringify({ machine, results })}\n`);

@@ -1,0 +1,63 @@
+/**
+ * Engine speed measurements shared by `multiverse bench` and the benchmarks in bench/: prefill and
+ * batched decode tokens/s straight on the native engine (no sampling, no Observables), and a
+ * memory bandwidth figure to set decode against.
+ */
+import type { NativeEngine } from '../native/binding.js';
+
+/** Median of repeated measurements: robust to the noise of a shared machine. */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Position ids from..from+n-1. */
+export const seqRange = (from: number, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => from + i);
+/** `n` token ids, varied by `seed`; ids below 500 exist in every generated vocabulary. */
+export const tokens = (n: number, seed: number): Int32Array => Int32Array.from({ length: n }, (_, i) => (i * 7919 + seed * 104729) % 500);
+
+/** Prefill tokens/s for one prompt of `length` tokens in one step (median of `reps`). */
+export async function prefillTokensPerSecond(engine: NativeEngine, length: number, reps: number): Promise<number> {
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const seq = engine.createSequence();
+    const t0 = performance.now();
+    await engine.step([{ seq, tokens: tokens(length, r), positions: seqRange(0, length), logits: 'last' }]);
+    times.push(performance.now() - t0);
+    engine.release(seq);
+  }
+  return (length / median(times)) * 1000;
+}
+
+/** Aggregate decode tokens/s with `batch` sequences (each `context` tokens in) stepped together. */
+export async function decodeTokensPerSecond(engine: NativeEngine, batch: number, context: number, steps: number): Promise<number> {
+  const seqs = Array.from({ length: batch }, () => engine.createSequence());
+  await engine.step(seqs.map((seq, i) => ({ seq, tokens: tokens(context, i), positions: seqRange(0, context), logits: 'none' as const })));
+  const times: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const t0 = performance.now();
+    await engine.step(seqs.map((seq, i) => ({ seq, tokens: tokens(1, s + i), positions: Int32Array.of(context + s), logits: 'last' as const })));
+    times.push(performance.now() - t0);
+  }
+  for (const seq of seqs) engine.release(seq);
+  return (batch / median(times)) * 1000;
+}
+
+/**
+ * Memory bandwidth as one thread copying a 128 MiB buffer (far beyond the caches; bytes read +
+ * bytes written per second, best of `reps`): a floor on what the machine streams. STREAM's triad on
+ * all cores is higher, so a fraction computed against this overstates how close decode is to the
+ * limit.
+ */
+export function copyBandwidth(reps = 4): number {
+  const bytes = 128 * 2 ** 20;
+  const src = Buffer.alloc(bytes, 1);
+  const dst = Buffer.alloc(bytes);
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    src.copy(dst);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (2 * bytes) / (best / 1000);
+}

@@ -1,0 +1,129 @@
+/**
+ * `multiverse bench --model PATH`: prefill and decode tokens/s of a model folder or GGUF file on
+ * this machine, straight on the native engine, with the share of memory bandwidth decode at one
+ * sequence reaches. With --json the last line of stdout is one JSON object (BenchReport).
+ */
+import os from 'node:os';
+import type { Checkpoint } from '../model/checkpoint.js';
+import { loadModel } from '../model/load-model.js';
+import { numberOption, UsageError, type ParsedArgs } from './args.js';
+import { copyBandwidth, decodeTokensPerSecond, prefillTokensPerSecond } from './bench-measure.js';
+import { machineLine } from './machine.js';
+import { log, MODEL_SPEC, parseCommand } from './model-input.js';
+
+export const BENCH_USAGE = 'usage: multiverse bench --model DIR|FILE.gguf [--prompt-tokens 512] [--sequences 1,4,16] [--context 64] [--passes 3] [--threads N] [--json]';
+
+const OPTIONS = {
+  'prompt-tokens': { kind: 'string', help: 'prefill length (default 512)' },
+  sequences: { kind: 'string', help: 'decode batch sizes, comma-separated (default 1,4,16)' },
+  context: { kind: 'string', help: 'tokens already in each sequence when decode is timed (default 64)' },
+  passes: { kind: 'string', help: 'repetitions; the median is reported (default 3)' },
+  threads: { kind: 'string', help: 'math threads (default: all cores)' },
+  json: { kind: 'boolean', help: 'print the report as one JSON object on the last line of stdout' },
+} as const;
+
+/** What `bench --json` prints. */
+export interface BenchReport {
+  model: string;
+  machine: string;
+  /** The dtype of most weights, and the kernels that ran. */
+  weights: string;
+  backend: string;
+  threads: number;
+  prefill: { tokens: number; tokensPerSecond: number };
+  decode: { sequences: number; context: number; tokensPerSecond: number }[];
+  /** Bytes of weights one decode step streams: every matrix but the embedding table, of which it reads one row per token (the output projection is read whole, tied or not). */
+  weightBytesPerStep: number;
+  /** Single-thread buffer copy, bytes read + written per second (see copyBandwidth). */
+  bandwidth: { bytesPerSecond: number; method: string };
+  /** weightBytesPerStep × decode steps/s at one sequence ÷ bandwidth. */
+  bandwidthFraction: number;
+}
+
+export async function benchCommand(argv: readonly string[]): Promise<number> {
+  const args = parseCommand(argv, BENCH_USAGE, OPTIONS, MODEL_SPEC);
+  if (!args) return 0;
+  if (typeof args.options.model !== 'string') throw new UsageError(`--model is required\n${BENCH_USAGE}`);
+  const report = await runBench(args.options.model, benchSettings(args));
+  if (args.options.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    process.stdout.write(
+      [
+        `${report.model}: ${report.weights}, ${report.backend}, ${report.threads} threads`,
+        report.machine,
+        `prefill ${report.prefill.tokens} tokens: ${report.prefill.tokensPerSecond.toFixed(1)} tok/s`,
+        ...report.decode.map((d) => `decode ${d.sequences} sequence${d.sequences === 1 ? '' : 's'} at ${d.context} tokens: ${d.tokensPerSecond.toFixed(1)} tok/s`),
+        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method})`,
+      ].join('\n') + '\n',
+    );
+  }
+  return 0;
+}
+
+export interface BenchSettings {
+  promptTokens: number;
+  sequences: number[];
+  context: number;
+  passes: number;
+  threads: number;
+}
+
+function benchSettings(args: ParsedArgs): BenchSettings {
+  const positive = (name: string, fallback: number) => {
+    const n = numberOption(args, name, true) ?? fallback;
+    if (n < 1) throw new UsageError(`--${name} must be at least 1, got ${n}`);
+    return n;
+  };
+  const list = typeof args.options.sequences === 'string' ? args.options.sequences : '1,4,16';
+  const sequences = list.split(',').map((s) => Number(s.trim()));
+  if (sequences.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sequences must be comma-separated positive integers, got ${list}`);
+  return {
+    promptTokens: positive('prompt-tokens', 512),
+    sequences,
+    context: positive('context', 64),
+    passes: positive('passes', 3),
+    threads: positive('threads', os.availableParallelism()),
+  };
+}
+
+/** Loads `modelPath`, measures, disposes. Progress goes to stderr. */
+export async function runBench(modelPath: string, s: BenchSettings): Promise<BenchReport> {
+  const longest = Math.max(s.promptTokens, s.context + 64);
+  const slots = Math.max(s.promptTokens, ...s.sequences.map((n) => n * (s.context + 64)));
+  const model = await loadModel(modelPath, { threads: s.threads, kvSlots: slots, contextLength: longest, maxStepTokens: Math.max(512, s.promptTokens) });
+  try {
+    const { engine } = model;
+    log(`prefill ${s.promptTokens} tokens ...`);
+    const prefill = await prefillTokensPerSecond(engine, s.promptTokens, s.passes);
+    const decode = [];
+    for (const sequences of s.sequences) {
+      log(`decode ${sequences} sequence(s) ...`);
+      decode.push({ sequences, context: s.context, tokensPerSecond: await decodeTokensPerSecond(engine, sequences, s.context, 16 * s.passes) });
+    }
+    const bytesPerSecond = copyBandwidth();
+    const weightBytesPerStep = decodeWeightBytes(model.checkpoint);
+    const single = decode.find((d) => d.sequences === 1)?.tokensPerSecond ?? NaN;
+    return {
+      model: model.info.dir,
+      machine: machineLine(),
+      weights: model.info.weightDtype,
+      backend: model.info.backend,
+      threads: s.threads,
+      prefill: { tokens: s.promptTokens, tokensPerSecond: prefill },
+      decode,
+      weightBytesPerStep,
+      bandwidth: { bytesPerSecond, method: 'one-thread Buffer copy (read + write)' },
+      bandwidthFraction: (weightBytesPerStep * single) / bytesPerSecond,
+    };
+  } finally {
+    await model.dispose();
+  }
+}
+
+function decodeWeightBytes(checkpoint: Checkpoint): number {
+  const all = checkpoint.tensors.reduce((n, t) => n + t.byteLength, 0);
+  const embed = checkpoint.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
+  // A tied model reads the embedding table whole as its output projection; an untied one reads one row.
+  return checkpoint.config.tieWordEmbeddings ? all : all - embed.byteLength;
+}

@@ -1,0 +1,36 @@
+/**
+ * `multiverse bench` as a user runs it (the compiled CLI): the JSON report's shape and the figures
+ * that follow from the model (the weight bytes one decode step streams; tied embeddings included).
+ * Speed itself is never asserted here; it is measured by `npm run bench:peer`.
+ */
+import { describe, expect, it } from 'vitest';
+import { openModel } from '../src/model/open-model.js';
+import { cli } from './support/cli.js';
+import { tinyModel } from './support/models.js';
+
+describe('multiverse bench', () => {
+  it('--json prints one report as the last line of stdout', async () => {
+    const path = tinyModel('llama', 'F32');
+    const r = cli('bench', '--model', path, '--prompt-tokens', '32', '--sequences', '1,3', '--passes', '1', '--threads', '1', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({ model: path, threads: 1, prefill: { tokens: 32 }, decode: [{ sequences: 1, context: 64 }, { sequences: 3, context: 64 }] });
+    expect(report.machine).toMatch(/cores/);
+    for (const rate of [report.prefill.tokensPerSecond, ...report.decode.map((d: { tokensPerSecond: number }) => d.tokensPerSecond), report.bandwidth.bytesPerSecond]) {
+      expect(rate).toBeGreaterThan(0);
+      expect(Number.isFinite(rate)).toBe(true);
+    }
+    // What one decode step reads: every tensor but the embedding table, unless it doubles as the output.
+    const { checkpoint } = await openModel(path);
+    const bytes = checkpoint.tensors.reduce((n, t) => n + t.byteLength, 0);
+    const embed = checkpoint.tensors[0].byteLength;
+    expect(report.weightBytesPerStep).toBe(checkpoint.config.tieWordEmbeddings ? bytes : bytes - embed);
+    expect(report.bandwidthFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
+  });
+
+  it('exits 2 with a bad --sequences', () => {
+    const r = cli('bench', '--model', tinyModel('qwen2', 'F32'), '--sequences', '1,x');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--sequences must be comma-separated positive integers/);
+  });
+});
