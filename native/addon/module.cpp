@@ -1,9 +1,10 @@
-// Entry point of multiverse_native.node: the Engine class and a CPU feature probe.
+// Entry point of multiverse_native.node: the Engine class, a CPU feature probe, and kernel probes.
 #include <napi.h>
 
 #include <thread>
 
 #include "addon/engine_wrap.h"
+#include "addon/kernel_probe.h"
 #include "kernels/cpu/kernels.h"
 
 namespace {
@@ -12,6 +13,7 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("avx2Fma", mv::cpu_has_avx2_fma());
   o.Set("f16c", mv::cpu_has_f16c());
+  o.Set("avx512", mv::cpu_has_avx512());
   o.Set("threads", double(std::thread::hardware_concurrency()));
   return o;
 }
@@ -19,6 +21,10 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", mv::EngineWrap::Define(env));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures));
+  exports.Set("kernelSets", Napi::Function::New(env, mv::KernelSets));
+  exports.Set("dequantizeRows", Napi::Function::New(env, mv::DequantizeRows));
+  exports.Set("matmul", Napi::Function::New(env, mv::Matmul));
+  exports.Set("memoryBandwidth", Napi::Function::New(env, mv::MemoryBandwidth));
   return exports;
 }
 

@@ -7,10 +7,10 @@
 
 namespace mv {
 
-Engine::Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu)
+Engine::Engine(ModelSpec spec, int kv_slots, KvDtype kv_dtype, const CpuOptions& cpu)
     : spec_(std::move(spec)),
       weights_(spec_),
-      kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots}),
+      kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots, kv_dtype}),
       backend_(make_cpu_backend(spec_, weights_, kv_, cpu)) {}
 
 std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {

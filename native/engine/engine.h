@@ -28,7 +28,7 @@ struct StepRequest {
 
 class Engine {
  public:
-  Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu);
+  Engine(ModelSpec spec, int kv_slots, KvDtype kv_dtype, const CpuOptions& cpu);
 
   const ModelSpec& spec() const { return spec_; }
   KvPool& kv() { return kv_; }

@@ -7,7 +7,12 @@
 
 namespace mv {
 
-enum class Dtype { F32, F16, BF16 };
+// Weight storage formats. The ggml block formats (Q8_0 ... Q6_K) store a row as whole blocks; their
+// layouts are in kernels/cpu/quant.h.
+enum class Dtype { F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K };
+
+// How the KV cache stores K and V: f16 halves the bytes a long context streams per step.
+enum class KvDtype { F16, F32 };
 
 struct TensorRef {
   std::string name;

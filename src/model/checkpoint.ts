@@ -20,7 +20,7 @@ export interface Checkpoint {
   config: ModelConfig;
   configFile: string;
   /** Exactly the tensors the engine needs, in tensor-layout order. */
-  tensors: NativeTensorRef[];
+  tensors: NativeTensorRef<WeightDtype>[];
   /** The dtype holding the most parameters (norms are sometimes kept in F32 beside BF16 matrices). */
   weightDtype: WeightDtype;
   /** From generation_config.json, when the folder has one. */
@@ -118,9 +118,9 @@ async function locateWeights(dir: string): Promise<WeightLocator> {
 }
 
 /** Checks each expected tensor's presence, dtype and shape; reads each shard header once, in order. */
-async function resolveTensors(config: ModelConfig, locate: WeightLocator): Promise<NativeTensorRef[]> {
+async function resolveTensors(config: ModelConfig, locate: WeightLocator): Promise<NativeTensorRef<WeightDtype>[]> {
   const headers = new Map<string, SafetensorsFile>();
-  const refs: NativeTensorRef[] = [];
+  const refs: NativeTensorRef<WeightDtype>[] = [];
   for (const { name, shape } of expectedTensors(config)) {
     const file = locate(name);
     let header = headers.get(file);
@@ -151,7 +151,7 @@ async function resolveTensors(config: ModelConfig, locate: WeightLocator): Promi
   return refs;
 }
 
-function dominantDtype(tensors: NativeTensorRef[]): WeightDtype {
+function dominantDtype(tensors: NativeTensorRef<WeightDtype>[]): WeightDtype {
   const counts = new Map<WeightDtype, number>();
   for (const t of tensors) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + elementCount(t.shape));
   // Map order is first appearance, so ties go to the dtype of the earliest tensor.

@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeTensorRef } from '../native/binding.js';
+import type { WeightDtype } from './config.js';
 import { DTYPE_BYTES, decodeTensorBytes } from './dtype-decode.js';
 import { ModelLoadError } from './errors.js';
 import { isJsonObject } from './parse-config.js';
@@ -74,7 +75,7 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsFi
 }
 
 /** The byte range readTensorValues needs: a NativeTensorRef or anything shaped like one. */
-export type TensorBytes = Pick<NativeTensorRef, 'name' | 'file' | 'offset' | 'byteLength' | 'dtype'>;
+export type TensorBytes = Pick<NativeTensorRef<WeightDtype>, 'name' | 'file' | 'offset' | 'byteLength' | 'dtype'>;
 
 /**
  * Reads one tensor's bytes and decodes them exactly to doubles (for the test-only dense
