@@ -5,17 +5,16 @@
  *   npm run bench                 # full table
  *   npm run bench -- --quick      # fewer repetitions
  *
- * Prints the machine, then prefill tokens/s (512-token prompt; plus AVX2 against the portable
- * kernels on a 64-token prompt as a same-run peer), decode tokens/s at 1, 4 and 16 sequences per
+ * Prints the machine, then prefill tokens/s (512-token prompt; plus the chosen kernels against the
+ * portable ones on a 64-token prompt as a same-run peer), decode tokens/s at 1, 4 and 16 sequences per
  * step, 16 concurrent requests with forks against the same requests one after another, fork/merge
  * latency at prefix lengths 100, 10k and 30k, and peak memory.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { loadNative, type NativeEngine } from '../src/native/binding.js';
-import { BENCH_150M, TINY, writeRandomCheckpoint, type RandomCheckpointOptions } from '../src/testkit/random-checkpoint.js';
+import { BENCH_150M, TINY } from '../src/testkit/random-checkpoint.js';
 import { loadModel } from '../src/model/load-model.js';
+import { ensureModel } from './bench-models.js';
 import { concurrentVsSequential } from './concurrency-bench.js';
 import { decodeTokensPerSecond, fillSequence, forkMergeMicros, prefillTokensPerSecond } from './engine-bench.js';
 import { machineLine } from './machine.js';
@@ -23,22 +22,6 @@ import { formatTable } from './table.js';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-function ensureModel(name: string, options: RandomCheckpointOptions): string {
-  const dir = path.resolve('.cache', name);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) {
-    log(`writing ${name} to ${dir} ...`);
-    let last = -1;
-    writeRandomCheckpoint(dir, {
-      ...options,
-      onProgress: (written, total) => {
-        const pct = Math.floor((100 * written) / total);
-        if (pct >= last + 10) log(`  ${(last = pct)}%`);
-      },
-    });
-  }
-  return dir;
-}
 
 async function engineOn(dir: string, kvSlots: number, kernels: 'auto' | 'portable'): Promise<{ engine: NativeEngine; params: number }> {
   const ck = await openCheckpoint(dir);
@@ -61,7 +44,7 @@ async function main(): Promise<void> {
   const portable = await engineOn(dir, 256, 'portable');
   const plain = await prefillTokensPerSecond(portable.engine, 64, quick ? 1 : 3);
   portable.engine.dispose();
-  rows.push(['prefill, 64 tokens, AVX2 vs portable', `${avx.toFixed(0)} vs ${plain.toFixed(0)} tok/s`, `${(avx / plain).toFixed(1)}x`]);
+  rows.push([`prefill, 64 tokens, ${engine.backend} vs portable`, `${avx.toFixed(0)} vs ${plain.toFixed(0)} tok/s`, `${(avx / plain).toFixed(1)}x`]);
   let single = 0;
   for (const batch of [1, 4, 16]) {
     log(`decode x${batch} ...`);
