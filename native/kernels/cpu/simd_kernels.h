@@ -9,6 +9,7 @@
 #pragma once
 #include <cstring>
 
+#include "kernels/cpu/block_decode.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/quant.h"
 
@@ -92,8 +93,12 @@ void dequantize_rows(const WeightMatrix& w, size_t r0, size_t n, float* out) {
   for (size_t r = 0; r < n; ++r) {
     const uint8_t* src = w.data + (r0 + r) * w.row_bytes;
     float* dst = out + r * w.cols;
-    if (w.dtype != Dtype::F16 && w.dtype != Dtype::BF16) {
-      dequantize_row_reference(w.dtype, src, w.cols, dst);
+    if (w.dtype == Dtype::F32) {
+      std::memcpy(dst, src, w.cols * 4);
+      continue;
+    }
+    if (is_block_format(w.dtype)) {
+      block_decode::decode_blocks(w.dtype, src, w.cols, dst);
       continue;
     }
     size_t i = 0;
