@@ -1,19 +1,23 @@
 /**
  * `npm run bench:kernels`: the engine's speed by weight dtype on the generated ~150M Qwen2 (f32 and
- * f16 copies, written once to .cache/), and how close decode comes to the memory's bandwidth.
+ * f16 checkpoints, and Q8_0 / Q4_K copies of its matrices as random blocks in a raw file, written
+ * once to .cache/), and how close decode comes to the memory's bandwidth.
  *
  *   npm run bench:kernels -- [--quick] [--long] [--before path/to/an/older/multiverse_native.node]
  *
  * Per dtype: prefill of a 512-token prompt, decode at 1 and 4 sequences per step (128-token
  * context; with --long also 1 sequence at a 4096-token context), each the median of alternating
  * passes. With --before, an older build of the addon runs the same figures in the same passes,
- * turn about, so a shared machine's noise hits both alike. Bandwidth fraction = weight bytes a
+ * turn about, so a shared machine's noise hits both alike (block formats: this build only). Bandwidth fraction = weight bytes a
  * decode step streams x steps/s / STREAM-like triad bandwidth measured by the addon on all cores.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
-import { loadNative, type NativeAddon } from '../src/native/binding.js';
+import { openCheckpoint } from '../src/model/checkpoint.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { loadNative, type NativeAddon, type NativeDtype, type NativeTensorRef } from '../src/native/binding.js';
+import { BLOCK, randomWeightBytes } from '../src/testkit/random-blocks.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
 import { ensureModel } from './bench-models.js';
 import { decodeTokensPerSecond, prefillTokensPerSecond } from './engine-bench.js';
@@ -33,10 +37,41 @@ interface Build {
   backend?: string;
 }
 
-/** Tokens/s figures of one engine build on one checkpoint. */
-async function figures(build: Build, ck: Checkpoint): Promise<Map<string, number>> {
-  const engine = new build.addon.Engine({ ...ck.config, kvSlots: long ? 4352 : 1024, threads: 0, kernels: 'auto', tensors: ck.tensors });
+interface BenchModel {
+  config: ModelConfig;
+  tensors: NativeTensorRef[];
+}
+
+/** The f32 bench model with every matrix replaced by random `dtype` blocks in .cache/<name>.bin. */
+function blockModel(base: BenchModel, dtype: NativeDtype): BenchModel {
+  const file = path.resolve('.cache', `bench-150m-${dtype.toLowerCase()}.bin`);
+  const matrices = base.tensors.filter((t) => t.shape.length === 2);
+  const write = !fs.existsSync(file);
+  if (write) log(`writing ${file} ...`);
+  const fd = write ? fs.openSync(file, 'w') : -1;
+  let offset = 0;
+  const tensors = base.tensors.map((t, i) => {
+    if (!matrices.includes(t)) return t;
+    const [rows, cols] = t.shape;
+    const bytes = write ? randomWeightBytes(dtype, rows, cols, i, 0.05) : undefined;
+    const byteLength = (rows * cols * BLOCK[dtype].bytes) / BLOCK[dtype].elems;
+    if (bytes) fs.writeSync(fd, bytes);
+    offset += byteLength;
+    return { ...t, file, offset: offset - byteLength, byteLength, dtype };
+  });
+  if (write) fs.closeSync(fd);
+  return { config: base.config, tensors };
+}
+
+/** Tokens/s figures of one engine build on one model; empty when the build cannot load it. */
+async function figures(build: Build, m: BenchModel): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  let engine;
+  try {
+    engine = new build.addon.Engine({ ...m.config, kvSlots: long ? 4352 : 1024, threads: 0, kernels: 'auto', tensors: m.tensors });
+  } catch {
+    return out; // an older build without the block formats
+  }
   build.backend = engine.backend;
   try {
     out.set('prefill 512', await prefillTokensPerSecond(engine, 512, 1));
@@ -52,8 +87,8 @@ async function figures(build: Build, ck: Checkpoint): Promise<Map<string, number
 }
 
 /** Bytes a decode step reads from the weights: every matrix and vector except the embedding table. */
-function streamedBytes(ck: Checkpoint): number {
-  return ck.tensors.filter((t) => t.name !== 'model.embed_tokens.weight' || ck.config.tieWordEmbeddings).reduce((n, t) => n + t.byteLength, 0);
+function streamedBytes(m: BenchModel): number {
+  return m.tensors.filter((t) => t.name !== 'model.embed_tokens.weight' || m.config.tieWordEmbeddings).reduce((n, t) => n + t.byteLength, 0);
 }
 
 async function main(): Promise<void> {
@@ -68,9 +103,14 @@ async function main(): Promise<void> {
   console.log(`memory bandwidth (all cores): copy ${(bw.copy / 1e9).toFixed(1)} GB/s, triad ${(bw.triad / 1e9).toFixed(1)} GB/s`);
   const passes = quick ? 3 : 5;
   const rows: string[][] = [];
-  for (const dtype of ['F32', 'F16'] as const) {
-    const dir = ensureModel(dtype === 'F32' ? 'bench-150m' : 'bench-150m-f16', { ...BENCH_150M, dtype });
-    const ck = await openCheckpoint(dir);
+  const f32 = await openCheckpoint(ensureModel('bench-150m', BENCH_150M));
+  const models: [string, BenchModel][] = [
+    ['F32', f32],
+    ['F16', await openCheckpoint(ensureModel('bench-150m-f16', { ...BENCH_150M, dtype: 'F16' }))],
+    ['Q8_0', blockModel(f32, 'Q8_0')],
+    ['Q4_K', blockModel(f32, 'Q4_K')],
+  ];
+  for (const [dtype, ck] of models) {
     const runs = builds.map(() => new Map<string, number[]>());
     for (let p = 0; p < passes; p++) {
       for (let b = 0; b < builds.length; b++) {
@@ -79,15 +119,15 @@ async function main(): Promise<void> {
       }
     }
     const bytes = streamedBytes(ck);
-    for (const figure of runs[0].keys()) {
-      const perBuild = runs.map((r) => median(r.get(figure)!));
+    for (const figure of runs[runs.length - 1].keys()) {
+      const perBuild = runs.map((r) => (r.has(figure) ? median(r.get(figure)!) : NaN));
       const now = perBuild[perBuild.length - 1];
       const sequences = figure.startsWith('decode x4') ? 4 : 1;
       const fraction = figure.startsWith('decode') ? `${((100 * bytes * (now / sequences)) / bw.triad).toFixed(0)}%` : '';
       rows.push([
         `${dtype} ${figure}`,
-        ...perBuild.map((v) => `${v.toFixed(1)} tok/s`),
-        ...(builds.length > 1 ? [`${(now / perBuild[0]).toFixed(2)}x`] : []),
+        ...perBuild.map((v) => (Number.isNaN(v) ? '—' : `${v.toFixed(1)} tok/s`)),
+        ...(builds.length > 1 ? [Number.isNaN(perBuild[0]) ? '—' : `${(now / perBuild[0]).toFixed(2)}x`] : []),
         fraction,
       ]);
     }

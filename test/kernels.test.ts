@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadNative, type NativeDtype } from '../src/native/binding.js';
 import { Prng } from '../src/testkit/prng.js';
 import { dequantize, rowBytes } from './reference/ggml-dequant.js';
-import { randomWeightBytes } from './support/random-blocks.js';
+import { randomWeightBytes } from '../src/testkit/random-blocks.js';
 
 const native = loadNative();
 const SETS = native.kernelSets();

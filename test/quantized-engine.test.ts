@@ -18,7 +18,7 @@ import { denseForward } from './reference/dense-forward.js';
 import { dequantize } from './reference/ggml-dequant.js';
 import { tinyModel } from './support/models.js';
 import { causal, expectLogitsClose, loadForReference, range, type Loaded } from './support/oracle.js';
-import { randomWeightBytes } from './support/random-blocks.js';
+import { randomWeightBytes } from '../src/testkit/random-blocks.js';
 
 // Rows of 256 and 512 weights (whole Q4_K/Q6_K super-blocks); 515 vocab rows leave 3 after tiles.
 const SHAPE = { hiddenSize: 256, numHeads: 4, numKvHeads: 1, intermediateSize: 512, vocabSize: 515, numLayers: 2 };

@@ -5,17 +5,7 @@
  */
 import { bf16BitsToNumber, f16BitsToNumber } from '../../src/model/dtype-decode.js';
 import type { NativeDtype } from '../../src/native/binding.js';
-
-/** Weights per block and bytes per block (a plain dtype's block is one weight). */
-export const BLOCK: Record<NativeDtype, { elems: number; bytes: number }> = {
-  F32: { elems: 1, bytes: 4 },
-  F16: { elems: 1, bytes: 2 },
-  BF16: { elems: 1, bytes: 2 },
-  Q8_0: { elems: 32, bytes: 34 },
-  Q4_0: { elems: 32, bytes: 18 },
-  Q4_K: { elems: 256, bytes: 144 },
-  Q6_K: { elems: 256, bytes: 210 },
-};
+import { BLOCK } from '../../src/testkit/random-blocks.js';
 
 export function rowBytes(dtype: NativeDtype, cols: number): number {
   return (cols / BLOCK[dtype].elems) * BLOCK[dtype].bytes;

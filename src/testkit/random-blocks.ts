@@ -1,12 +1,22 @@
 /**
  * Random weight bytes in every native dtype, with block scales chosen so the weights come out near
- * `spread` in size (random test models keep sane activations). Every bit of the quantized fields is
+ * `spread` in size (random test and bench models keep sane activations). Every bit of the quantized fields is
  * random, so a kernel that reads a field from the wrong place disagrees with the reference.
  */
-import type { NativeDtype } from '../../src/native/binding.js';
-import { Prng } from '../../src/testkit/prng.js';
-import { f32ToBf16Bits, f32ToF16Bits } from '../../src/testkit/safetensors-writer.js';
-import { BLOCK } from '../reference/ggml-dequant.js';
+import type { NativeDtype } from '../native/binding.js';
+import { Prng } from './prng.js';
+import { f32ToBf16Bits, f32ToF16Bits } from './safetensors-writer.js';
+
+/** Weights per block and bytes per block (a plain dtype's block is one weight). */
+export const BLOCK: Record<NativeDtype, { elems: number; bytes: number }> = {
+  F32: { elems: 1, bytes: 4 },
+  F16: { elems: 1, bytes: 2 },
+  BF16: { elems: 1, bytes: 2 },
+  Q8_0: { elems: 32, bytes: 34 },
+  Q4_0: { elems: 32, bytes: 18 },
+  Q4_K: { elems: 256, bytes: 144 },
+  Q6_K: { elems: 256, bytes: 210 },
+};
 
 export function randomWeightBytes(dtype: NativeDtype, rows: number, cols: number, seed: number, spread = 0.1): Uint8Array {
   const rng = new Prng(seed);
