@@ -16,6 +16,9 @@ struct Avx512 {
   static Reg loadu(const float* p) { return _mm512_loadu_ps(p); }
   static void storeu(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg widen_i8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
+  static float half(uint16_t h) { return _cvtsh_ss(h); }
   static float hsum(Reg v) { return _mm512_reduce_add_ps(v); }
   template <Dtype D>
   static Reg widen(const uint8_t* p) {

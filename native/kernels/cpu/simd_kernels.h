@@ -3,8 +3,8 @@
 // instantiated with a type local to that file, so the two instantiations never merge at link time.
 //
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
-// hsum(Reg), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address),
-// and store_half(uint16_t*, Reg). No std:: templates here: an inline std function compiled with
+// mul(a, b), hsum(Reg), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that
+// address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t) and store_half(uint16_t*, Reg). No std:: templates here: an inline std function compiled with
 // AVX-512 flags could be picked by the linker for the portable path too.
 #pragma once
 #include <cstring>
@@ -29,15 +29,33 @@ typename V::Reg widen_tail(const uint8_t* p, size_t n) {
   return V::template widen<D>(buf);
 }
 
-// R weight rows x T tokens: each weight load feeds T FMAs and each activation load R, so a decode
-// step of one to four tokens streams W once. x: (T, in); rows r at w + r * rb; y[t * ldy + r].
+// Q8_0 rows read in place: each 32-weight block's int8s widen in registers and take its scale.
+template <class V, int R, int T>
+void tile_q8_0(const float* x, size_t in, const uint8_t* w, size_t rb, typename V::Reg acc[R][T]) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, kBlock = 32, kBytes = 34;
+  for (size_t blk = 0; blk < in / kBlock; ++blk) {
+    Reg d[R];
+    for (int r = 0; r < R; ++r) {
+      uint16_t h;
+      std::memcpy(&h, w + r * rb + blk * kBytes, 2);
+      d[r] = V::set1(V::half(h));
+    }
+    for (size_t e = 0; e < kBlock; e += L) {
+      Reg wv[R];
+      for (int r = 0; r < R; ++r) wv[r] = V::mul(V::widen_i8(w + r * rb + blk * kBytes + 2 + e), d[r]);
+      for (int t = 0; t < T; ++t) {
+        const Reg xv = V::loadu(x + t * in + blk * kBlock + e);
+        for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
+      }
+    }
+  }
+}
+
 template <class V, Dtype D, int R, int T>
-void tile(const float* x, size_t in, const uint8_t* w, size_t rb, const float* b, float* y, size_t ldy) {
+void tile_plain(const float* x, size_t in, const uint8_t* w, size_t rb, typename V::Reg acc[R][T]) {
   using Reg = typename V::Reg;
   constexpr size_t L = V::kLanes, E = elem_bytes<D>();
-  Reg acc[R][T];
-  for (auto& r : acc)
-    for (auto& a : r) a = V::zero();
   size_t i = 0;
   for (; i + L <= in; i += L) {
     Reg wv[R];
@@ -55,6 +73,20 @@ void tile(const float* x, size_t in, const uint8_t* w, size_t rb, const float* b
       const Reg xv = widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(x + t * in + i), n);
       for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
     }
+  }
+}
+
+// R weight rows x T tokens: each weight load feeds T FMAs and each activation load R, so a decode
+// step of one to four tokens streams W once. x: (T, in); rows r at w + r * rb; y[t * ldy + r].
+template <class V, Dtype D, int R, int T>
+void tile(const float* x, size_t in, const uint8_t* w, size_t rb, const float* b, float* y, size_t ldy) {
+  typename V::Reg acc[R][T];
+  for (auto& r : acc)
+    for (auto& a : r) a = V::zero();
+  if constexpr (D == Dtype::Q8_0) {
+    tile_q8_0<V, R, T>(x, in, w, rb, acc);
+  } else {
+    tile_plain<V, D, R, T>(x, in, w, rb, acc);
   }
   for (int t = 0; t < T; ++t)
     for (int r = 0; r < R; ++r) y[t * ldy + r] = V::hsum(acc[r][t]) + (b ? b[r] : 0.0f);
@@ -119,7 +151,8 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
   // Token blocks small enough that their activations stay in L2 while the weight rows stream past.
   constexpr size_t kTokenBlock = 64, kRows = 4;
   const size_t in = w.cols;
-  const bool direct = w.dtype == Dtype::F32 || w.dtype == Dtype::F16 || w.dtype == Dtype::BF16;
+  const bool direct = w.dtype == Dtype::F32 || w.dtype == Dtype::F16 || w.dtype == Dtype::BF16 ||
+                      (w.dtype == Dtype::Q8_0 && tokens <= 4);
   // Block formats: kRows rows at a time dequantized into this L1-sized panel, then the f32 tile.
   float* panel = direct ? nullptr : thread_scratch(kRows * in);
   for (size_t tb = 0; tb < tokens; tb += kTokenBlock) {
@@ -134,6 +167,14 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
         case Dtype::F32: row_tiles<V, Dtype::F32>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy); break;
         case Dtype::F16: row_tiles<V, Dtype::F16>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy); break;
         case Dtype::BF16: row_tiles<V, Dtype::BF16>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy); break;
+        case Dtype::Q8_0:
+          // Read in place while the weights stream (decode); a prefill block decodes the panel once
+          // instead, since every token would widen the same int8s again.
+          if (nt <= 4) {
+            row_tiles<V, Dtype::Q8_0>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy);
+            break;
+          }
+          [[fallthrough]];
         default:
           dequantize_rows<V>(w, o, r, panel);
           row_tiles<V, Dtype::F32>(r, xb, nt, in, reinterpret_cast<const uint8_t*>(panel), in * 4, bias, yb,
