@@ -5,8 +5,8 @@
  *   npm run bench                 # full table
  *   npm run bench -- --quick      # fewer repetitions
  *
- * Prints the machine, then prefill tokens/s (512-token prompt; plus AVX2 against the portable
- * kernels on a 64-token prompt as a same-run peer), decode tokens/s at 1, 4 and 16 sequences per
+ * Prints the machine, then prefill tokens/s (512-token prompt; plus the chosen kernels against the
+ * portable ones on a 64-token prompt as a same-run peer), decode tokens/s at 1, 4 and 16 sequences per
  * step, 16 concurrent requests with forks against the same requests one after another, fork/merge
  * latency at prefix lengths 100, 10k and 30k, and peak memory.
  */
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const portable = await engineOn(dir, 256, 'portable');
   const plain = await prefillTokensPerSecond(portable.engine, 64, quick ? 1 : 3);
   portable.engine.dispose();
-  rows.push(['prefill, 64 tokens, AVX2 vs portable', `${avx.toFixed(0)} vs ${plain.toFixed(0)} tok/s`, `${(avx / plain).toFixed(1)}x`]);
+  rows.push([`prefill, 64 tokens, ${engine.backend} vs portable`, `${avx.toFixed(0)} vs ${plain.toFixed(0)} tok/s`, `${(avx / plain).toFixed(1)}x`]);
   let single = 0;
   for (const batch of [1, 4, 16]) {
     log(`decode x${batch} ...`);

@@ -80,7 +80,8 @@ describe('multiverse score', () => {
     const ref = await loadForReference(dir);
     const rows = denseForward(ref.checkpoint.config, ref.weights, transcript, range(0, transcript.length), causal);
     expect(tokens.map((t) => t.position)).toEqual(range(0, transcript.length));
-    tokens.slice(1).forEach((t, i) => expect(t.logprob).toBeCloseTo(logSoftmaxAt(rows[i], transcript[i + 1]), 4));
+    // The CLI runs the default f16 KV cache: keys and values rounded to 2^-11, logprobs within ~1e-4.
+    tokens.slice(1).forEach((t, i) => expect(t.logprob).toBeCloseTo(logSoftmaxAt(rows[i], transcript[i + 1]), 3));
     // The library option gives the same; Multiverse scoring of this transcript differs (paths share positions).
     const plain = await model.score(transcript, { multiverse: { enabled: false } });
     plain.tokens.slice(1).forEach((t, i) => expect(t.logprob).toBeCloseTo(tokens[i + 1].logprob, 5));

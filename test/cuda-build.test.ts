@@ -87,7 +87,7 @@ describe.runIf(onPath('nvcc'))('the MULTIVERSE_CUDA=ON build', () => {
     });
     const addon = path.join(root, 'build-cuda', 'Release', 'multiverse_native.node');
     const checkpoint = await openCheckpoint(tinyModel('llama', 'BF16'));
-    const spec = { ...checkpoint.config, kvSlots: 64, threads: 1, kernels: 'auto', tensors: checkpoint.tensors };
+    const spec = { ...checkpoint.config, kvSlots: 64, threads: 2, kernels: 'auto', kvDtype: 'f32', tensors: checkpoint.tensors };
     const specPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mv-cuda-')), 'spec.json');
     fs.writeFileSync(specPath, JSON.stringify(spec));
     const tokens = [5, 17, 3, 99, 42, 7, 64, 250];

@@ -32,7 +32,8 @@ describe('the Multiverse scheduler', () => {
 
   beforeAll(async () => {
     const dir = tinyModel('qwen2', 'F32');
-    model = await loadModel(dir, { kvSlots: 2048, contextLength: 1024 });
+    // f32 KV: every logit is compared with the dense pass at 1e-4 (an f16 cache rounds K/V).
+    model = await loadModel(dir, { kvSlots: 2048, contextLength: 1024, kvDtype: 'f32' });
     ref = await loadForReference(dir);
     eos = model.tokenizer.eosTokenIds[0];
   });

@@ -37,7 +37,8 @@ describe('structured prefill and score', () => {
 
   beforeAll(async () => {
     const dir = tinyModel('qwen2', 'F32');
-    model = await loadModel(dir, { kvSlots: 2048, contextLength: 1024 });
+    // An f32 KV cache: the dense comparison is at the engine invariant's 1e-4 (an f16 cache rounds K/V).
+    model = await loadModel(dir, { kvSlots: 2048, contextLength: 1024, kvDtype: 'f32' });
     ref = await loadForReference(dir);
     vocab = ref.checkpoint.config.vocabSize;
     tags = resolveTagIds((t) => model.tokenizer.tokenId(t))!;

@@ -28,7 +28,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   MV_CHECK(info.Length() == 1 && info[0].IsObject(), "new Engine(spec): spec object required");
   EngineOptions o = engine_options_from_js(info[0].As<Napi::Object>());
-  engine_ = std::make_shared<Engine>(std::move(o.model), o.kv_slots, o.cpu, o.device);
+  engine_ = std::make_shared<Engine>(std::move(o.model), o.kv_slots, o.kv_dtype, o.cpu, o.device);
 }
 
 Engine& EngineWrap::live() {

@@ -1,4 +1,5 @@
-// Entry point of multiverse_native.node: the Engine class, a CPU feature probe and the weight scan.
+// Entry point of multiverse_native.node: the Engine class, a CPU feature probe, the weight scan,
+// kernel probes and the CUDA status.
 #include <napi.h>
 
 #include <thread>
@@ -6,6 +7,7 @@
 #include "addon/engine_wrap.h"
 #include "addon/finite_worker.h"
 #include "engine/cuda_backend.h"
+#include "addon/kernel_probe.h"
 #include "kernels/cpu/kernels.h"
 
 namespace {
@@ -14,6 +16,7 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("avx2Fma", mv::cpu_has_avx2_fma());
   o.Set("f16c", mv::cpu_has_f16c());
+  o.Set("avx512", mv::cpu_has_avx512());
   o.Set("threads", double(std::thread::hardware_concurrency()));
   return o;
 }
@@ -32,6 +35,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures));
   exports.Set("findNonFinite", Napi::Function::New(env, mv::FindNonFinite));
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus));
+  exports.Set("kernelSets", Napi::Function::New(env, mv::KernelSets));
+  exports.Set("dequantizeRows", Napi::Function::New(env, mv::DequantizeRows));
+  exports.Set("matmul", Napi::Function::New(env, mv::Matmul));
+  exports.Set("memoryBandwidth", Napi::Function::New(env, mv::MemoryBandwidth));
   return exports;
 }
 

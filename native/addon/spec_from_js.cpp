@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/check.h"
+#include "kernels/cpu/quant.h"
 
 namespace mv {
 namespace {
@@ -45,10 +46,14 @@ TensorRef tensor_from_js(const Napi::Value& value) {
   t.offset = static_cast<uint64_t>(offset);
   t.byte_length = static_cast<uint64_t>(length);
   const std::string dtype = string(o, "dtype");
-  if (dtype == "F32") t.dtype = Dtype::F32;
-  else if (dtype == "F16") t.dtype = Dtype::F16;
-  else if (dtype == "BF16") t.dtype = Dtype::BF16;
-  else throw EngineError("engine spec: tensor " + t.name + " has unsupported dtype " + dtype);
+  bool known = false;
+  for (Dtype d : {Dtype::F32, Dtype::F16, Dtype::BF16, Dtype::Q8_0, Dtype::Q4_0, Dtype::Q4_K, Dtype::Q6_K}) {
+    if (dtype == dtype_name(d)) {
+      t.dtype = d;
+      known = true;
+    }
+  }
+  MV_CHECK(known, "engine spec: tensor " + t.name + " has unsupported dtype " + dtype);
   Napi::Value shape = o.Get("shape");
   MV_CHECK(shape.IsArray(), "engine spec: tensor " + t.name + " shape must be an array");
   const Napi::Array dims = shape.As<Napi::Array>();
@@ -74,6 +79,11 @@ EngineOptions engine_options_from_js(const Napi::Object& spec) {
   m.head_dim = positive_int(spec, "headDim");
   m.vocab = positive_int(spec, "vocabSize");
   m.rope_theta = static_cast<float>(number(spec, "ropeTheta"));
+  if (!spec.Get("ropeStyle").IsUndefined()) {
+    const std::string style = string(spec, "ropeStyle");
+    MV_CHECK(style == "neox" || style == "interleaved", "engine spec: ropeStyle must be 'neox' or 'interleaved'");
+    m.rope_interleaved = style == "interleaved";
+  }
   m.rms_eps = static_cast<float>(number(spec, "rmsNormEps"));
   m.tie_embeddings = boolean(spec, "tieWordEmbeddings");
   m.attention_bias = boolean(spec, "attentionBias");
@@ -82,8 +92,16 @@ EngineOptions engine_options_from_js(const Napi::Object& spec) {
   out.kv_slots = positive_int(spec, "kvSlots");
   out.cpu.threads = positive_int(spec, "threads", true);
   const std::string kernels = string(spec, "kernels");
-  MV_CHECK(kernels == "auto" || kernels == "portable", "engine spec: kernels must be 'auto' or 'portable'");
-  out.cpu.force_portable = kernels == "portable";
+  if (kernels == "auto") out.cpu.kernels = KernelChoice::Auto;
+  else if (kernels == "portable") out.cpu.kernels = KernelChoice::Portable;
+  else if (kernels == "avx2") out.cpu.kernels = KernelChoice::Avx2;
+  else if (kernels == "avx512") out.cpu.kernels = KernelChoice::Avx512;
+  else throw EngineError("engine spec: kernels must be 'auto', 'portable', 'avx2' or 'avx512'");
+  if (!spec.Get("kvDtype").IsUndefined()) {
+    const std::string kv = string(spec, "kvDtype");
+    MV_CHECK(kv == "f16" || kv == "f32", "engine spec: kvDtype must be 'f16' or 'f32'");
+    out.kv_dtype = kv == "f16" ? KvDtype::F16 : KvDtype::F32;
+  }
   if (!spec.Get("parallelMinWork").IsUndefined()) {
     out.cpu.parallel_min_work = static_cast<size_t>(positive_int(spec, "parallelMinWork", true));
   }

@@ -11,6 +11,7 @@ namespace mv {
 struct EngineOptions {
   ModelSpec model;
   int kv_slots = 0;
+  KvDtype kv_dtype = KvDtype::F16;
   CpuOptions cpu;
   Device device = Device::Cpu;
 };

@@ -17,7 +17,7 @@ class Backend {
   virtual void step(const std::vector<StepInput>& batch, std::vector<float>* logits) = 0;
 };
 
-// The CPU backend: thread pool + AVX2/FMA or portable kernels.
+// The CPU backend: thread pool + the AVX-512, AVX2 or portable kernel set (kernels/cpu/kernels.h).
 std::unique_ptr<Backend> make_cpu_backend(const ModelSpec& spec, const Weights& weights, KvPool& kv,
                                           const CpuOptions& options);
 

@@ -37,7 +37,7 @@ std::vector<std::vector<StepInput>> split_by_tokens(const std::vector<StepInput>
 class CpuBackend : public Backend {
  public:
   CpuBackend(const ModelSpec& spec, const Weights& weights, KvPool& kv, const CpuOptions& o)
-      : kernels_(select_kernels(o.force_portable)),
+      : kernels_(select_kernels(o.kernels)),
         pool_(o.threads),
         forward_(spec, weights, kv, pool_, kernels_, o.parallel_min_work.value_or(default_parallel_min_work(spec))) {
     // One forward (its own scratch) per thread, never splitting its loops: they never use the pool.

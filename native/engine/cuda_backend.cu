@@ -1,4 +1,5 @@
 #include "engine/cuda_backend.h"
+#include "kernels/cpu/quant.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -83,7 +84,14 @@ std::string shape_str(const std::vector<int64_t>& s) {
 class Uploader {
  public:
   explicit Uploader(const ModelSpec& spec) {
-    for (const TensorRef& t : spec.tensors) refs_[t.name] = &t;
+    MV_CHECK(!spec.rope_interleaved, "the CUDA backend has NeoX RoPE only; llama-architecture GGUF files (interleaved RoPE) run on device 'cpu'");
+    for (const TensorRef& t : spec.tensors) {
+      // Block formats (GGUF Q8_0, Q4_0, Q4_K, Q6_K) have no CUDA kernels yet: refuse by name, never misread.
+      MV_CHECK(t.dtype == Dtype::F32 || t.dtype == Dtype::F16 || t.dtype == Dtype::BF16,
+               t.file + ": tensor " + t.name + " is " + dtype_name(t.dtype) +
+                   "; the CUDA backend loads F32, F16 and BF16 weights (use device 'cpu' for block formats)");
+      refs_[t.name] = &t;
+    }
   }
 
   // Rows of the named (rows_i, cols) tensors stacked into one device matrix; all share one dtype.

@@ -32,7 +32,7 @@ struct StepRequest {
 class Engine {
  public:
   // Throws EngineError "CUDA_UNAVAILABLE: ..." when Cuda is asked for and cannot run here.
-  Engine(ModelSpec spec, int kv_slots, const CpuOptions& cpu, Device device = Device::Cpu);
+  Engine(ModelSpec spec, int kv_slots, KvDtype kv_dtype, const CpuOptions& cpu, Device device = Device::Cpu);
 
   const ModelSpec& spec() const { return spec_; }
   KvPool& kv() { return kv_; }

@@ -39,17 +39,29 @@ bool CpuForward::runs_alone(const std::vector<StepInput>& batch) const {
   return tokens * widest < parallel_min_work_ && attention_work(batch) < parallel_min_work_;
 }
 
-void CpuForward::matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
-                        size_t out) {
-  // Units of 4 output rows match the AVX2 tile; each thread streams its own slice of W once.
-  if (tokens * in * out < parallel_min_work_) {
-    k_.matmul(x, tokens, in, w, b, y, out, 0, out);
-    return;
+void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<MatmulJob> jobs) {
+  // Units of 4 output rows match the kernels' tile; each thread streams its own slice of W once.
+  constexpr size_t kUnit = 4;
+  size_t work = 0, units = 0;
+  for (const MatmulJob& j : jobs) {
+    work += tokens * j.w->cols * j.w->rows;
+    units += (j.w->rows + kUnit - 1) / kUnit;
   }
-  const size_t units = (out + 3) / 4;
-  pool_.parallel_for(units, [&](size_t u0, size_t u1) {
-    k_.matmul(x, tokens, in, w, b, y, out, u0 * 4, std::min(out, u1 * 4));
-  });
+  // Unit range [u0, u1) of the concatenated jobs: each job gets the part that falls in its own units.
+  const auto run = [&](size_t u0, size_t u1) {
+    size_t first = 0;
+    for (const MatmulJob& j : jobs) {
+      const size_t n = (j.w->rows + kUnit - 1) / kUnit, lo = std::max(u0, first), hi = std::min(u1, first + n);
+      if (lo < hi)
+        k_.matmul(x, tokens, *j.w, j.b, j.y, j.w->rows, (lo - first) * kUnit, std::min(j.w->rows, (hi - first) * kUnit));
+      first += n;
+    }
+  };
+  if (work < parallel_min_work_) {
+    run(0, units);
+  } else {
+    pool_.parallel_for(units, run);
+  }
 }
 
 void CpuForward::rms_norm(const float* x, const float* w, float* y, size_t tokens) {
@@ -73,51 +85,58 @@ void CpuForward::rope(float* x, size_t tokens, int heads, const std::vector<int3
       c[j] = float(std::cos(a));
       s[j] = float(std::sin(a));
     }
+    // Pair j is (j, j + half) in NeoX style, (2j, 2j + 1) interleaved; both turn by pos * inv_freq[j].
+    const int stride = spec_.rope_interleaved ? 2 : 1, partner = spec_.rope_interleaved ? 1 : half;
     for (int h = 0; h < heads; ++h) {
       float* v = x + (t * heads + h) * d;
       for (int j = 0; j < half; ++j) {
-        const float a = v[j], b = v[j + half];
-        v[j] = a * c[j] - b * s[j];
-        v[j + half] = b * c[j] + a * s[j];
+        float* p = v + j * stride;
+        const float a = p[0], b = p[partner];
+        p[0] = a * c[j] - b * s[j];
+        p[partner] = b * c[j] + a * s[j];
       }
     }
   }
 }
 
+// One unit per (token, KV head): the `group` query heads that share a KV head read its K and V rows
+// once between them.
 void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_t tokens, bool split) {
-  const int heads = spec_.heads, d = spec_.head_dim, group = spec_.heads / spec_.kv_heads;
+  const int heads = spec_.heads, kv_heads = spec_.kv_heads, d = spec_.head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(d));
-  const float* layer_k = kv_.k(layer, 0);
-  const float* layer_v = kv_.v(layer, 0);
-  const size_t stride = size_t(kv_.shape().kv_dim);
+  const KvDtype kv = kv_.shape().dtype;
+  const size_t elem = kv == KvDtype::F16 ? 2 : 4, stride = size_t(kv_.shape().kv_dim);
+  const uint8_t* layer_k = static_cast<const uint8_t*>(kv_.k(layer, 0));
+  const uint8_t* layer_v = static_cast<const uint8_t*>(kv_.v(layer, 0));
   const auto run = [&](size_t u0, size_t u1) {
-    std::vector<float> scores;
+    std::vector<float> scores;  // (group, n)
     for (size_t u = u0; u < u1; ++u) {
-      const size_t t = u / heads;
-      const int h = int(u % heads), kvh = h / group;
+      const size_t t = u / kv_heads;
+      const int kvh = int(u % kv_heads);
       const std::vector<int32_t>& slots = batch[tok_item_[t]].slots;
-      const size_t n = tok_ctx_[t];
-      const float* q = &q_[(t * heads + h) * d];
-      scores.resize(n);
-      k_.gather_dot(q, layer_k + kvh * d, stride, slots.data(), n, d, scale, scores.data());
-      float mx = -INFINITY;
-      for (size_t i = 0; i < n; ++i) mx = std::max(mx, scores[i]);
-      double sum = 0;
-      for (size_t i = 0; i < n; ++i) {
-        scores[i] = std::exp(scores[i] - mx);
-        sum += scores[i];
+      const size_t n = tok_ctx_[t], first = (t * heads + size_t(kvh) * group) * d;
+      scores.resize(group * n);
+      k_.gather_dot(&q_[first], group, layer_k + kvh * d * elem, kv, stride, slots.data(), n, d, scale, scores.data());
+      for (int j = 0; j < group; ++j) {
+        float* s = &scores[j * n];
+        float mx = -INFINITY;
+        for (size_t i = 0; i < n; ++i) mx = std::max(mx, s[i]);
+        double sum = 0;
+        for (size_t i = 0; i < n; ++i) {
+          s[i] = std::exp(s[i] - mx);
+          sum += s[i];
+        }
+        const float inv = float(1.0 / sum);
+        for (size_t i = 0; i < n; ++i) s[i] *= inv;
       }
-      const float inv = float(1.0 / sum);
-      for (size_t i = 0; i < n; ++i) scores[i] *= inv;
-      float* out = &att_[(t * heads + h) * d];
-      std::memset(out, 0, sizeof(float) * d);
-      k_.gather_axpy(scores.data(), layer_v + kvh * d, stride, slots.data(), n, d, out);
+      std::memset(&att_[first], 0, sizeof(float) * group * d);
+      k_.gather_axpy(scores.data(), group, layer_v + kvh * d * elem, kv, stride, slots.data(), n, d, &att_[first]);
     }
   };
   if (split) {
-    pool_.parallel_for(tokens * heads, run);
+    pool_.parallel_for(tokens * kv_heads, run);
   } else {
-    run(0, tokens * heads);
+    run(0, tokens * kv_heads);
   }
 }
 
@@ -144,7 +163,7 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
     const StepInput& s = batch[i];
     const size_t before = s.slots.size() - s.tokens.size();
     for (size_t j = 0; j < s.tokens.size(); ++j, ++t) {
-      std::memcpy(&x_[t * h], w_.embed() + size_t(s.tokens[j]) * h, sizeof(float) * h);
+      k_.dequantize_rows(w_.embed(), size_t(s.tokens[j]), 1, &x_[t * h]);
       pos_[t] = s.positions[j];
       tok_item_[t] = int32_t(i);
       tok_ctx_[t] = int32_t(before + j + 1);
@@ -156,9 +175,7 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
   for (int l = 0; l < spec_.layers; ++l) {
     const LayerWeights& lw = w_.layer(l);
     rms_norm(x_.data(), lw.input_norm, xn_.data(), T);
-    matmul(xn_.data(), T, h, lw.wq, lw.bq, q_.data(), qd);
-    matmul(xn_.data(), T, h, lw.wk, lw.bk, kn_.data(), kvd);
-    matmul(xn_.data(), T, h, lw.wv, lw.bv, vn_.data(), kvd);
+    matmuls(xn_.data(), T, {{&lw.wq, lw.bq, q_.data()}, {&lw.wk, lw.bk, kn_.data()}, {&lw.wv, lw.bv, vn_.data()}});
     rope(q_.data(), T, spec_.heads, pos_);
     rope(kn_.data(), T, spec_.kv_heads, pos_);
     // New keys and values go into their slots before attention, so a token sees itself.
@@ -166,22 +183,21 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
     for (const StepInput& s : batch) {
       const size_t before = s.slots.size() - s.tokens.size();
       for (size_t j = 0; j < s.tokens.size(); ++j, ++t) {
-        std::memcpy(kv_.k(l, s.slots[before + j]), &kn_[t * kvd], sizeof(float) * kvd);
-        std::memcpy(kv_.v(l, s.slots[before + j]), &vn_[t * kvd], sizeof(float) * kvd);
+        k_.store_kv(&kn_[t * kvd], kv_.k(l, s.slots[before + j]), kv_.shape().dtype, kvd);
+        k_.store_kv(&vn_[t * kvd], kv_.v(l, s.slots[before + j]), kv_.shape().dtype, kvd);
       }
     }
     attention(l, batch, T, split_attention);
-    matmul(att_.data(), T, qd, lw.wo, nullptr, xn_.data(), h);
+    matmuls(att_.data(), T, {{&lw.wo, nullptr, xn_.data()}});
     for (size_t i = 0; i < T * h; ++i) x_[i] += xn_[i];
 
     rms_norm(x_.data(), lw.post_norm, xn_.data(), T);
-    matmul(xn_.data(), T, h, lw.w_gate, nullptr, gate_.data(), inter);
-    matmul(xn_.data(), T, h, lw.w_up, nullptr, up_.data(), inter);
+    matmuls(xn_.data(), T, {{&lw.w_gate, nullptr, gate_.data()}, {&lw.w_up, nullptr, up_.data()}});
     for (size_t i = 0; i < T * inter; ++i) {
       const float g = gate_[i];
       gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
     }
-    matmul(gate_.data(), T, inter, lw.w_down, nullptr, xn_.data(), h);
+    matmuls(gate_.data(), T, {{&lw.w_down, nullptr, xn_.data()}});
     for (size_t i = 0; i < T * h; ++i) x_[i] += xn_[i];
   }
 
@@ -202,7 +218,7 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
   std::vector<float> normed(rows * h);
   rms_norm(picked.data(), w_.final_norm(), normed.data(), rows);
   logits->assign(rows * size_t(spec_.vocab), 0.0f);
-  matmul(normed.data(), rows, h, w_.lm_head(), nullptr, logits->data(), spec_.vocab);
+  matmuls(normed.data(), rows, {{&w_.lm_head(), nullptr, logits->data()}});
 }
 
 }  // namespace mv

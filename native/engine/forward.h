@@ -5,6 +5,7 @@
 // list is prefix + every child's slots, so the Multiverse mask falls out of the lists themselves.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <vector>
 
@@ -21,10 +22,17 @@ enum class LogitsMode { None, Last, All };
 // How the CPU backend runs: threads, kernels, and when a loop is worth splitting across threads.
 struct CpuOptions {
   int threads = 0;  // <= 0: hardware concurrency
-  bool force_portable = false;
+  KernelChoice kernels = KernelChoice::Auto;
   // Multiply-adds below which a loop runs on the calling thread alone. Unset: chosen from the
   // model's size by make_cpu_backend (cpu_backend.cpp).
   std::optional<size_t> parallel_min_work;
+};
+
+// One output of a fused matmul: y (tokens, w.rows) = x w^T + b. Every job of a call reads the same x.
+struct MatmulJob {
+  const WeightMatrix* w;
+  const float* b;  // (w.rows) or null
+  float* y;
 };
 
 struct StepInput {
@@ -50,7 +58,9 @@ class CpuForward {
   bool runs_alone(const std::vector<StepInput>& batch) const;
 
  private:
-  void matmul(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y, size_t out);
+  // Several matmuls over the same input (q/k/v, gate/up) as one parallel loop: the threads share out
+  // the rows of all of them, so there is one hand-off per group instead of one per matrix.
+  void matmuls(const float* x, size_t tokens, std::initializer_list<MatmulJob> jobs);
   void rms_norm(const float* x, const float* w, float* y, size_t tokens);
   void rope(float* x, size_t tokens, int heads, const std::vector<int32_t>& pos);
   // Multiply-adds of one layer's attention over the batch.

@@ -19,12 +19,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/model_spec.h"
+
 namespace mv {
 
 struct KvShape {
   int layers = 0;
   int kv_dim = 0;  // num_kv_heads * head_dim
   int slots = 0;
+  KvDtype dtype = KvDtype::F16;  // how K and V are stored (the step converts new rows to it)
   // False when a device backend keeps the K/V storage itself: then k() and v() must not be used.
   bool host_storage = true;
 };
@@ -57,9 +60,10 @@ class KvPool {
   void append(int seq, const int32_t* positions, size_t n);
 
   int32_t position(int32_t slot) const { return slot_pos_[slot]; }
-  // K/V storage of one slot in one layer: kv_dim floats each.  Layout (layer, slot, kv_dim).
-  float* k(int layer, int32_t slot) { return &k_[(static_cast<size_t>(layer) * shape_.slots + slot) * shape_.kv_dim]; }
-  float* v(int layer, int32_t slot) { return &v_[(static_cast<size_t>(layer) * shape_.slots + slot) * shape_.kv_dim]; }
+  // K/V storage of one slot in one layer: kv_dim elements of shape().dtype each. Layout (layer, slot,
+  // kv_dim), so slot s of a layer is kv_dim * s elements after that layer's slot 0.
+  void* k(int layer, int32_t slot) { return &k_[offset(layer, slot)]; }
+  void* v(int layer, int32_t slot) { return &v_[offset(layer, slot)]; }
 
   void check_integrity() const;
 
@@ -74,6 +78,9 @@ class KvPool {
     bool live = false;
   };
 
+  size_t offset(int layer, int32_t slot) const {
+    return (static_cast<size_t>(layer) * shape_.slots + slot) * shape_.kv_dim * elem_bytes_;
+  }
   const Sequence& seq_ref(int seq) const;
   Sequence& seq_ref(int seq);
   int new_segment();
@@ -81,7 +88,8 @@ class KvPool {
   void unref_segment(int id);
 
   KvShape shape_;
-  std::vector<float> k_, v_;          // (layer, slot, kv_dim)
+  size_t elem_bytes_;                 // 2 (f16) or 4 (f32)
+  std::vector<uint8_t> k_, v_;        // (layer, slot, kv_dim) elements of shape_.dtype
   std::vector<int32_t> slot_pos_;     // (slot) position id
   std::vector<int32_t> free_slots_;   // stack of free slot indices
   std::vector<Segment> segments_;

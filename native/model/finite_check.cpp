@@ -41,6 +41,11 @@ int64_t first_non_finite(const uint8_t* data, size_t count, Dtype dtype) {
       return first_with_exponent<uint16_t>(data, count, uint16_t{0x7c00});
     case Dtype::BF16:
       return first_with_exponent<uint16_t>(data, count, uint16_t{0x7f80});
+    case Dtype::Q8_0:
+    case Dtype::Q4_0:
+    case Dtype::Q4_K:
+    case Dtype::Q6_K:
+      return -1;  // block formats are not scanned (src/model/check-weights.ts passes plain arrays only)
   }
   return -1;
 }

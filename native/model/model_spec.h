@@ -7,7 +7,12 @@
 
 namespace mv {
 
-enum class Dtype { F32, F16, BF16 };
+// Weight storage formats. The ggml block formats (Q8_0 ... Q6_K) store a row as whole blocks; their
+// layouts are in kernels/cpu/quant.h.
+enum class Dtype { F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K };
+
+// How the KV cache stores K and V: f16 halves the bytes a long context streams per step.
+enum class KvDtype { F16, F32 };
 
 struct TensorRef {
   std::string name;
@@ -27,6 +32,9 @@ struct ModelSpec {
   int head_dim = 0;
   int vocab = 0;
   float rope_theta = 10000.0f;
+  // RoPE rotates (j, j + head_dim/2) as Hugging Face does (NeoX), or adjacent pairs (2j, 2j+1) as
+  // llama.cpp's llama-architecture GGUF files expect (their q/k rows are permuted for it).
+  bool rope_interleaved = false;
   float rms_eps = 1e-6f;
   bool tie_embeddings = false;
   bool attention_bias = false;

@@ -3,40 +3,10 @@
 #include <cstring>
 
 #include "common/check.h"
+#include "kernels/cpu/quant.h"
 
 namespace mv {
 namespace {
-
-float bf16_to_f32(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  uint32_t u;
-  if (exp == 0x1f) {
-    u = sign | 0x7f800000 | (mant << 13);
-  } else if (exp != 0) {
-    u = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    u = sign;
-  } else {  // subnormal: normalise
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400) == 0);
-    u = sign | ((112 - e) << 23) | ((mant & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string out = "[";
@@ -50,58 +20,74 @@ Weights::Weights(const ModelSpec& spec) : spec_(spec) {
   for (const TensorRef& t : spec.tensors) refs_[t.name] = &t;
   const int64_t h = spec.hidden, q = int64_t(spec.heads) * spec.head_dim, kv = int64_t(spec.kv_heads) * spec.head_dim;
   const int64_t inter = spec.intermediate, vocab = spec.vocab;
-  embed_ = load("model.embed_tokens.weight", {vocab, h});
-  final_norm_ = load("model.norm.weight", {h});
-  lm_head_ = spec.tie_embeddings ? embed_ : load("lm_head.weight", {vocab, h});
+  embed_ = matrix("model.embed_tokens.weight", vocab, h);
+  final_norm_ = vector("model.norm.weight", h);
+  lm_head_ = spec.tie_embeddings ? embed_ : matrix("lm_head.weight", vocab, h);
   for (int i = 0; i < spec.layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerWeights l{};
-    l.input_norm = load(p + "input_layernorm.weight", {h});
-    l.wq = load(p + "self_attn.q_proj.weight", {q, h});
-    l.wk = load(p + "self_attn.k_proj.weight", {kv, h});
-    l.wv = load(p + "self_attn.v_proj.weight", {kv, h});
+    l.input_norm = vector(p + "input_layernorm.weight", h);
+    l.wq = matrix(p + "self_attn.q_proj.weight", q, h);
+    l.wk = matrix(p + "self_attn.k_proj.weight", kv, h);
+    l.wv = matrix(p + "self_attn.v_proj.weight", kv, h);
     if (spec.attention_bias) {
-      l.bq = load(p + "self_attn.q_proj.bias", {q});
-      l.bk = load(p + "self_attn.k_proj.bias", {kv});
-      l.bv = load(p + "self_attn.v_proj.bias", {kv});
+      l.bq = vector(p + "self_attn.q_proj.bias", q);
+      l.bk = vector(p + "self_attn.k_proj.bias", kv);
+      l.bv = vector(p + "self_attn.v_proj.bias", kv);
     }
-    l.wo = load(p + "self_attn.o_proj.weight", {h, q});
-    l.post_norm = load(p + "post_attention_layernorm.weight", {h});
-    l.w_gate = load(p + "mlp.gate_proj.weight", {inter, h});
-    l.w_up = load(p + "mlp.up_proj.weight", {inter, h});
-    l.w_down = load(p + "mlp.down_proj.weight", {h, inter});
+    l.wo = matrix(p + "self_attn.o_proj.weight", h, q);
+    l.post_norm = vector(p + "post_attention_layernorm.weight", h);
+    l.w_gate = matrix(p + "mlp.gate_proj.weight", inter, h);
+    l.w_up = matrix(p + "mlp.up_proj.weight", inter, h);
+    l.w_down = matrix(p + "mlp.down_proj.weight", h, inter);
     layers_.push_back(l);
   }
 }
 
-const float* Weights::load(const std::string& name, std::vector<int64_t> shape) {
+const uint8_t* Weights::tensor_bytes(const std::string& name, const std::vector<int64_t>& shape, const TensorRef** ref) {
   auto it = refs_.find(name);
   MV_CHECK(it != refs_.end(), "missing tensor " + name);
   const TensorRef& t = *it->second;
-  MV_CHECK(t.shape == shape, t.file + ": tensor " + name + " has shape " + shape_str(t.shape) + ", expected " +
-                                 shape_str(shape));
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  const size_t elem = t.dtype == Dtype::F32 ? 4 : 2;
-  MV_CHECK(t.byte_length == n * elem, t.file + ": tensor " + name + " byte length does not match its shape");
+  const std::string where = t.file + ": tensor " + name;
+  MV_CHECK(t.shape == shape, where + " has shape " + shape_str(t.shape) + ", expected " + shape_str(shape));
+  // Rows of the last dimension; a block format must fill each row with whole blocks.
+  const size_t cols = size_t(shape.back()), rows_bytes = row_bytes(t.dtype, cols);
+  MV_CHECK(rows_bytes != 0, where + ": a row of " + std::to_string(cols) + " weights is not a whole number of " +
+                                dtype_name(t.dtype) + " blocks (" + std::to_string(block_elems(t.dtype)) + " weights)");
+  size_t rows = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) rows *= size_t(shape[i]);
+  MV_CHECK(t.byte_length == rows * rows_bytes, where + " byte length " + std::to_string(t.byte_length) +
+                                                   " does not match its shape and dtype " + dtype_name(t.dtype) +
+                                                   " (expected " + std::to_string(rows * rows_bytes) + ")");
   auto& file = files_[t.file];
   if (!file) file = std::make_unique<MappedFile>(t.file);
   MV_CHECK(t.offset <= file->size() && t.byte_length <= file->size() - t.offset,
-           t.file + ": tensor " + name + " extends past the end of the file (truncated?)");
-  const uint8_t* src = file->data() + t.offset;
-  if (t.dtype == Dtype::F32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0)
+           where + " extends past the end of the file (truncated?)");
+  *ref = &t;
+  return file->data() + t.offset;
+}
+
+WeightMatrix Weights::matrix(const std::string& name, int64_t rows, int64_t cols) {
+  const TensorRef* t = nullptr;
+  WeightMatrix m;
+  m.data = tensor_bytes(name, {rows, cols}, &t);
+  m.dtype = t->dtype;
+  m.rows = size_t(rows);
+  m.cols = size_t(cols);
+  m.row_bytes = row_bytes(t->dtype, m.cols);
+  return m;
+}
+
+const float* Weights::vector(const std::string& name, int64_t n) {
+  const TensorRef* t = nullptr;
+  const uint8_t* src = tensor_bytes(name, {n}, &t);
+  MV_CHECK(!is_block_format(t->dtype), t->file + ": tensor " + name + " is " + dtype_name(t->dtype) +
+                                           "; norms and biases must be F32, F16 or BF16");
+  if (t->dtype == Dtype::F32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0)
     return reinterpret_cast<const float*>(src);
   std::unique_ptr<float[]> out(new float[n]);
-  if (t.dtype == Dtype::F32) {
-    std::memcpy(out.get(), src, n * 4);
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      uint16_t bits;
-      std::memcpy(&bits, src + 2 * i, 2);
-      out[i] = t.dtype == Dtype::BF16 ? bf16_to_f32(bits) : f16_to_f32(bits);
-    }
-  }
-  owned_bytes_ += n * 4;
+  dequantize_row_reference(t->dtype, src, size_t(n), out.get());
+  owned_bytes_ += size_t(n) * 4;
   owned_.push_back(std::move(out));
   return owned_.back().get();
 }

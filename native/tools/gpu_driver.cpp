@@ -289,7 +289,8 @@ int main_checked(int argc, char** argv) {
   }
   const std::string device = argv[2], mode = argv[4];
   MV_CHECK(device == "cpu" || device == "cuda" || device == "auto", "DEVICE must be cpu, cuda or auto");
-  Engine e(read_spec(argv[1]), std::stoi(argv[3]), CpuOptions{},
+  // An f32 KV cache: the parity checks compare with f32 references.
+  Engine e(read_spec(argv[1]), std::stoi(argv[3]), KvDtype::F32, CpuOptions{},
            device == "cuda" ? Device::Cuda : device == "auto" ? Device::Auto : Device::Cpu);
   std::cerr << "backend " << e.backend_name() << std::endl;
   if (mode == "run" && argc == 7) {

@@ -5,7 +5,7 @@
  * result is the byte-range table the native engine maps.
  */
 import path from 'node:path';
-import type { ModelConfig } from './config.js';
+import type { ModelConfig, WeightDtype } from './config.js';
 import { isWeightDtype } from './dtype-decode.js';
 import { ModelLoadError } from './errors.js';
 import { fileExists, folderExists, readModelText } from './model-file.js';
@@ -188,8 +188,8 @@ async function checkSizesAgainstWeights(config: ModelConfig, configFile: string,
 }
 
 /** Checks each expected tensor's presence, dtype and shape; reads each shard header once, in order. */
-async function resolveTensors(config: ModelConfig, weights: WeightFiles): Promise<NativeTensorRef[]> {
-  const refs: NativeTensorRef[] = [];
+async function resolveTensors(config: ModelConfig, weights: WeightFiles): Promise<NativeTensorRef<WeightDtype>[]> {
+  const refs: NativeTensorRef<WeightDtype>[] = [];
   for (const { name, shape } of expectedTensors(config)) {
     const file = weights.locate(name);
     const entry = (await headerOf(weights, file)).tensors.get(name);
@@ -216,8 +216,8 @@ async function resolveTensors(config: ModelConfig, weights: WeightFiles): Promis
 }
 
 /** The dtype of the most parameters; shared with the GGUF loader. */
-export function dominantDtype(tensors: NativeTensorRef[]): NativeTensorRef['dtype'] {
-  const counts = new Map<NativeTensorRef['dtype'], number>();
+export function dominantDtype<D extends NativeTensorRef['dtype']>(tensors: NativeTensorRef<D>[]): D {
+  const counts = new Map<D, number>();
   for (const t of tensors) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + elementCount(t.shape));
   // Map order is first appearance, so ties go to the dtype of the earliest tensor.
   return [...counts].reduce((best, next) => (next[1] > best[1] ? next : best))[0];

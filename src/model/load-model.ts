@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { KvAdmission } from '../engine/admission.js';
 import { StepLoop } from '../engine/step-loop.js';
-import { loadNative, type NativeDevice } from '../native/binding.js';
+import { loadNative, type KernelSet, type NativeDevice } from '../native/binding.js';
 import { checkWeightsFinite } from './check-weights.js';
 import { ModelLoadError } from './errors.js';
 import { Model } from './model.js';
@@ -28,8 +28,13 @@ export interface LoadModelOptions {
   contextLength?: number;
   /** Math threads. Default: all cores. */
   threads?: number;
-  /** 'portable' forces the plain C++ kernels. Default: 'auto', or 'portable' when MULTIVERSE_KERNELS=portable. */
-  kernels?: 'auto' | 'portable';
+  /**
+   * Kernel set: 'auto' (the widest the CPU runs) or a forced 'portable' | 'avx2' | 'avx512'.
+   * Default: MULTIVERSE_KERNELS when set to one of those, else 'auto'.
+   */
+  kernels?: 'auto' | KernelSet;
+  /** How the KV cache stores K and V: 'f16' (default) or 'f32'. */
+  kvDtype?: 'f16' | 'f32';
   /** Multiply-adds below which a loop runs on one thread instead of the pool; 0 splits every loop. Default: 1048576 for models under 16 MiB of f32 weights, else 16384. */
   parallelMinWork?: number;
   /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
@@ -77,11 +82,12 @@ export interface LoadModelOptions {
 export async function loadModel(source: string = shippedModelDir(), options: LoadModelOptions = {}): Promise<Model> {
   const { checkpoint, tokenizer } = await openModel(await localModelDir(source, options.hub));
   const c = checkpoint.config;
-  const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
+  const kvDtype = options.kvDtype ?? 'f16';
+  const bytesPerSlot = c.numLayers * c.numKvHeads * c.headDim * 2 * (kvDtype === 'f16' ? 2 : 4);
   const maxByMemory = Math.max(1, Math.floor((options.kvMemoryBytes ?? 2 ** 31) / bytesPerSlot));
   const kvSlots = options.kvSlots ?? Math.min(4 * c.maxPositionEmbeddings, maxByMemory);
   const contextLength = Math.min(options.contextLength ?? c.maxPositionEmbeddings, kvSlots);
-  const kernels = options.kernels ?? (process.env.MULTIVERSE_KERNELS === 'portable' ? 'portable' : 'auto');
+  const kernels = options.kernels ?? kernelsFromEnv(process.env.MULTIVERSE_KERNELS);
   const native = loadNative();
   if (options.checkWeights !== false) await checkWeightsFinite(native, checkpoint.tensors);
   const engine = newEngine(() => new native.Engine({
@@ -90,6 +96,7 @@ export async function loadModel(source: string = shippedModelDir(), options: Loa
     threads: options.threads ?? os.availableParallelism(),
     kernels,
     device: options.device ?? 'cpu',
+    kvDtype,
     tensors: checkpoint.tensors,
     ...(options.parallelMinWork === undefined ? {} : { parallelMinWork: options.parallelMinWork }),
   }), checkpoint.dir);
@@ -120,4 +127,11 @@ function newEngine<T>(create: () => T, dir: string): T {
     if (message.startsWith(prefix)) throw new ModelLoadError('CUDA_UNAVAILABLE', message.slice(prefix.length), dir);
     throw err;
   }
+}
+
+const KERNEL_CHOICES = ['auto', 'portable', 'avx2', 'avx512'] as const;
+
+/** MULTIVERSE_KERNELS=portable|avx2|avx512 forces a kernel set; unset or anything else is 'auto'. */
+function kernelsFromEnv(value: string | undefined): 'auto' | KernelSet {
+  return KERNEL_CHOICES.find((k) => k === value) ?? 'auto';
 }

@@ -14,17 +14,27 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { ModelConfig } from '../model/config.js';
 
-/** One tensor as the native loader maps it: a byte range of a safetensors or GGUF file. */
-export interface NativeTensorRef {
+/**
+ * How a tensor's weights are stored. F32/F16/BF16 are plain arrays; the rest are ggml block formats
+ * (a row of a matrix is a whole number of blocks): Q8_0 and Q4_0 blocks hold 32 weights (34 and 18
+ * bytes), Q4_K and Q6_K blocks 256 (144 and 210 bytes). The engine reads them in this format.
+ */
+export type NativeDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+
+/** The kernel sets the CPU backend has; 'auto' picks the widest one the CPU runs. */
+export type KernelSet = 'portable' | 'avx2' | 'avx512';
+
+/** One tensor as the native loader maps it: a byte range of a weights file (safetensors or GGUF). */
+export interface NativeTensorRef<D extends NativeDtype = NativeDtype> {
   name: string;
-  /** Absolute path of the safetensors or GGUF file. */
+  /** Absolute path of the file. */
   file: string;
   /** Absolute byte offset of the tensor data in the file. */
   offset: number;
+  /** Checked: rows x (blocks per row) x (bytes per block), where a plain dtype's block is one weight. */
   byteLength: number;
-  /** Quantized types are ggml's blocks: byteLength = rows × (in / blockSize) × blockBytes. */
-  dtype: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
-  /** Hugging Face order: [out, in] for matrices. */
+  dtype: D;
+  /** Hugging Face order: [out, in] for a matrix (rows of `in` weights), [n] for a vector. */
   shape: number[];
 }
 
@@ -50,8 +60,13 @@ export interface NativeEngineSpec
   kvSlots: number;
   /** Worker threads for the math; 0 = hardware concurrency. */
   threads: number;
-  /** 'auto' picks AVX2/FMA when the CPU has it; 'portable' forces the plain C++ kernels. */
-  kernels: 'auto' | 'portable';
+  /**
+   * 'auto' picks AVX-512 (F/BW/VL) when the CPU has it, else AVX2/FMA/F16C, else the plain C++
+   * kernels; naming a set forces it (the constructor throws when the CPU lacks it).
+   */
+  kernels: 'auto' | KernelSet;
+  /** How the KV cache stores K and V. Default 'f16' (half the bytes a long context streams). */
+  kvDtype?: 'f16' | 'f32';
   /**
    * Multiply-adds below which a loop (one matmul, one layer's attention) runs on one thread rather
    * than being split across the pool; 0 splits every loop. Default: 1048576 when the f32 weights fit
@@ -90,7 +105,7 @@ export interface KvStats {
 }
 
 export interface NativeEngine {
-  /** Which kernels run: 'cpu-avx2', 'cpu-portable', or 'cuda-smXY' (the GPU's compute capability). */
+  /** Which kernels run: 'cpu-avx512', 'cpu-avx2', 'cpu-portable', or 'cuda-smXY' (the GPU's compute capability). */
   readonly backend: string;
   /** A new empty sequence. */
   createSequence(): number;
@@ -126,7 +141,7 @@ export interface NativeEngine {
 export interface NativeAddon {
   Engine: new (spec: NativeEngineSpec) => NativeEngine;
   /** CPU features seen at run time, for bench output. */
-  cpuFeatures(): { avx2Fma: boolean; f16c: boolean; threads: number };
+  cpuFeatures(): { avx2Fma: boolean; f16c: boolean; avx512: boolean; threads: number };
   /**
    * Async (a libuv worker thread): maps the files and scans the tensors (F32, F16, BF16) for NaN and
    * ±Inf, stopping at the first. Resolves with its tensor's index in `tensors`, its element index and
@@ -136,6 +151,20 @@ export interface NativeAddon {
   findNonFinite(tensors: NativeTensorRef[]): Promise<{ tensor: number; element: number; value: number } | null>;
   /** Whether `device: 'cuda'` can run here; otherwise why not (`CUDA_UNAVAILABLE: ...`). */
   cudaStatus(): { usable: boolean; reason: string };
+  /** Kernel sets this CPU runs, 'portable' first. Sync. */
+  kernelSets(): KernelSet[];
+  /**
+   * Rows of a stored matrix widened to f32 by one kernel set (`bytes`: rows x cols weights in
+   * `dtype`). Sync; throws on a length that does not match. For tests.
+   */
+  dequantizeRows(kernels: KernelSet, dtype: NativeDtype, bytes: Uint8Array, rows: number, cols: number): Float32Array;
+  /** y = x W^T by one kernel set: x (tokens, cols), result (tokens, rows). Sync. For tests. */
+  matmul(kernels: KernelSet, dtype: NativeDtype, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number): Float32Array;
+  /**
+   * STREAM-like copy and triad bandwidth in bytes/s on all cores, best of five passes over arrays
+   * of `megabytes` each (use several times the last-level cache). Sync; takes about a second.
+   */
+  memoryBandwidth(megabytes: number): { copy: number; triad: number };
 }
 
 let cached: NativeAddon | undefined;

@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import { openCheckpoint, type Checkpoint } from '../../src/model/checkpoint.js';
 import { readTensorValues } from '../../src/model/safetensors.js';
-import { loadNative, type NativeEngine } from '../../src/native/binding.js';
+import { loadNative, type KernelSet, type NativeEngine } from '../../src/native/binding.js';
 
 export interface Loaded {
   checkpoint: Checkpoint;
@@ -27,9 +27,20 @@ export async function loadForReference(dir: string): Promise<Loaded> {
   };
 }
 
-export function engineFor(checkpoint: Checkpoint, kvSlots = 512, kernels: 'auto' | 'portable' = 'auto', parallelMinWork?: number): NativeEngine {
+/**
+ * An engine on the checkpoint. The KV cache defaults to f32 here (not the engine's f16) because the
+ * tests that use it check the engine invariant at 1e-4 of the logits' scale, while rounding K and V
+ * to f16 moves them by up to 2^-11 relative; the f16 cache has its own tests.
+ */
+export function engineFor(
+  checkpoint: Checkpoint,
+  kvSlots = 512,
+  kernels: 'auto' | KernelSet = 'auto',
+  parallelMinWork?: number,
+  kvDtype: 'f16' | 'f32' = 'f32',
+): NativeEngine {
   const c = checkpoint.config;
-  return new (loadNative().Engine)({ ...c, kvSlots, threads: 2, kernels, tensors: checkpoint.tensors, ...(parallelMinWork === undefined ? {} : { parallelMinWork }) });
+  return new (loadNative().Engine)({ ...c, kvSlots, threads: 2, kernels, kvDtype, tensors: checkpoint.tensors, ...(parallelMinWork === undefined ? {} : { parallelMinWork }) });
 }
 
 /**

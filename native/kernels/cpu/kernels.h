@@ -1,32 +1,54 @@
-// The hot CPU loops behind one small table, so the AVX2/FMA and portable versions are chosen at
+// The hot CPU loops behind one small table, so the AVX-512, AVX2/FMA and portable sets are chosen at
 // run time (dispatch.cpp) and tests can compare them. Everything else in the forward pass is cheap.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "model/model_spec.h"
+
 namespace mv {
+
+// A weight matrix as stored: `rows` rows of `cols` weights in `dtype`, row r at data + r * row_bytes
+// (row-major [out, in], as a Hugging Face Linear or a GGUF tensor stores it).
+struct WeightMatrix {
+  const uint8_t* data = nullptr;
+  Dtype dtype = Dtype::F32;
+  size_t rows = 0;
+  size_t cols = 0;
+  size_t row_bytes = 0;
+};
 
 struct CpuKernels {
   const char* name;
-  // y[t * ldy + o] = dot(x[t * in ..], w[o * in ..]) + (b ? b[o] : 0) for t < tokens, o in [o0, o1).
-  // x: (tokens, in)  w: (out, in) row-major, as a Hugging Face Linear stores it.
-  void (*matmul)(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
-                 size_t ldy, size_t o0, size_t o1);
-  // Attention over rows gathered by slot: row i is base + rows[i] * stride, d floats long.
-  // out[i] = scale * dot(q, row i) for i < n.
-  void (*gather_dot)(const float* q, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
-                     float scale, float* out);
-  // y[0..d) += sum over i < n of p[i] * row i.
-  void (*gather_axpy)(const float* p, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
-                      float* y);
+  // y[t * ldy + o] = dot(x[t * in ..], row o of w) + (b ? b[o] : 0) for t < tokens, o in [o0, o1).
+  // x: (tokens, in = w.cols). f16/bf16 rows are widened in registers; block formats are dequantized a
+  // few rows at a time into a cache-resident panel of f32 (activations stay f32 throughout).
+  void (*matmul)(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+                 size_t o0, size_t o1);
+  // out[r * w.cols ..] = rows [r0, r0 + n) of w as f32 (embedding lookups, tests).
+  void (*dequantize_rows)(const WeightMatrix& w, size_t r0, size_t n, float* out);
+  // Attention for the nq query heads that share one KV head, over rows gathered by slot: row i is
+  // base + rows[i] * stride elements (kv-dtype), d long. q: (nq, d).
+  // scores[j * n + i] = scale * dot(q_j, row i): each row is read once for all nq heads.
+  void (*gather_dot)(const float* q, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows,
+                     size_t n, size_t d, float scale, float* scores);
+  // y[j * d ..][0..d) += sum over i < n of p[j * n + i] * row i, for j < nq.
+  void (*gather_axpy)(const float* p, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows,
+                      size_t n, size_t d, float* y);
+  // dst[0..n) = src in the KV dtype (f16: rounded to nearest even).
+  void (*store_kv)(const float* src, void* dst, KvDtype kv, size_t n);
 };
 
 extern const CpuKernels kPortableKernels;
-extern const CpuKernels kAvx2Kernels;  // only call when the CPU has AVX2 and FMA
+extern const CpuKernels kAvx2Kernels;    // only call when the CPU has AVX2, FMA and F16C
+extern const CpuKernels kAvx512Kernels;  // only call when the CPU has AVX-512 F/BW/VL
 
-// AVX2/FMA when the CPU has both and MULTIVERSE_KERNELS is not "portable"; otherwise portable.
-const CpuKernels& select_kernels(bool force_portable);
+enum class KernelChoice { Auto, Portable, Avx2, Avx512 };
+
+// Auto: the widest set the CPU runs. A forced set the CPU lacks throws EngineError.
+const CpuKernels& select_kernels(KernelChoice choice);
 bool cpu_has_avx2_fma();
 bool cpu_has_f16c();
+bool cpu_has_avx512();
 
 }  // namespace mv

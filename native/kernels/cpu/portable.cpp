@@ -1,5 +1,9 @@
-// Plain C++ kernels: the reference the AVX2 versions are tested against, and the fallback.
+// Plain C++ kernels: the reference the SIMD sets are tested against, and the fallback.
+#include <cstring>
+#include <vector>
+
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/quant.h"
 
 namespace mv {
 namespace {
@@ -18,30 +22,62 @@ float dot_portable(const float* a, const float* b, size_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
-void matmul_portable(const float* x, size_t tokens, size_t in, const float* w, const float* b, float* y,
-                     size_t ldy, size_t o0, size_t o1) {
+void dequantize_rows_portable(const WeightMatrix& w, size_t r0, size_t n, float* out) {
+  for (size_t r = 0; r < n; ++r) dequantize_row_reference(w.dtype, w.data + (r0 + r) * w.row_bytes, w.cols, out + r * w.cols);
+}
+
+void matmul_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+                     size_t o0, size_t o1) {
+  const size_t in = w.cols;
+  std::vector<float> row(in);
   for (size_t o = o0; o < o1; ++o) {
-    const float* wr = w + o * in;
+    dequantize_rows_portable(w, o, 1, row.data());
     const float bias = b ? b[o] : 0.0f;
-    for (size_t t = 0; t < tokens; ++t) y[t * ldy + o] = dot_portable(x + t * in, wr, in) + bias;
+    for (size_t t = 0; t < tokens; ++t) y[t * ldy + o] = dot_portable(x + t * in, row.data(), in) + bias;
   }
 }
 
-void gather_dot_portable(const float* q, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
-                         float scale, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = dot_portable(q, base + size_t(rows[i]) * stride, d) * scale;
+// Row i of the KV storage widened to f32.
+void kv_row(const void* base, KvDtype kv, size_t stride, int32_t slot, size_t d, float* out) {
+  if (kv == KvDtype::F32) {
+    std::memcpy(out, static_cast<const float*>(base) + size_t(slot) * stride, d * 4);
+  } else {
+    const uint16_t* r = static_cast<const uint16_t*>(base) + size_t(slot) * stride;
+    for (size_t j = 0; j < d; ++j) out[j] = half_to_float(r[j]);
+  }
 }
 
-void gather_axpy_portable(const float* p, const float* base, size_t stride, const int32_t* rows, size_t n, size_t d,
-                          float* y) {
+void gather_dot_portable(const float* q, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows,
+                         size_t n, size_t d, float scale, float* scores) {
+  std::vector<float> r(d);
   for (size_t i = 0; i < n; ++i) {
-    const float* r = base + size_t(rows[i]) * stride;
-    for (size_t j = 0; j < d; ++j) y[j] += p[i] * r[j];
+    kv_row(base, kv, stride, rows[i], d, r.data());
+    for (size_t j = 0; j < nq; ++j) scores[j * n + i] = dot_portable(q + j * d, r.data(), d) * scale;
   }
+}
+
+void gather_axpy_portable(const float* p, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows,
+                          size_t n, size_t d, float* y) {
+  std::vector<float> r(d);
+  for (size_t i = 0; i < n; ++i) {
+    kv_row(base, kv, stride, rows[i], d, r.data());
+    for (size_t j = 0; j < nq; ++j)
+      for (size_t e = 0; e < d; ++e) y[j * d + e] += p[j * n + i] * r[e];
+  }
+}
+
+void store_kv_portable(const float* src, void* dst, KvDtype kv, size_t n) {
+  if (kv == KvDtype::F32) {
+    std::memcpy(dst, src, n * 4);
+    return;
+  }
+  uint16_t* out = static_cast<uint16_t*>(dst);
+  for (size_t i = 0; i < n; ++i) out[i] = float_to_half(src[i]);
 }
 
 }  // namespace
 
-const CpuKernels kPortableKernels = {"cpu-portable", matmul_portable, gather_dot_portable, gather_axpy_portable};
+const CpuKernels kPortableKernels = {"cpu-portable",      matmul_portable,      dequantize_rows_portable,
+                                     gather_dot_portable, gather_axpy_portable, store_kv_portable};
 
 }  // namespace mv

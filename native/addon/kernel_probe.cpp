@@ -1,0 +1,113 @@
+#include "addon/kernel_probe.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/check.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/quant.h"
+
+namespace mv {
+namespace {
+
+const CpuKernels& kernels_arg(const Napi::Value& v) {
+  MV_CHECK(v.IsString(), "kernels must be a string");
+  const std::string k = v.As<Napi::String>().Utf8Value();
+  if (k == "portable") return select_kernels(KernelChoice::Portable);
+  if (k == "avx2") return select_kernels(KernelChoice::Avx2);
+  if (k == "avx512") return select_kernels(KernelChoice::Avx512);
+  MV_CHECK(k == "auto", "kernels must be 'auto', 'portable', 'avx2' or 'avx512'");
+  return select_kernels(KernelChoice::Auto);
+}
+
+size_t size_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  MV_CHECK(info.Length() > i && info[i].IsNumber(), std::string(what) + " must be a number");
+  const double d = info[i].As<Napi::Number>().DoubleValue();
+  MV_CHECK(d >= 1 && d == double(int64_t(d)) && d < 1e9, std::string(what) + " must be a positive integer");
+  return size_t(d);
+}
+
+// The weight matrix described by arguments 1-4 (dtype, bytes, rows, cols); its bytes stay in JS.
+WeightMatrix matrix_args(const Napi::CallbackInfo& info) {
+  MV_CHECK(info.Length() > 2 && info[1].IsString() && info[2].IsTypedArray(), "(kernels, dtype, bytes, rows, cols, ...)");
+  const std::string name = info[1].As<Napi::String>().Utf8Value();
+  WeightMatrix w;
+  bool known = false;
+  for (Dtype d : {Dtype::F32, Dtype::F16, Dtype::BF16, Dtype::Q8_0, Dtype::Q4_0, Dtype::Q4_K, Dtype::Q6_K})
+    if (name == dtype_name(d)) w.dtype = d, known = true;
+  MV_CHECK(known, "unknown dtype " + name);
+  const Napi::TypedArray bytes = info[2].As<Napi::TypedArray>();
+  w.rows = size_arg(info, 3, "rows");
+  w.cols = size_arg(info, 4, "cols");
+  w.row_bytes = row_bytes(w.dtype, w.cols);
+  MV_CHECK(w.row_bytes != 0, "cols is not a whole number of blocks");
+  MV_CHECK(bytes.ByteLength() == w.rows * w.row_bytes, "bytes has the wrong length for rows x cols");
+  w.data = static_cast<const uint8_t*>(bytes.ArrayBuffer().Data()) + bytes.ByteOffset();
+  return w;
+}
+
+}  // namespace
+
+Napi::Value KernelSets(const Napi::CallbackInfo& info) {
+  std::vector<std::string> names = {"portable"};
+  if (cpu_has_avx2_fma() && cpu_has_f16c()) names.push_back("avx2");
+  if (cpu_has_avx512()) names.push_back("avx512");
+  Napi::Array out = Napi::Array::New(info.Env(), names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, names[i]);
+  return out;
+}
+
+Napi::Value DequantizeRows(const Napi::CallbackInfo& info) {
+  const CpuKernels& k = kernels_arg(info[0]);
+  const WeightMatrix w = matrix_args(info);
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), w.rows * w.cols);
+  k.dequantize_rows(w, 0, w.rows, out.Data());
+  return out;
+}
+
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  const CpuKernels& k = kernels_arg(info[0]);
+  const WeightMatrix w = matrix_args(info);
+  MV_CHECK(info.Length() > 5 && info[5].IsTypedArray() &&
+               info[5].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
+           "x must be a Float32Array");
+  const Napi::Float32Array x = info[5].As<Napi::Float32Array>();
+  const size_t tokens = size_arg(info, 6, "tokens");
+  MV_CHECK(x.ElementLength() == tokens * w.cols, "x must hold tokens x cols floats");
+  Napi::Float32Array y = Napi::Float32Array::New(info.Env(), tokens * w.rows);
+  k.matmul(x.Data(), tokens, w, nullptr, y.Data(), w.rows, 0, w.rows);
+  return y;
+}
+
+Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
+  const size_t n = size_arg(info, 0, "megabytes") * (size_t(1) << 20) / 4;  // floats per array
+  std::vector<float> a(n, 1.0f), b(n, 2.0f), c(n, 0.5f);
+  const size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  // Best of five passes of `body` over every thread's share of the arrays, in seconds.
+  const auto best = [&](auto body) {
+    double fastest = 1e30;
+    for (int pass = 0; pass < 5; ++pass) {
+      const auto start = std::chrono::steady_clock::now();
+      std::vector<std::thread> pool;
+      for (size_t t = 0; t < threads; ++t) pool.emplace_back([&, t] { body(n * t / threads, n * (t + 1) / threads); });
+      for (std::thread& th : pool) th.join();
+      fastest = std::min(fastest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return fastest;
+  };
+  const double copy = best([&](size_t i0, size_t i1) { std::memcpy(&a[i0], &b[i0], (i1 - i0) * 4); });
+  const double triad = best([&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) a[i] = b[i] + 3.0f * c[i];
+  });
+  Napi::Object out = Napi::Object::New(info.Env());
+  // STREAM's convention: copy moves 2 arrays, triad 3 (write-allocate traffic not counted).
+  out.Set("copy", 2.0 * n * 4 / copy);
+  out.Set("triad", 3.0 * n * 4 / triad);
+  return out;
+}
+
+}  // namespace mv

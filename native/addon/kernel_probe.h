@@ -1,0 +1,17 @@
+// Addon functions that reach single kernels with no engine: tests compare every kernel set with a
+// TypeScript reference on random blocks, and the bench measures memory bandwidth.
+#pragma once
+#include <napi.h>
+
+namespace mv {
+
+// kernelSets(): the kernel set names this CPU runs, portable first.
+Napi::Value KernelSets(const Napi::CallbackInfo& info);
+// dequantizeRows(kernels, dtype, bytes, rows, cols): Float32Array (rows * cols).
+Napi::Value DequantizeRows(const Napi::CallbackInfo& info);
+// matmul(kernels, dtype, bytes, rows, cols, x, tokens): Float32Array (tokens * rows), y = x W^T.
+Napi::Value Matmul(const Napi::CallbackInfo& info);
+// memoryBandwidth(megabytes): {copy, triad} in bytes per second, best of a few passes on all cores.
+Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info);
+
+}  // namespace mv

@@ -1,0 +1,271 @@
+// The SIMD kernel sets written once over a small vector interface `V` (avx2.cpp and avx512.cpp each
+// supply one and compile this file's templates with their own flags). Everything here is a template
+// instantiated with a type local to that file, so the two instantiations never merge at link time.
+//
+// V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
+// mul(a, b), hsum(Reg), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that
+// address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t) and store_half(uint16_t*, Reg). No std:: templates here: an inline std function compiled with
+// AVX-512 flags could be picked by the linker for the portable path too.
+#pragma once
+#include <cstring>
+
+#include "kernels/cpu/block_decode.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/quant.h"
+
+namespace mv {
+namespace simd {
+
+template <Dtype D>
+constexpr size_t elem_bytes() {
+  return D == Dtype::F32 ? 4 : 2;
+}
+
+// kLanes elements starting at p of which only n (< kLanes) exist: the rest read as zero.
+template <class V, Dtype D>
+typename V::Reg widen_tail(const uint8_t* p, size_t n) {
+  alignas(64) uint8_t buf[V::kLanes * 4] = {};
+  std::memcpy(buf, p, n * elem_bytes<D>());
+  return V::template widen<D>(buf);
+}
+
+// Q8_0 rows read in place: each 32-weight block's int8s widen in registers and take its scale.
+template <class V, int R, int T>
+void tile_q8_0(const float* x, size_t in, const uint8_t* w, size_t rb, typename V::Reg acc[R][T]) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, kBlock = 32, kBytes = 34;
+  for (size_t blk = 0; blk < in / kBlock; ++blk) {
+    Reg d[R];
+    for (int r = 0; r < R; ++r) {
+      uint16_t h;
+      std::memcpy(&h, w + r * rb + blk * kBytes, 2);
+      d[r] = V::set1(V::half(h));
+    }
+    for (size_t e = 0; e < kBlock; e += L) {
+      Reg wv[R];
+      for (int r = 0; r < R; ++r) wv[r] = V::mul(V::widen_i8(w + r * rb + blk * kBytes + 2 + e), d[r]);
+      for (int t = 0; t < T; ++t) {
+        const Reg xv = V::loadu(x + t * in + blk * kBlock + e);
+        for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
+      }
+    }
+  }
+}
+
+template <class V, Dtype D, int R, int T>
+void tile_plain(const float* x, size_t in, const uint8_t* w, size_t rb, typename V::Reg acc[R][T]) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<D>();
+  size_t i = 0;
+  for (; i + L <= in; i += L) {
+    Reg wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = V::template widen<D>(w + r * rb + i * E);
+    for (int t = 0; t < T; ++t) {
+      const Reg xv = V::loadu(x + t * in + i);
+      for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (i < in) {  // the leftover columns, zero-padded to a full register
+    const size_t n = in - i;
+    Reg wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = widen_tail<V, D>(w + r * rb + i * E, n);
+    for (int t = 0; t < T; ++t) {
+      const Reg xv = widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(x + t * in + i), n);
+      for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
+    }
+  }
+}
+
+// R weight rows x T tokens: each weight load feeds T FMAs and each activation load R, so a decode
+// step of one to four tokens streams W once. x: (T, in); rows r at w + r * rb; y[t * ldy + r].
+template <class V, Dtype D, int R, int T>
+void tile(const float* x, size_t in, const uint8_t* w, size_t rb, const float* b, float* y, size_t ldy) {
+  typename V::Reg acc[R][T];
+  for (auto& r : acc)
+    for (auto& a : r) a = V::zero();
+  if constexpr (D == Dtype::Q8_0) {
+    tile_q8_0<V, R, T>(x, in, w, rb, acc);
+  } else {
+    tile_plain<V, D, R, T>(x, in, w, rb, acc);
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) y[t * ldy + r] = V::hsum(acc[r][t]) + (b ? b[r] : 0.0f);
+}
+
+template <class V, Dtype D, int R>
+void token_tiles(const float* x, size_t tokens, size_t in, const uint8_t* w, size_t rb, const float* b, float* y,
+                 size_t ldy) {
+  size_t t = 0;
+  for (; t + 4 <= tokens; t += 4) tile<V, D, R, 4>(x + t * in, in, w, rb, b, y + t * ldy, ldy);
+  const float* xt = x + t * in;
+  float* yt = y + t * ldy;
+  switch (tokens - t) {
+    case 3: tile<V, D, R, 3>(xt, in, w, rb, b, yt, ldy); break;
+    case 2: tile<V, D, R, 2>(xt, in, w, rb, b, yt, ldy); break;
+    case 1: tile<V, D, R, 1>(xt, in, w, rb, b, yt, ldy); break;
+    default: break;
+  }
+}
+
+template <class V, Dtype D>
+void row_tiles(size_t rows, const float* x, size_t tokens, size_t in, const uint8_t* w, size_t rb, const float* b,
+               float* y, size_t ldy) {
+  switch (rows) {
+    case 4: token_tiles<V, D, 4>(x, tokens, in, w, rb, b, y, ldy); break;
+    case 3: token_tiles<V, D, 3>(x, tokens, in, w, rb, b, y, ldy); break;
+    case 2: token_tiles<V, D, 2>(x, tokens, in, w, rb, b, y, ldy); break;
+    case 1: token_tiles<V, D, 1>(x, tokens, in, w, rb, b, y, ldy); break;
+    default: break;
+  }
+}
+
+template <class V>
+void dequantize_rows(const WeightMatrix& w, size_t r0, size_t n, float* out) {
+  constexpr size_t L = V::kLanes;
+  for (size_t r = 0; r < n; ++r) {
+    const uint8_t* src = w.data + (r0 + r) * w.row_bytes;
+    float* dst = out + r * w.cols;
+    if (w.dtype == Dtype::F32) {
+      std::memcpy(dst, src, w.cols * 4);
+      continue;
+    }
+    if (is_block_format(w.dtype)) {
+      block_decode::decode_blocks(w.dtype, src, w.cols, dst);
+      continue;
+    }
+    size_t i = 0;
+    for (; i + L <= w.cols; i += L)
+      V::storeu(dst + i, w.dtype == Dtype::F16 ? V::template widen<Dtype::F16>(src + 2 * i)
+                                               : V::template widen<Dtype::BF16>(src + 2 * i));
+    for (; i < w.cols; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      dst[i] = w.dtype == Dtype::F16 ? half_to_float(h) : bf16_to_float(h);
+    }
+  }
+}
+
+template <class V>
+void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+            size_t o1) {
+  // Token blocks small enough that their activations stay in L2 while the weight rows stream past.
+  constexpr size_t kTokenBlock = 64, kRows = 4;
+  const size_t in = w.cols;
+  const bool direct = w.dtype == Dtype::F32 || w.dtype == Dtype::F16 || w.dtype == Dtype::BF16 ||
+                      (w.dtype == Dtype::Q8_0 && tokens <= 4);
+  // Block formats: kRows rows at a time dequantized into this L1-sized panel, then the f32 tile.
+  float* panel = direct ? nullptr : thread_scratch(kRows * in);
+  for (size_t tb = 0; tb < tokens; tb += kTokenBlock) {
+    const size_t nt = tokens - tb < kTokenBlock ? tokens - tb : kTokenBlock;
+    const float* xb = x + tb * in;
+    for (size_t o = o0; o < o1; o += kRows) {
+      const size_t r = o1 - o < kRows ? o1 - o : kRows;
+      const float* bias = b ? b + o : nullptr;
+      float* yb = y + tb * ldy + o;
+      const uint8_t* rows = w.data + o * w.row_bytes;
+      switch (w.dtype) {
+        case Dtype::F32: row_tiles<V, Dtype::F32>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy); break;
+        case Dtype::F16: row_tiles<V, Dtype::F16>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy); break;
+        case Dtype::BF16: row_tiles<V, Dtype::BF16>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy); break;
+        case Dtype::Q8_0:
+          // Read in place while the weights stream (decode); a prefill block decodes the panel once
+          // instead, since every token would widen the same int8s again.
+          if (nt <= 4) {
+            row_tiles<V, Dtype::Q8_0>(r, xb, nt, in, rows, w.row_bytes, bias, yb, ldy);
+            break;
+          }
+          [[fallthrough]];
+        default:
+          dequantize_rows<V>(w, o, r, panel);
+          row_tiles<V, Dtype::F32>(r, xb, nt, in, reinterpret_cast<const uint8_t*>(panel), in * 4, bias, yb,
+                                   ldy);
+      }
+    }
+  }
+}
+
+// Up to 8 query heads at a time keep their partial dots in registers while one K row streams past.
+template <class V, Dtype K>
+void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                  float scale, float* scores) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), kHeads = 8;
+  const uint8_t* b = static_cast<const uint8_t*>(base);
+  for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
+    const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t* row = b + size_t(rows[i]) * stride * E;
+      Reg acc[kHeads];
+      for (size_t j = 0; j < nh; ++j) acc[j] = V::zero();
+      for (size_t e = 0; e < d; e += L) {
+        const bool full = e + L <= d;
+        const Reg kv = full ? V::template widen<K>(row + e * E) : widen_tail<V, K>(row + e * E, d - e);
+        for (size_t j = 0; j < nh; ++j) {
+          const float* qj = q + (j0 + j) * d + e;
+          const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
+          acc[j] = V::fma(qv, kv, acc[j]);
+        }
+      }
+      for (size_t j = 0; j < nh; ++j) scores[(j0 + j) * n + i] = V::hsum(acc[j]) * scale;
+    }
+  }
+}
+
+template <class V, Dtype K>
+void gather_axpy_t(const float* p, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                   float* y) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>();
+  const uint8_t* b = static_cast<const uint8_t*>(base);
+  const size_t full = d - d % L;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* row = b + size_t(rows[i]) * stride * E;
+    for (size_t e = 0; e < full; e += L) {
+      const Reg v = V::template widen<K>(row + e * E);
+      for (size_t j = 0; j < nq; ++j) {
+        float* yj = y + j * d + e;
+        V::storeu(yj, V::fma(V::set1(p[j * n + i]), v, V::loadu(yj)));
+      }
+    }
+    if (full < d) {  // leftover dims: scalar
+      alignas(64) float tail[V::kLanes];
+      V::storeu(tail, widen_tail<V, K>(row + full * E, d - full));
+      for (size_t j = 0; j < nq; ++j)
+        for (size_t e = full; e < d; ++e) y[j * d + e] += p[j * n + i] * tail[e - full];
+    }
+  }
+}
+
+template <class V>
+void gather_dot(const float* q, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows, size_t n,
+                size_t d, float scale, float* scores) {
+  if (kv == KvDtype::F16) gather_dot_t<V, Dtype::F16>(q, nq, base, stride, rows, n, d, scale, scores);
+  else gather_dot_t<V, Dtype::F32>(q, nq, base, stride, rows, n, d, scale, scores);
+}
+
+template <class V>
+void gather_axpy(const float* p, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows, size_t n,
+                 size_t d, float* y) {
+  if (kv == KvDtype::F16) gather_axpy_t<V, Dtype::F16>(p, nq, base, stride, rows, n, d, y);
+  else gather_axpy_t<V, Dtype::F32>(p, nq, base, stride, rows, n, d, y);
+}
+
+template <class V>
+void store_kv(const float* src, void* dst, KvDtype kv, size_t n) {
+  if (kv == KvDtype::F32) {
+    std::memcpy(dst, src, n * 4);
+    return;
+  }
+  uint16_t* out = static_cast<uint16_t*>(dst);
+  size_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) V::store_half(out + i, V::loadu(src + i));
+  for (; i < n; ++i) out[i] = float_to_half(src[i]);
+}
+
+template <class V>
+constexpr CpuKernels kernel_set(const char* name) {
+  return {name, matmul<V>, dequantize_rows<V>, gather_dot<V>, gather_axpy<V>, store_kv<V>};
+}
+
+}  // namespace simd
+}  // namespace mv

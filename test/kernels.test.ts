@@ -1,0 +1,79 @@
+/**
+ * Every kernel set this CPU runs (portable, AVX2, AVX-512) against the float64 reference over the
+ * exactly decoded weights, for every weight dtype, at sizes that are not multiples of any vector or
+ * tile width: 13 rows (three 4-row tiles and one left over), 1..7 tokens (a 4-token tile and 1-3 left
+ * over), and row lengths with leftover columns where the format allows (block formats fill rows
+ * with whole blocks). A kernel that drops its last row, token or column fails here.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadNative, type NativeDtype } from '../src/native/binding.js';
+import { Prng } from '../src/testkit/prng.js';
+import { dequantize, rowBytes } from './reference/ggml-dequant.js';
+import { randomWeightBytes } from '../src/testkit/random-blocks.js';
+
+const native = loadNative();
+const SETS = native.kernelSets();
+
+/** Row lengths per dtype: odd ones for the plain formats, 3 blocks (and 2 super-blocks) for the rest. */
+const COLS: Record<NativeDtype, number[]> = {
+  F32: [37, 72, 131],
+  F16: [37, 72, 131],
+  BF16: [37, 72, 131],
+  Q8_0: [96],
+  Q4_0: [96],
+  Q4_K: [512],
+  Q6_K: [512],
+};
+const ROWS = 13;
+
+describe('kernel sets on this CPU', () => {
+  it('include the portable one and, on an x86-64 with AVX2, the AVX2 one', () => {
+    expect(SETS[0]).toBe('portable');
+    if (native.cpuFeatures().avx2Fma && native.cpuFeatures().f16c) expect(SETS).toContain('avx2');
+    if (native.cpuFeatures().avx512) expect(SETS).toContain('avx512');
+  });
+});
+
+describe.each(SETS)('%s kernels', (set) => {
+  describe.each(Object.keys(COLS) as NativeDtype[])('%s weights', (dtype) => {
+    it.each(COLS[dtype])('decode rows of %i weights exactly', (cols) => {
+      const bytes = randomWeightBytes(dtype, ROWS, cols, cols);
+      expect(bytes.length).toBe(ROWS * rowBytes(dtype, cols));
+      const got = native.dequantizeRows(set, dtype, bytes, ROWS, cols);
+      const want = dequantize(dtype, bytes, ROWS * cols);
+      // Every stored weight is an f32 exactly (a half, or small integers times halves). `+ 0` makes
+      // -0 and 0 equal: the sign of a zero weight depends on the order of the factors.
+      expect(Array.from(got, (v) => v + 0)).toEqual(Array.from(want, (v) => v + 0));
+    });
+
+    it.each(COLS[dtype])('multiply rows of %i weights by 1..7 tokens within f32 rounding', (cols) => {
+      const bytes = randomWeightBytes(dtype, ROWS, cols, 100 + cols);
+      const w = dequantize(dtype, bytes, ROWS * cols);
+      const rng = new Prng(cols);
+      for (let tokens = 1; tokens <= 7; tokens++) {
+        const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
+        const y = native.matmul(set, dtype, bytes, ROWS, cols, x, tokens);
+        expect(y.length).toBe(tokens * ROWS);
+        for (let t = 0; t < tokens; t++) {
+          for (let r = 0; r < ROWS; r++) {
+            let exact = 0;
+            let magnitude = 0;
+            for (let i = 0; i < cols; i++) {
+              exact += x[t * cols + i] * w[r * cols + i];
+              magnitude += Math.abs(x[t * cols + i] * w[r * cols + i]);
+            }
+            // A float sum of n products, in any order, is within n * 2^-24 * sum|terms| of the
+            // exact sum (the classical bound (n u) / (1 - n u) with u = 2^-24, rounded up).
+            const bound = (cols + 1) * 2 ** -24 * magnitude * 1.01;
+            expect(Math.abs(y[t * ROWS + r] - exact), `token ${t} row ${r}`).toBeLessThanOrEqual(bound);
+          }
+        }
+      }
+    });
+  });
+
+  it('rejects bytes that do not match the shape, without crashing', () => {
+    expect(() => native.dequantizeRows(set, 'Q4_K', new Uint8Array(143), 1, 256)).toThrow(/wrong length/);
+    expect(() => native.dequantizeRows(set, 'Q8_0', new Uint8Array(34), 1, 33)).toThrow(/whole number of blocks/);
+  });
+});
