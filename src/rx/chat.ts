@@ -18,11 +18,10 @@ import { Rng } from '../engine/rng.js';
 import { SharedList } from '../engine/shared-list.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
-import { MultiverseRun } from '../multiverse/scheduler.js';
 import { abortable } from './abort.js';
 import { completionOf, type Completion } from './completion.js';
 import type { GenerationEvent } from './events.js';
-import { resolveModelOptions } from './generate.js';
+import { multiverseRun, resolveModelOptions } from './generate.js';
 
 export interface ChatOptions {
   /** The system message that opens the conversation. */
@@ -154,17 +153,7 @@ export class ChatSession {
         await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
         if (cancelled) return;
         const logits = await start.feed(tokens, 'last');
-        const run = new MultiverseRun({
-          request,
-          tokenizer: model.tokenizer,
-          tags: model.tagMode,
-          vocabSize: model.checkpoint.config.vocabSize,
-          contextLength: model.info.contextLength,
-          options: resolved,
-          emit: (e) => subscriber.next(e),
-          cancelled: () => cancelled,
-          branchCancelled: () => false,
-        });
+        const run = multiverseRun(model, request, resolved, { emit: (e) => subscriber.next(e), cancelled: () => cancelled });
         const { done, end } = await run.continueFrom(start, logits);
         if (cancelled) return;
         // The answer's last token may be deferred; the next turn continues after it.

@@ -12,7 +12,7 @@ import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
-import { MultiverseRun } from '../multiverse/scheduler.js';
+import { MultiverseRun, type SchedulerContext } from '../multiverse/scheduler.js';
 import type { GenerationEvent } from './events.js';
 
 /** Chat messages, a string (chat template unless `raw`), or token ids. */
@@ -45,13 +45,7 @@ export function requestEvents(
       const slots = prompt.length + stretchSlots(prompt.length, resolved.maxTokens, ctx);
       await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
       onStart?.({ cancelBranch: (branch) => cancelledBranches.add(branch) });
-      const run = new MultiverseRun({
-        request,
-        tokenizer: model.tokenizer,
-        tags: model.tagMode,
-        vocabSize: model.checkpoint.config.vocabSize,
-        contextLength: ctx,
-        options: resolved,
+      const run = multiverseRun(model, request, resolved, {
         emit: (e) => subscriber.next(e),
         cancelled: () => cancelled,
         branchCancelled: (branch) => [...cancelledBranches].some((b) => branch === b || branch.startsWith(`${b}/`)),
@@ -73,6 +67,25 @@ export function requestEvents(
       cancelled = true;
       request.releaseAll();
     };
+  });
+}
+
+/** The Multiverse scheduler for one request of `model`: what it emits to and how it learns of cancellations. */
+export function multiverseRun(
+  model: Model,
+  request: RequestContext,
+  options: ResolvedOptions,
+  hooks: Pick<SchedulerContext, 'emit' | 'cancelled'> & Partial<Pick<SchedulerContext, 'branchCancelled'>>,
+): MultiverseRun {
+  return new MultiverseRun({
+    request,
+    tokenizer: model.tokenizer,
+    tags: model.tagMode,
+    vocabSize: model.checkpoint.config.vocabSize,
+    contextLength: model.info.contextLength,
+    options,
+    branchCancelled: () => false,
+    ...hooks,
   });
 }
 

@@ -16,10 +16,9 @@ import { FORCED_TOKENS_SLACK, RequestContext, stretchSlots } from '../engine/req
 import { Rng } from '../engine/rng.js';
 import type { SeqHandle } from '../engine/seq-handle.js';
 import type { Model } from '../model/model.js';
-import { MultiverseRun } from '../multiverse/scheduler.js';
 import type { DoneEvent, ForkEvent, JoinEvent, TokenEvent } from './events.js';
 import { BranchOutlet } from './branch-outlet.js';
-import { promptTokens, resolveModelOptions, type GenerateInput } from './generate.js';
+import { multiverseRun, promptTokens, resolveModelOptions, type GenerateInput } from './generate.js';
 
 /** How to fork: n identical branches, or one branch per prompt (appended to the shared prefix). */
 export type ForkSpec = number | { prompts: string[] };
@@ -146,17 +145,7 @@ class SessionNode implements Node {
     const { model, request } = this.s;
     let cancelled = false;
     const outlet = new BranchOutlet({ branch: child.branch, index, ...(prompt !== undefined ? { prompt } : {}), parent: this }, () => (cancelled = true));
-    const run = new MultiverseRun({
-      request,
-      tokenizer: model.tokenizer,
-      tags: model.tagMode,
-      vocabSize: model.checkpoint.config.vocabSize,
-      contextLength: model.info.contextLength,
-      options: resolved,
-      emit: (e) => outlet.push(e),
-      cancelled: () => cancelled || this.s.closed(),
-      branchCancelled: () => false,
-    });
+    const run = multiverseRun(model, request, resolved, { emit: (e) => outlet.push(e), cancelled: () => cancelled || this.s.closed() });
     const go = async () => {
       let start = logits;
       if (prompt !== undefined) {
