@@ -29,6 +29,14 @@ typename V::Reg widen_tail(const uint8_t* p, size_t n) {
   return V::template widen<D>(buf);
 }
 
+// The same place in the next tile's rows (R rows further on), fetched while this tile runs. A tile
+// reads R short rows side by side, too short for the hardware prefetcher to learn each stream (and
+// it stops at 4 KB pages), so without this a decode step waits on memory at every row start.
+template <int R>
+inline void prefetch_next_tile(const uint8_t* p, size_t rb) {
+  __builtin_prefetch(p + R * rb, 0, 0);
+}
+
 // Q8_0 rows read in place: each 32-weight block's int8s widen in registers and take its scale.
 template <class V, int R, int T>
 void tile_q8_0(const float* x, size_t in, const uint8_t* w, size_t rb, typename V::Reg acc[R][T]) {
@@ -37,6 +45,7 @@ void tile_q8_0(const float* x, size_t in, const uint8_t* w, size_t rb, typename 
   for (size_t blk = 0; blk < in / kBlock; ++blk) {
     Reg d[R];
     for (int r = 0; r < R; ++r) {
+      prefetch_next_tile<R>(w + r * rb + blk * kBytes, rb);
       uint16_t h;
       std::memcpy(&h, w + r * rb + blk * kBytes, 2);
       d[r] = V::set1(V::half(h));
@@ -59,7 +68,10 @@ void tile_plain(const float* x, size_t in, const uint8_t* w, size_t rb, typename
   size_t i = 0;
   for (; i + L <= in; i += L) {
     Reg wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = V::template widen<D>(w + r * rb + i * E);
+    for (int r = 0; r < R; ++r) {
+      prefetch_next_tile<R>(w + r * rb + i * E, rb);
+      wv[r] = V::template widen<D>(w + r * rb + i * E);
+    }
     for (int t = 0; t < T; ++t) {
       const Reg xv = V::loadu(x + t * in + i);
       for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
