@@ -12,45 +12,10 @@ import { generateProblem, problemAnswer, problemText, type Problem } from '../sr
 import { buildSplits, SPLIT_SEED_BASE } from '../src/tasks/arith/splits.js';
 import { TINY } from '../src/testkit/random-checkpoint.js';
 import { buildTokenizerFiles, writeTokenizerFiles } from '../src/testkit/tokenizer-files.js';
+import { evaluateSum } from './support/evaluate-sum.js';
 
 const SEEDS = Array.from({ length: 400 }, (_, i) => i);
 const problems = SEEDS.map((seed) => generateProblem(seed));
-
-/** Independent oracle: evaluates `+`, `*` and brackets over non-negative integers. */
-function evaluate(expr: string): number {
-  let at = 0;
-  const sum = (): number => {
-    let v = product();
-    while (expr[at] === '+') {
-      at++;
-      v += product();
-    }
-    return v;
-  };
-  const product = (): number => {
-    let v = atom();
-    while (expr[at] === '*') {
-      at++;
-      v *= atom();
-    }
-    return v;
-  };
-  const atom = (): number => {
-    if (expr[at] === '(') {
-      at++;
-      const v = sum();
-      expect(expr[at++]).toBe(')');
-      return v;
-    }
-    const m = /^\d+/.exec(expr.slice(at));
-    if (m === null) throw new Error(`bad expression ${expr} at ${at}`);
-    at += m[0].length;
-    return Number(m[0]);
-  };
-  const v = sum();
-  expect(at).toBe(expr.length);
-  return v;
-}
 
 /** The Path labels of a Multiverse text, in order. */
 const pathLabels = (text: string) => Array.from(text.matchAll(/<Path>(\d+(?:\.\d+)*):/g), (m) => m[1]);
@@ -86,12 +51,12 @@ describe('arithmetic problems', () => {
 
   it('have the answer the expression evaluates to, and every step of the chain is true', () => {
     for (const p of problems) {
-      expect(problemAnswer(p)).toBe(evaluate(problemText(p).replace('Compute ', '')));
+      expect(problemAnswer(p)).toBe(evaluateSum(problemText(p).replace('Compute ', '')));
       const lines = sequentialChain(p).split('\n');
       expect(parseAnswer(lines.at(-1) as string)).toBe(problemAnswer(p));
       for (const line of lines.slice(0, -1)) {
         for (const step of line.replace(/^[\d.]+: /, '').split(', ')) {
-          const sides = step.split('=').map(evaluate);
+          const sides = step.split('=').map(evaluateSum);
           expect(new Set(sides).size).toBe(1);
         }
       }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import { loadModel, shippedModelDir, type Model } from '../src/index.js';
+import { evaluateSum } from './support/evaluate-sum.js';
 
 /** Files whose prompts a user copies; src/tasks/ is left out (it builds prompts from templates). */
 function documentedFiles(): string[] {
@@ -45,43 +46,6 @@ function documentedPrompts(): Map<string, string[]> {
   return found;
 }
 
-/** The value of a sum of products with brackets, by recursive descent. */
-function evaluate(expression: string): number {
-  let i = 0;
-  const number = (): number => {
-    const m = /^\d+/.exec(expression.slice(i));
-    if (!m) throw new Error(`not an arithmetic prompt: ${expression}`);
-    i += m[0].length;
-    return Number(m[0]);
-  };
-  const factor = (): number => {
-    if (expression[i] !== '(') return number();
-    i++;
-    const v = sum();
-    i++;
-    return v;
-  };
-  const product = (): number => {
-    let v = factor();
-    while (expression[i] === '*') {
-      i++;
-      v *= factor();
-    }
-    return v;
-  };
-  const sum = (): number => {
-    let v = product();
-    while (expression[i] === '+') {
-      i++;
-      v += product();
-    }
-    return v;
-  };
-  const v = sum();
-  if (i !== expression.length) throw new Error(`not an arithmetic prompt: ${expression}`);
-  return v;
-}
-
 describe('documented prompts', () => {
   const prompts = documentedPrompts();
   let model: Model;
@@ -103,7 +67,7 @@ describe('documented prompts', () => {
   it('are answered correctly by the shipped model', async () => {
     const wrong: string[] = [];
     for (const prompt of [...prompts.keys()].filter((p) => p.startsWith('Compute '))) {
-      const expected = evaluate(prompt.slice('Compute '.length));
+      const expected = evaluateSum(prompt.slice('Compute '.length));
       const events = await lastValueFrom(model.events(prompt, { temperature: 0, maxTokens: 512 }).pipe(toArray()));
       const text = events.flatMap((e) => (e.type === 'token' ? [e.text] : [])).join('');
       const answer = /Answer: (\d+)/.exec(text)?.[1];
