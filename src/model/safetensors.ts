@@ -83,7 +83,7 @@ export type TensorBytes = Pick<NativeTensorRef, 'name' | 'file' | 'offset' | 'by
  * reference; the engine never goes through this).
  * @throws ModelLoadError FILE_NOT_FOUND when the file is missing (or the codes of openModelFile);
  *   TRUNCATED_FILE (naming the tensor) when the file ends before the tensor does; UNKNOWN_DTYPE for a
- *   quantized GGUF tensor (test/reference/ggml-dequantize.ts decodes those).
+ *   quantized GGUF tensor (test/reference/ggml-dequant.ts decodes those).
  */
 export async function readTensorValues(ref: TensorBytes): Promise<Float64Array> {
   const { dtype } = ref;

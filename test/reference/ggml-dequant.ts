@@ -3,8 +3,9 @@
  * dequantize_row_*): the oracle the native kernels are checked against. Deliberately plain: one
  * element at a time, the element index spelled out.
  */
+import fs from 'node:fs';
 import { bf16BitsToNumber, f16BitsToNumber } from '../../src/model/dtype-decode.js';
-import type { NativeDtype } from '../../src/native/binding.js';
+import type { NativeDtype, NativeTensorRef } from '../../src/native/binding.js';
 import { BLOCK } from '../../src/testkit/random-blocks.js';
 
 export function rowBytes(dtype: NativeDtype, cols: number): number {
@@ -67,4 +68,34 @@ function weight(dtype: NativeDtype, v: DataView, b: number, j: number): number {
       return half(b + 208) * scale * q;
     }
   }
+}
+
+/** The tensor's values in row-major [out, in] order (the file's own row order). */
+export function readDequantized(ref: NativeTensorRef): Float64Array {
+  const bytes = Buffer.alloc(ref.byteLength);
+  const fd = fs.openSync(ref.file, 'r');
+  try {
+    fs.readSync(fd, bytes, 0, ref.byteLength, ref.offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return dequantize(ref.dtype, bytes, ref.shape.reduce((a, b) => a * b, 1));
+}
+
+/**
+ * Undoes llama.cpp's llama q/k row order: row (h, r·d/2 + j) of the result is row (h, 2j + r) of
+ * `w` ([heads·d, cols]), giving back Hugging Face's layout for rotate_half rope.
+ */
+export function hfRopeRows(w: Float64Array, heads: number, headDim: number): Float64Array {
+  const cols = w.length / (heads * headDim);
+  const out = new Float64Array(w.length);
+  for (let h = 0; h < heads; h++) {
+    for (let row = 0; row < headDim; row++) {
+      const j = row >> 1;
+      const r = row & 1;
+      const hfRow = h * headDim + r * (headDim / 2) + j;
+      out.set(w.subarray((h * headDim + row) * cols, (h * headDim + row + 1) * cols), hfRow * cols);
+    }
+  }
+  return out;
 }

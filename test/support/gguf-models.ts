@@ -10,7 +10,7 @@ import type { GgmlType } from '../../src/model/gguf/ggml-types.js';
 import { openGguf } from '../../src/model/gguf/open-gguf.js';
 import { writeRandomGguf } from '../../src/testkit/gguf-model.js';
 import { TINY, type RandomCheckpointOptions } from '../../src/testkit/random-checkpoint.js';
-import { hfRopeRows, readDequantized } from '../reference/ggml-dequantize.js';
+import { hfRopeRows, readDequantized } from '../reference/ggml-dequant.js';
 import type { Loaded } from './oracle.js';
 
 /** Rows of 256 values, as the k-quants (Q4_K, Q6_K) need; otherwise the tiny model. */
