@@ -4,9 +4,9 @@
  *
  * @packageDocumentation
  */
-export { loadModel, type LoadModelOptions } from './model/load-model.js';
-export { shippedModelDir, type ShippedModel } from './model/shipped-models.js';
-export { Model, type ModelInfo } from './model/model.js';
+export { loadModel, type LoadModelOptions } from './facade/load-model.js';
+export { shippedModelDir, type ShippedModel } from './facade/shipped-models.js';
+export { Model, type ModelInfo } from './facade/model.js';
 export { ModelLoadError, type ModelErrorCode } from './model/errors.js';
 export type { HubOptions } from './hub/settings.js';
 export type { ModelConfig, Architecture, WeightDtype } from './model/config.js';

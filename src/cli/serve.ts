@@ -12,7 +12,7 @@ import { createServer, type MultiverseServer, type ServerAddress } from '../serv
 import { SERVER_DEFAULTS } from '../server/options.js';
 import { isLoopback } from '../server/exposure.js';
 import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
-import { packageRoot } from '../model/shipped-models.js';
+import { packageRoot } from '../facade/shipped-models.js';
 import { parseHubId } from '../hub/hub-id.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 

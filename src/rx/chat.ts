@@ -16,7 +16,7 @@ import type { Reservation } from '../engine/admission.js';
 import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import { SharedList } from '../engine/shared-list.js';
-import type { Model } from '../model/model.js';
+import type { LoadedModel } from '../multiverse/loaded-model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { abortable } from './abort.js';
 import { completionOf, type Completion } from './completion.js';
@@ -74,7 +74,7 @@ export class ChatSession {
 
   /** @internal Use model.chat(). */
   constructor(
-    private readonly model: Model,
+    private readonly model: LoadedModel,
     private readonly messages: ChatMessage[],
     private readonly defaults: GenerateOptions,
     held?: Held,
@@ -202,7 +202,7 @@ export class ChatSession {
 }
 
 /** @internal What model.chat() returns. */
-export function chatSession(model: Model, { system, defaults = {} }: ChatOptions): ChatSession {
+export function chatSession(model: LoadedModel, { system, defaults = {} }: ChatOptions): ChatSession {
   checkOptionShapes(defaults, { where: 'defaults' });
   return new ChatSession(model, system === undefined ? [] : [{ role: 'system', content: system }], defaults);
 }

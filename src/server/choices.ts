@@ -7,7 +7,7 @@
  */
 import { concat, defer, mergeMap, type Observable } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import type { FinishReason, GenerationEvent, TokenEvent } from '../rx/events.js';
 import { BranchTreeBuilder, type BranchNode } from '../rx/branch-tree.js';
 import { MergeOrder } from '../rx/merge-order.js';

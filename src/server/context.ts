@@ -1,5 +1,5 @@
 /** What the HTTP handlers and WebSocket connections of one server share. */
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import type { Drain } from './drain.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';

@@ -3,7 +3,7 @@
  * are counted as the server streams; engine counters (steps, tokens stepped) and KV occupancy are
  * read from the model when scraped, so they reflect real engine work, whoever asked for it.
  */
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import type { GenerationEvent } from '../rx/events.js';
 import type { RequestSource } from './options.js';
 

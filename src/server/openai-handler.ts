@@ -7,9 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import type { TokenEvent } from '../rx/events.js';
-import { promptTokens, resolveModelOptions, type GenerateInput } from '../rx/generate.js';
+import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
+import { resolveModelOptions } from '../rx/generate.js';
 import { runChoices, type ChoiceEvent } from './choices.js';
 import { badParam, sendError, sendJson, toHttpError } from './http-error.js';
 import { readJsonBody } from './http-body.js';

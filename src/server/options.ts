@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import { originRule } from './exposure.js';
 
 /** Where a request came from, for the prepareOptions hook. */

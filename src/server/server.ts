@@ -13,7 +13,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import type { ServerContext } from './context.js';
 import { Drain, shuttingDown } from './drain.js';
 import { sendError } from './http-error.js';
