@@ -67,7 +67,7 @@ export {
   type WireJoinEvent,
   type WireDoneEvent,
   type WireErrorEvent,
-} from './server/protocol.js';
+} from './protocol/messages.js';
 export { connect, type ConnectOptions, type RemoteModel } from './client/connect.js';
 export type { GenerationBackend } from './rx/backend.js';
 export { remoteModel, OpenAiRemoteModel } from './remote/remote-model.js';

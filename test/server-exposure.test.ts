@@ -11,8 +11,8 @@ import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect, createServer, GenerationError, loadModel, type Model, type MultiverseServer, type RemoteModel } from '../src/index.js';
-import { exposureRefusal } from '../src/server/exposure.js';
-import { parseRequestTarget } from '../src/server/request-target.js';
+import { exposureRefusal } from '../src/server/http/exposure.js';
+import { parseRequestTarget } from '../src/server/http/request-target.js';
 import { tinyModel } from './support/models.js';
 import { getRequest, rawRequest, UPGRADE_HEADERS } from './support/raw-http.js';
 

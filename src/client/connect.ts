@@ -17,7 +17,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import WebSocket from 'ws';
 import type { GenerateInput } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
-import { ProtocolError, type ClientMessage, type RequestId, type ServerEvent, type WireGenerateOptions } from '../server/protocol.js';
+import { ProtocolError, type ClientMessage, type RequestId, type ServerEvent, type WireGenerateOptions } from '../protocol/messages.js';
 import { errorFromWire, fromWire } from './wire-events.js';
 
 export interface ConnectOptions {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Model } from '../facade/model.js';
-import { originRule } from './exposure.js';
+import { originRule } from './http/exposure.js';
 
 /** Where a request came from, for the prepareOptions hook. */
 export type RequestSource = 'ws' | 'chat' | 'completions';

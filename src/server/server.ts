@@ -16,11 +16,11 @@ import type { AddressInfo } from 'node:net';
 import type { Model } from '../facade/model.js';
 import type { ServerContext } from './context.js';
 import { Drain, shuttingDown } from './drain.js';
-import { sendError } from './http-error.js';
+import { sendError } from './http/http-error.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { createRouter } from './router.js';
-import { attachWebSocket, WS_PATH } from './ws-upgrade.js';
+import { createRouter } from './http/router.js';
+import { attachWebSocket, WS_PATH } from './ws/ws-upgrade.js';
 
 export interface ServerAddress {
   host: string;

@@ -6,12 +6,12 @@
  * out in merge order (the order of its final text), then its end with the branch tree.
  */
 import { concat, defer, mergeMap, type Observable } from 'rxjs';
-import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../facade/model.js';
-import type { FinishReason, GenerationEvent, TokenEvent } from '../rx/events.js';
-import { BranchTreeBuilder, type BranchNode } from '../rx/branch-tree.js';
-import { MergeOrder } from '../rx/merge-order.js';
-import type { ServerMetrics } from './metrics.js';
+import type { GenerateOptions } from '../../engine/generate-options.js';
+import type { Model } from '../../facade/model.js';
+import type { FinishReason, GenerationEvent, TokenEvent } from '../../rx/events.js';
+import { BranchTreeBuilder, type BranchNode } from '../../rx/branch-tree.js';
+import { MergeOrder } from '../../rx/merge-order.js';
+import type { ServerMetrics } from '../metrics.js';
 
 export type ChoiceEvent =
   | { kind: 'token'; choice: number; token: TokenEvent }
