@@ -13,7 +13,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Model } from '../facade/model.js';
+import type { ServedModel } from './served-model.js';
 import type { ServerContext } from './context.js';
 import { Drain, shuttingDown } from './drain.js';
 import { sendError } from './http/http-error.js';
@@ -51,7 +51,7 @@ export interface MultiverseServer {
  * Builds the server; nothing listens until `listen()`. The model stays the caller's to dispose.
  * @throws TypeError when an option breaks its rule (the message states it).
  */
-export function createServer(model: Model, options: ServerOptions = {}): MultiverseServer {
+export function createServer(model: ServedModel, options: ServerOptions = {}): MultiverseServer {
   const resolved = resolveServerOptions(model, options);
   const ctx: ServerContext = { model, options: resolved, metrics: new ServerMetrics(model), drain: new Drain() };
   const router = createRouter(ctx);

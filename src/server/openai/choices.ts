@@ -7,7 +7,7 @@
  */
 import { concat, defer, mergeMap, type Observable } from 'rxjs';
 import type { GenerateOptions } from '../../engine/generate-options.js';
-import type { Model } from '../../facade/model.js';
+import type { GenerationBackend } from '../../rx/backend.js';
 import type { FinishReason, GenerationEvent, TokenEvent } from '../../rx/events.js';
 import { BranchTreeBuilder, type BranchNode } from '../../rx/branch-tree.js';
 import { MergeOrder } from '../../rx/merge-order.js';
@@ -29,7 +29,7 @@ export type ChoiceEvent =
     };
 
 /** Cold: each subscription runs the request; unsubscribing cancels it and frees its KV. */
-export function runChoices(model: Model, prompt: number[], options: GenerateOptions, n: number, metrics: ServerMetrics): Observable<ChoiceEvent> {
+export function runChoices(model: GenerationBackend, prompt: number[], options: GenerateOptions, n: number, metrics: ServerMetrics): Observable<ChoiceEvent> {
   if (n === 1) {
     return defer(() => {
       const choice = new ChoiceStream(0, '0', metrics);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GenerateOptions } from '../../engine/generate-options.js';
-import type { Model } from '../../facade/model.js';
+import type { ServedModel } from '../served-model.js';
 import type { TokenEvent } from '../../rx/events.js';
 import { promptTokens, type GenerateInput } from '../../engine/prompt-tokens.js';
 import { resolveModelOptions } from '../../rx/generate.js';
@@ -131,7 +131,7 @@ class ChoiceText {
   tree?: Extract<ChoiceEvent, { kind: 'end' }>['tree'];
 
   constructor(
-    private readonly model: Model,
+    private readonly model: ServedModel,
     echoText: string,
     echoLogprobs: LogprobEntry[] | null,
     wantLogprobs: boolean,
@@ -157,7 +157,7 @@ class ChoiceText {
 }
 
 /** The prompt as echoed: its text, and its tokens' logprobs (scored by the model) when asked for. */
-async function echoOf(model: Model, input: GenerateInput, prompt: number[], topLogprobs: number | undefined): Promise<{ text: string; logprobs: LogprobEntry[] | null }> {
+async function echoOf(model: ServedModel, input: GenerateInput, prompt: number[], topLogprobs: number | undefined): Promise<{ text: string; logprobs: LogprobEntry[] | null }> {
   const text = typeof input === 'string' ? input : model.tokenizer.decode(prompt);
   if (topLogprobs === undefined) return { text, logprobs: null };
   // Scoring needs two tokens; a one-token prompt has only the first, which has no logprob.
