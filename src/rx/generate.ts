@@ -8,6 +8,7 @@
 import { Observable } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
+import { isWithin } from '../engine/branch-path.js';
 import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
@@ -47,7 +48,7 @@ export function requestEvents(
       const run = multiverseRun(model, request, resolved, {
         emit: (e) => subscriber.next(e),
         cancelled: () => cancelled,
-        branchCancelled: (branch) => [...cancelledBranches].some((b) => branch === b || branch.startsWith(`${b}/`)),
+        branchCancelled: (branch) => [...cancelledBranches].some((b) => isWithin(branch, b)),
       });
       const done = await run.run(prompt);
       request.releaseAll();
