@@ -13,7 +13,7 @@
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { loadNative, type NativeEngine } from '../src/native/binding.js';
 import { BENCH_150M, TINY } from '../src/testkit/random-checkpoint.js';
-import { loadModel } from '../src/model/load-model.js';
+import { loadModel } from '../src/facade/load-model.js';
 import { ensureModel } from './bench-model.js';
 import { concurrentVsSequential } from './concurrency-bench.js';
 import { decodeTokensPerSecond, fillSequence, forkMergeMicros, prefillTokensPerSecond } from './engine-bench.js';

@@ -5,7 +5,7 @@
  */
 import { lastValueFrom } from 'rxjs';
 import type { GenerateOptions } from '../src/engine/generate-options.js';
-import type { Model } from '../src/model/model.js';
+import type { Model } from '../src/facade/model.js';
 import type { DoneEvent } from '../src/rx/events.js';
 
 const ROOT = '<Parallel><Goal><Outline>1: a</Outline><Outline>2: b</Outline><Outline>3: c</Outline><Outline>4: d</Outline></Goal> sum</Conclusion></Parallel> done';

@@ -7,7 +7,7 @@ import { lastValueFrom, tap, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import { connect } from '../src/client/connect.js';
 import type { GenerationEvent, TokenEvent } from '../src/rx/events.js';
-import type { WireGenerateOptions } from '../src/server/protocol.js';
+import type { WireGenerateOptions } from '../src/protocol/messages.js';
 import { MergeOrder } from '../src/rx/merge-order.js';
 
 export interface Outcome {

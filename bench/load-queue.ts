@@ -8,8 +8,8 @@
  * OVERLOADED). Reports time to first token, queue wait and tokens/s. Exit code 1 when a check fails.
  */
 import path from 'node:path';
-import { loadModel } from '../src/model/load-model.js';
-import type { Model } from '../src/model/model.js';
+import { loadModel } from '../src/facade/load-model.js';
+import type { Model } from '../src/facade/model.js';
 import { createServer } from '../src/server/server.js';
 import { generateProblem, problemText } from '../src/tasks/arith/problem.js';
 import { machineLine } from './machine.js';

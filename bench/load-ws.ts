@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
-import { loadModel } from '../src/model/load-model.js';
-import type { Model } from '../src/model/model.js';
+import { loadModel } from '../src/facade/load-model.js';
+import type { Model } from '../src/facade/model.js';
 import type { GenerateOptions } from '../src/engine/generate-options.js';
 import type { DoneEvent } from '../src/rx/events.js';
 import { createServer } from '../src/server/server.js';

@@ -8,7 +8,7 @@
  * four 1 MB prompts are POSTed to /v1/completions at once (each refused with a 400), together with
  * the time a concurrent GET /health takes.
  */
-import { loadModel } from '../src/model/load-model.js';
+import { loadModel } from '../src/facade/load-model.js';
 import { createServer } from '../src/server/server.js';
 import { machineLine } from './machine.js';
 import { formatTable } from './table.js';

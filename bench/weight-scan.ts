@@ -9,7 +9,7 @@
  */
 import { checkWeightsFinite } from '../src/model/check-weights.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
-import { loadModel } from '../src/model/load-model.js';
+import { loadModel } from '../src/facade/load-model.js';
 import { loadNative } from '../src/native/binding.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
 import { ensureModel } from './bench-model.js';

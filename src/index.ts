@@ -1,12 +1,14 @@
 /**
  * multiverse-rx: LLM generation that forks into parallel branches and merges back, as an RxJS
- * pipeline over a native fork/merge KV engine.
+ * pipeline over a native fork/merge KV engine. The server, the WebSocket client and the wire
+ * protocol have their own entry points: `multiverse-rx/server`, `multiverse-rx/client`,
+ * `multiverse-rx/protocol`.
  *
  * @packageDocumentation
  */
-export { loadModel, type LoadModelOptions } from './model/load-model.js';
-export { shippedModelDir, type ShippedModel } from './model/shipped-models.js';
-export { Model, type ModelInfo } from './model/model.js';
+export { loadModel, type LoadModelOptions } from './facade/load-model.js';
+export { shippedModelDir, type ShippedModel } from './facade/shipped-models.js';
+export { Model, type ModelInfo } from './facade/model.js';
 export { ModelLoadError, type ModelErrorCode } from './model/errors.js';
 export type { HubOptions } from './hub/settings.js';
 export type { ModelConfig, Architecture, WeightDtype } from './model/config.js';
@@ -38,7 +40,6 @@ export type { TagMode } from './multiverse/tag-scanner.js';
 export { MULTIVERSE_TAGS, type MultiverseTagText } from './multiverse/tags.js';
 export type { Checkpoint } from './model/checkpoint.js';
 export type { GenerationConfig } from './model/parse-config.js';
-export type { KvStats, NativeTensorRef } from './native/binding.js';
 export { reduceBranches } from './rx/operators/reduce-branches.js';
 export { vote, type VoteResult } from './rx/operators/vote.js';
 export { bestOf } from './rx/operators/best-of.js';
@@ -46,29 +47,7 @@ export { mergeBranches } from './rx/operators/merge-branches.js';
 export { mapBranch } from './rx/operators/map-branch.js';
 export { toText } from './rx/operators/to-text.js';
 export type { ScoreResult, ScoredToken, ScoreOptions } from './multiverse/score.js';
-export { createServer, type MultiverseServer, type ServerAddress } from './server/server.js';
-export { SERVER_DEFAULTS, type ServerOptions, type ResolvedServerOptions, type RequestSource } from './server/options.js';
-export type { ServerMetrics, RequestOutcome } from './server/metrics.js';
 export type { BranchNode, ForkNode } from './rx/branch-tree.js';
-export {
-  PROTOCOL_VERSION,
-  ProtocolError,
-  type ProtocolErrorCode,
-  type WireErrorCode,
-  type RequestId,
-  type ClientMessage,
-  type GenerateMessage,
-  type CancelMessage,
-  type WireGenerateOptions,
-  type ServerEvent,
-  type WireTokenEvent,
-  type WireTokensEvent,
-  type WireForkEvent,
-  type WireJoinEvent,
-  type WireDoneEvent,
-  type WireErrorEvent,
-} from './server/protocol.js';
-export { connect, type ConnectOptions, type RemoteModel } from './client/connect.js';
 export type { GenerationBackend } from './rx/backend.js';
 export { remoteModel, OpenAiRemoteModel } from './remote/remote-model.js';
 export type { RemoteModelOptions } from './remote/options.js';

@@ -5,7 +5,10 @@
  */
 import { firstValueFrom, filter, lastValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, createServer, GenerationError, loadModel, ProtocolError, type DoneEvent, type GenerationEvent, type Model, type MultiverseServer, type RemoteModel } from '../src/index.js';
+import { GenerationError, loadModel, type DoneEvent, type GenerationEvent, type Model } from '../src/index.js';
+import { connect, type MultiverseConnection } from '../src/client/index.js';
+import { ProtocolError } from '../src/protocol/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
 
@@ -20,7 +23,7 @@ const SCRIPTS = {
 describe('connect()', () => {
   let model: Model;
   let server: MultiverseServer;
-  let remote: RemoteModel;
+  let remote: MultiverseConnection;
   let wsUrl: string;
   let eos: number;
 

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../src/model/checkpoint.js';
-import { loadModel } from '../src/model/load-model.js';
+import { loadModel } from '../src/facade/load-model.js';
 import { loadNative } from '../src/native/binding.js';
 import { cli } from './support/cli.js';
 import { engineFor, range } from './support/oracle.js';

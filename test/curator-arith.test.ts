@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../src/model/load-model.js';
+import { loadModel } from '../src/facade/load-model.js';
 import { loadTokenizer } from '../src/model/tokenizer.js';
 import { resolveTagIds } from '../src/multiverse/tags.js';
 import { sequentialChain } from '../src/tasks/arith/chain.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightDtype } from '../src/model/config.js';
 import { ModelLoadError } from '../src/model/errors.js';
-import { loadModel } from '../src/model/load-model.js';
+import { loadModel } from '../src/facade/load-model.js';
 import { readSafetensorsHeader } from '../src/model/safetensors.js';
 import { loadNative, type NativeTensorRef } from '../src/native/binding.js';
 import { TINY, writeRandomCheckpoint } from '../src/testkit/random-checkpoint.js';

@@ -15,25 +15,8 @@
  */
 import { filter, lastValueFrom, mergeMap, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  bestOf,
-  createServer,
-  GenerationError,
-  loadModel,
-  mapBranch,
-  mergeBranches,
-  reduceBranches,
-  remoteModel,
-  vote,
-  type DoneEvent,
-  type GenerateOptions,
-  type ForkEvent,
-  type GenerationEvent,
-  type JoinEvent,
-  type Model,
-  type MultiverseServer,
-  type RemoteModelOptions,
-} from '../src/index.js';
+import { bestOf, GenerationError, loadModel, mapBranch, mergeBranches, reduceBranches, remoteModel, vote, type DoneEvent, type GenerateOptions, type ForkEvent, type GenerationEvent, type JoinEvent, type Model, type RemoteModelOptions } from '../src/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
 import { requestSeed } from '../src/remote/seeds.js';
 import { flatTokens, forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';

@@ -10,9 +10,11 @@ import OpenAI from 'openai';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { connect, createServer, GenerationError, loadModel, type Model, type MultiverseServer, type RemoteModel } from '../src/index.js';
-import { exposureRefusal } from '../src/server/exposure.js';
-import { parseRequestTarget } from '../src/server/request-target.js';
+import { GenerationError, loadModel, type Model } from '../src/index.js';
+import { connect, type MultiverseConnection } from '../src/client/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
+import { exposureRefusal } from '../src/server/http/exposure.js';
+import { parseRequestTarget } from '../src/server/http/request-target.js';
 import { tinyModel } from './support/models.js';
 import { getRequest, rawRequest, UPGRADE_HEADERS } from './support/raw-http.js';
 
@@ -207,7 +209,7 @@ describe('the viewer folder', () => {
 
 describe('the same caps on WebSocket and HTTP', () => {
   let url: string;
-  let remote: RemoteModel;
+  let remote: MultiverseConnection;
   let client: OpenAI;
   const MAX_TOKENS = 32;
   beforeAll(async () => {

@@ -12,7 +12,8 @@ import OpenAI from 'openai';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createServer, loadModel, type DoneEvent, type Model, type MultiverseServer } from '../src/index.js';
+import { loadModel, type DoneEvent, type Model } from '../src/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
 

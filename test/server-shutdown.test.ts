@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createServer, loadModel, type Model, type MultiverseServer } from '../src/index.js';
+import { loadModel, type Model } from '../src/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
 import { tinyModel } from './support/models.js';
 import { expectPoolFree, settled } from './support/pool.js';
 import { postJson, sseData } from './support/sse.js';

@@ -6,7 +6,9 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createServer, loadModel, type GenerationEvent, type Model, type MultiverseServer, type ServerEvent } from '../src/index.js';
+import { loadModel, type GenerationEvent, type Model } from '../src/index.js';
+import { type ServerEvent } from '../src/protocol/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
 import { settled } from './support/pool.js';

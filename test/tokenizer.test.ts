@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDetokenizer } from '../src/model/detokenizer.js';
 import { ModelLoadError } from '../src/model/errors.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { tagModeOf } from '../src/multiverse/tag-scanner.js';
 import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
 import { TINY } from '../src/testkit/random-checkpoint.js';
 import { buildTokenizerFiles, writeTokenizerFiles, type TokenizerFiles } from '../src/testkit/tokenizer-files.js';
@@ -70,11 +71,12 @@ describe('loadTokenizer on the test tokenizer', () => {
   });
 
   it('encodes each Multiverse tag as one added token that decodes back', () => {
-    expect(tok.multiverseTags).toBeDefined();
+    const mode = tagModeOf(tok);
+    expect(mode.kind).toBe('ids');
     MULTIVERSE_TAGS.forEach((tag, i) => {
       const id = BPE_SIZE + 3 + i;
       expect(tok.encode(tag)).toEqual([id]);
-      expect(tok.multiverseTags![tag]).toBe(id);
+      expect(mode.kind === 'ids' && mode.idOf[tag]).toBe(id);
       expect(tok.tokenId(tag)).toBe(id);
       expect(tok.decode([id])).toBe(tag);
     });
@@ -150,7 +152,7 @@ describe('loadTokenizer errors', () => {
     const json = files.tokenizerJson as { added_tokens: { content: string }[] };
     const withoutTags = { ...json, added_tokens: json.added_tokens.slice(0, 3) };
     const t = await loadTokenizer(folder('no-tags', withoutTags, files.tokenizerConfig));
-    expect(t.multiverseTags).toBeUndefined();
+    expect(tagModeOf(t).kind).toBe('text');
     expect(t.tokenId('<Path>')).toBeUndefined();
     expect(t.decode(t.encode('<Path>'))).toBe('<Path>');
     expect(t.encode('<Path>').length).toBeGreaterThan(1);

@@ -6,6 +6,7 @@
 import { take, type Observable, type OperatorFunction } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
 import { bestOf, mapBranch, mergeBranches, reduceBranches, toText, vote } from '../src/index.js';
+import { createServer } from '../src/server/index.js';
 import type {
   Branch,
   BranchResult,
@@ -132,5 +133,21 @@ describe('operators', () => {
     vote((r) => r.tokenIds.length);
     // @ts-expect-error toText turns tokens into strings, which are no longer a branch's tokens
     mapBranch(toText());
+  });
+});
+
+describe('entry points', () => {
+  it('the library exports no native types and leaves the server, client and protocol to their sub-paths', () => {
+    // @ts-expect-error KvStats is the native binding's type (model.kvStats() still returns it)
+    type Kv = import('../src/index.js').KvStats;
+    // @ts-expect-error NativeTensorRef is the native binding's type
+    type Tensor = import('../src/index.js').NativeTensorRef;
+    // @ts-expect-error the WebSocket client is multiverse-rx/client's
+    type Connection = import('../src/index.js').MultiverseConnection;
+    // @ts-expect-error the wire types are multiverse-rx/protocol's
+    type Event = import('../src/index.js').ServerEvent;
+    expectTypeOf<Kv | Tensor | Connection | Event>().toBeAny();
+    expectTypeOf<import('../src/client/index.js').MultiverseConnection['close']>().toEqualTypeOf<() => Promise<void>>();
+    expectTypeOf<Model>().toMatchTypeOf<Parameters<typeof createServer>[0]>();
   });
 });

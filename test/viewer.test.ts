@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, loadModel, type Model, type MultiverseServer } from '../src/index.js';
+import { loadModel, type Model } from '../src/index.js';
+import { createServer, type MultiverseServer } from '../src/server/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];

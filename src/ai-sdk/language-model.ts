@@ -17,6 +17,7 @@ import type {
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Completion } from '../rx/completion.js';
 import type { BranchNode } from '../rx/branch-tree.js';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 import { BranchTreeBuilder } from '../rx/branch-tree.js';
 import type { DoneEvent } from '../rx/events.js';
 import type { GenerationApi } from '../rx/generation-api.js';
@@ -71,8 +72,8 @@ export class MultiverseLanguageModel implements LanguageModelV3 {
         const delta = (text: string) => {
           if (text) controller.enqueue({ type: 'text-delta', id: TEXT_ID, delta: text });
         };
-        const order = new MergeOrder<string>('0', delta);
-        const tree = new BranchTreeBuilder('0');
+        const order = new MergeOrder<string>(ROOT_BRANCH, delta);
+        const tree = new BranchTreeBuilder(ROOT_BRANCH);
         const finish = (done: DoneEvent) => {
           order.end();
           delta(done.tail);

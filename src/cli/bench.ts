@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import type { Checkpoint } from '../model/checkpoint.js';
-import { loadModel } from '../model/load-model.js';
+import { loadModel } from '../facade/load-model.js';
 import { numberOption, UsageError, type ParsedArgs } from './args.js';
 import { copyBandwidth, decodeTokensPerSecond, prefillTokensPerSecond } from './bench-measure.js';
 import { machineLine } from './machine.js';

@@ -13,7 +13,7 @@ import { curate, readOutputs } from '../curator/run.js';
 import { parseTraces, TraceFormatError } from '../curator/trace.js';
 import { writeTrainingData } from '../curator/training-data.js';
 import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
-import { packageRoot, shippedModelDir } from '../model/shipped-models.js';
+import { packageRoot, shippedModelDir } from '../facade/shipped-models.js';
 import { parseCommand } from './model-input.js';
 import { progressBar } from './progress.js';
 

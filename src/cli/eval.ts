@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../model/load-model.js';
-import type { Model } from '../model/model.js';
-import { shippedModelDir } from '../model/shipped-models.js';
+import { loadModel } from '../facade/load-model.js';
+import type { Model } from '../facade/model.js';
+import { shippedModelDir } from '../facade/shipped-models.js';
 import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
 import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
 import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';

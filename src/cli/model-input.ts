@@ -7,12 +7,12 @@
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions } from '../engine/generate-options.js';
 import { localModelDir } from '../hub/model-source.js';
-import { loadModel, type LoadModelOptions } from '../model/load-model.js';
+import { loadModel, type LoadModelOptions } from '../facade/load-model.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
 import type { NativeDevice } from '../native/binding.js';
-import type { Model } from '../model/model.js';
+import type { Model } from '../facade/model.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
-import { shippedModelDir } from '../model/shipped-models.js';
+import { shippedModelDir } from '../facade/shipped-models.js';
 import { reportDuration } from './progress.js';
 
 /** --model and --device, for commands that take a model but no input (`serve`). */

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createServer, type MultiverseServer, type ServerAddress } from '../server/server.js';
 import { SERVER_DEFAULTS } from '../server/options.js';
-import { isLoopback } from '../server/exposure.js';
+import { isLoopback } from '../server/http/exposure.js';
 import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
-import { packageRoot } from '../model/shipped-models.js';
+import { packageRoot } from '../facade/shipped-models.js';
 import { parseHubId } from '../hub/hub-id.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
 

@@ -4,6 +4,7 @@
  * own labelled line (indented by depth, coloured on a TTY), when its block merges. Paths decode in
  * lockstep, so printing them token by token would interleave them beyond reading.
  */
+import { branchDepth, pathIndex } from '../engine/branch-path.js';
 import type { GenerationEvent } from '../rx/events.js';
 
 const COLOURS = [36, 33, 35, 32, 34, 31];
@@ -44,12 +45,12 @@ export class TerminalRenderer {
   }
 
   private indent(branch: string): string {
-    return '  '.repeat(branch.split('/').length - 1);
+    return '  '.repeat(branchDepth(branch));
   }
 
   private paint(branch: string, text: string): string {
     if (!this.colour) return text;
-    const code = COLOURS[(Number(branch.split('/').at(-1)) || 0) % COLOURS.length];
+    const code = COLOURS[(pathIndex(branch) || 0) % COLOURS.length];
     return `\x1b[${code}m${text}\x1b[0m`;
   }
 }

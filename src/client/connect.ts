@@ -17,7 +17,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import WebSocket from 'ws';
 import type { GenerateInput } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
-import { ProtocolError, type ClientMessage, type RequestId, type ServerEvent, type WireGenerateOptions } from '../server/protocol.js';
+import { ProtocolError, type ClientMessage, type RequestId, type ServerEvent, type WireGenerateOptions } from '../protocol/messages.js';
 import { errorFromWire, fromWire } from './wire-events.js';
 
 export interface ConnectOptions {
@@ -27,7 +27,8 @@ export interface ConnectOptions {
   handshakeTimeoutMs?: number;
 }
 
-export interface RemoteModel {
+/** A WebSocket connection to a `multiverse serve` (protocol v1): remote generations as the same events. */
+export interface MultiverseConnection {
   /**
    * A cold Observable of one remote generation: subscribing sends `generate`, unsubscribing before
    * the end sends `cancel`. Errors are GenerationError (engine codes) or ProtocolError values.
@@ -42,7 +43,7 @@ export interface RemoteModel {
  * CONNECTION_CLOSED when it cannot be reached or answers otherwise.
  * @throws TypeError for a bad option (the message states the rule).
  */
-export function connect(url: string, options: ConnectOptions = {}): Promise<RemoteModel> {
+export function connect(url: string, options: ConnectOptions = {}): Promise<MultiverseConnection> {
   const handshakeTimeout = options.handshakeTimeoutMs ?? 10_000;
   if (!Number.isInteger(handshakeTimeout) || handshakeTimeout <= 0) {
     throw new TypeError(`connect: handshakeTimeoutMs must be an integer > 0, got ${JSON.stringify(options.handshakeTimeoutMs)}`);
@@ -64,7 +65,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Remo
   });
 }
 
-class RemoteConnection implements RemoteModel {
+class RemoteConnection implements MultiverseConnection {
   private nextId = 1;
   private readonly running = new Map<RequestId, Subscriber<GenerationEvent>>();
 

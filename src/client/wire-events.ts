@@ -5,7 +5,7 @@
  */
 import { GenerationError } from '../engine/errors.js';
 import type { GenerationEvent, TokenEvent } from '../rx/events.js';
-import { isGenerationErrorCode, ProtocolError, type ServerEvent, type WireErrorEvent, type WireTokensEvent } from '../server/protocol.js';
+import { isGenerationErrorCode, ProtocolError, type ServerEvent, type WireErrorEvent, type WireTokensEvent } from '../protocol/messages.js';
 
 /** The model events one (non-error) server event stands for. */
 export function fromWire(event: Exclude<ServerEvent, WireErrorEvent>): GenerationEvent[] {

@@ -3,7 +3,6 @@
  */
 import type { GenerationConfig } from '../model/parse-config.js';
 import { GenerationError } from './errors.js';
-import type { MultiverseTemplate } from '../multiverse/template.js';
 import { validateSamplingParams, type SamplingParams } from './sampler.js';
 
 /** How the engine runs a model's parallel blocks (docs/multiverse.md, the scheduler). */
@@ -157,7 +156,7 @@ export interface ResolvedOptions {
  */
 export function resolveOptions(
   options: GenerateOptions,
-  defaults: { generationConfig?: GenerationConfig; eosTokenIds: readonly number[]; template: MultiverseTemplate },
+  defaults: { generationConfig?: GenerationConfig; eosTokenIds: readonly number[]; template: Required<Pick<MultiverseOptions, 'pathOpener' | 'conclusionOpener'>> },
 ): ResolvedOptions {
   const g = defaults.generationConfig ?? {};
   const maxTokens = options.maxTokens ?? 256;

@@ -8,7 +8,6 @@ import { Template } from '@huggingface/jinja';
 import { ModelLoadError } from './errors.js';
 import { encodePlan, piecesBeforeSpaces, type EncodePlan } from './encode-plan.js';
 import { readModelText } from './model-file.js';
-import { MULTIVERSE_TAGS, type MultiverseTagText } from '../multiverse/tags.js';
 
 export interface ChatMessage {
   role: string;
@@ -20,8 +19,6 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** The end-of-sequence id from tokenizer_config.json's `eos_token` (empty when none). */
   readonly eosTokenIds: readonly number[];
-  /** Each Multiverse tag's id when all 12 are added tokens; undefined otherwise (then they are text). */
-  readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
   /** tokenizer_config.json's named special tokens that are set (`bos_token`, `eos_token`, `unk_token`, `pad_token`), as text. */
   readonly specialTokens: Readonly<Record<string, string>>;
   /** Source of the chat template (tokenizer_config.json or chat_template.jinja); undefined when the model has none. */
@@ -106,7 +103,6 @@ const PIECE_CHARS = 16_384;
 class HfBackedTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
-  readonly multiverseTags: Readonly<Record<MultiverseTagText, number>> | undefined;
   readonly specialTokens: Record<string, string>;
   private readonly addedIds: Map<string, number>;
 
@@ -130,11 +126,6 @@ class HfBackedTokenizer implements Tokenizer {
     }
     const eos = this.specialTokens.eos_token === undefined ? undefined : hf.token_to_id(this.specialTokens.eos_token);
     this.eosTokenIds = eos === undefined ? [] : [eos];
-
-    const tagIds = MULTIVERSE_TAGS.map((tag) => this.addedIds.get(tag));
-    this.multiverseTags = tagIds.every((id) => id !== undefined)
-      ? (Object.fromEntries(MULTIVERSE_TAGS.map((tag, i) => [tag, tagIds[i]])) as Record<MultiverseTagText, number>)
-      : undefined;
   }
 
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {

@@ -8,8 +8,8 @@ import { GenerationError } from '../engine/errors.js';
 import { RequestContext } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import { scoreToken } from '../engine/sampler.js';
-import type { Model } from '../model/model.js';
-import { promptTokens, type GenerateInput } from '../rx/generate.js';
+import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
+import type { LoadedModel } from './loaded-model.js';
 import { prefillStructured } from './structured-prefill.js';
 import { resolveTagIds, type MultiverseTagIds, type MultiverseTagText } from './tags.js';
 import type { TagMode } from './tag-scanner.js';
@@ -52,7 +52,7 @@ export interface ScoreResult {
  * @throws GenerationError INVALID_REQUEST (bad input or options, fewer than two tokens, tags out
  *   of order), CONTEXT_OVERFLOW, KV_EXHAUSTED, ENGINE_ERROR, MODEL_DISPOSED.
  */
-export async function scoreTranscript(model: Model, input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
+export async function scoreTranscript(model: LoadedModel, input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
   if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
   const top = options.topLogprobs ?? 0;
   if (!(Number.isInteger(top) && top >= 0)) throw new GenerationError('INVALID_REQUEST', `topLogprobs must be an integer >= 0, got ${top}`);

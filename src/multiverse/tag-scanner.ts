@@ -3,6 +3,7 @@
  * one added token and is recognised by id; for other models the tags are ordinary text and are
  * found in the decoded text, even when a tag is split over several tokens.
  */
+import type { Tokenizer } from '../model/tokenizer.js';
 import { MULTIVERSE_TAGS, type MultiverseTagText } from './tags.js';
 
 /**
@@ -13,6 +14,15 @@ import { MULTIVERSE_TAGS, type MultiverseTagText } from './tags.js';
 export type TagMode =
   | { kind: 'ids'; idOf: Readonly<Record<MultiverseTagText, number>> }
   | { kind: 'text'; textOf: (tokenId: number) => string };
+
+/** The tokenizer's mode: `ids` when all 12 tags are among its added tokens, else `text`. */
+export function tagModeOf(tokenizer: Pick<Tokenizer, 'tokenId' | 'idToText'>): TagMode {
+  const ids = MULTIVERSE_TAGS.map((tag) => tokenizer.tokenId(tag));
+  if (ids.every((id) => id !== undefined)) {
+    return { kind: 'ids', idOf: Object.fromEntries(MULTIVERSE_TAGS.map((tag, i) => [tag, ids[i]])) as Record<MultiverseTagText, number> };
+  }
+  return { kind: 'text', textOf: (id) => tokenizer.idToText(id) };
+}
 
 const LONGEST_TAG = Math.max(...MULTIVERSE_TAGS.map((t) => t.length));
 

@@ -12,7 +12,6 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { ModelConfig } from '../model/config.js';
 
 /**
  * How a tensor's weights are stored. F32/F16/BF16 are plain arrays; the rest are ggml block formats
@@ -38,24 +37,26 @@ export interface NativeTensorRef<D extends NativeDtype = NativeDtype> {
   shape: number[];
 }
 
-/** The model fields the engine needs come straight from the parsed config. */
-export interface NativeEngineSpec
-  extends Pick<
-    ModelConfig,
-    | 'architecture'
-    | 'hiddenSize'
-    | 'intermediateSize'
-    | 'numLayers'
-    | 'numHeads'
-    | 'numKvHeads'
-    | 'headDim'
-    | 'vocabSize'
-    | 'ropeTheta'
-    | 'rmsNormEps'
-    | 'tieWordEmbeddings'
-    | 'attentionBias'
-    | 'ropeStyle'
-  > {
+/**
+ * What the engine is built from: the model's shape (model/'s parsed config has every one of these
+ * fields, so a config is passed as is) and how to run it.
+ */
+export interface NativeEngineSpec {
+  architecture: 'qwen2' | 'llama';
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections carry biases. */
+  attentionBias: boolean;
+  /** Which dimensions of a head RoPE rotates together (model/config.ts). Default 'neox'. */
+  ropeStyle?: 'neox' | 'interleaved';
   /** Total KV slots in the pool (one slot = one token's K and V in every layer). */
   kvSlots: number;
   /** Worker threads for the math; 0 = hardware concurrency. */

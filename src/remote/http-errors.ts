@@ -12,7 +12,7 @@
  * | 5xx, no answer, a broken stream     | ENGINE_ERROR     |
  */
 import { GenerationError } from '../engine/errors.js';
-import { isGenerationErrorCode } from '../server/protocol.js';
+import { isGenerationErrorCode } from '../protocol/messages.js';
 
 /** The parts of an OpenAI-style error body (`{ error: { message, type, code } }`) we read. */
 interface ErrorDetail {

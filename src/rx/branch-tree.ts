@@ -4,6 +4,7 @@
  * their `multiverse.tree` extension. Fork events are optional: without them (branches of a
  * session surface tokens only) forks are inferred from token branch paths, without goal or labels.
  */
+import { compareBranches, isWithin, parentBranch } from '../engine/branch-path.js';
 import type { GenerationEvent } from './events.js';
 
 export interface BranchNode {
@@ -54,7 +55,7 @@ export class BranchTreeBuilder {
   /** Takes a token, fork or join event of this generation; others, and other branches', are ignored. */
   add(event: GenerationEvent): void {
     const root = this.root.node.branch;
-    if (event.branch !== root && !event.branch.startsWith(`${root}/`)) return;
+    if (!isWithin(event.branch, root)) return;
     if (event.type === 'token') {
       const d = this.draftOf(event.branch);
       d.ownTokens++;
@@ -85,12 +86,12 @@ export class BranchTreeBuilder {
   private draftOf(branch: string): Draft {
     const known = this.drafts.get(branch);
     if (known) return known;
-    const parent = this.draftOf(branch.slice(0, branch.lastIndexOf('/')));
+    const parent = this.draftOf(parentBranch(branch)!);
     let fork = parent.parts.at(-1);
     if (fork === undefined || typeof fork === 'string') parent.parts.push((fork = { paths: [] }));
     const d = this.register({ branch });
     fork.paths.push(d);
-    fork.paths.sort((a, b) => a.node.branch.localeCompare(b.node.branch, 'en', { numeric: true }));
+    fork.paths.sort((a, b) => compareBranches(a.node.branch, b.node.branch));
     return d;
   }
 }

@@ -13,10 +13,11 @@ import { defer, Observable } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import { checkOptionShapes, type GenerateOptions } from '../engine/generate-options.js';
 import type { Reservation } from '../engine/admission.js';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import { SharedList } from '../engine/shared-list.js';
-import type { Model } from '../model/model.js';
+import type { LoadedModel } from '../multiverse/loaded-model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { abortable } from './abort.js';
 import { completionOf, type Completion } from './completion.js';
@@ -74,7 +75,7 @@ export class ChatSession {
 
   /** @internal Use model.chat(). */
   constructor(
-    private readonly model: Model,
+    private readonly model: LoadedModel,
     private readonly messages: ChatMessage[],
     private readonly defaults: GenerateOptions,
     held?: Held,
@@ -142,8 +143,8 @@ export class ChatSession {
         const rng = Rng.fromSeed(resolved.seed);
         const held = this.held;
         const start = held
-          ? request.adoptSequence(model.engine.fork(held.seq, 1)[0], '0', held.nextPos, rng, held.history.fork())
-          : request.createSequence('0', rng);
+          ? request.adoptSequence(model.engine.fork(held.seq, 1)[0], ROOT_BRANCH, held.nextPos, rng, held.history.fork())
+          : request.createSequence(ROOT_BRANCH, rng);
         const ctx = model.info.contextLength;
         if (start.nextPos + tokens.length >= ctx) {
           throw new GenerationError('CONTEXT_OVERFLOW', `this turn needs ${tokens.length} more tokens; the conversation has ${start.nextPos} of ${ctx} positions`);
@@ -202,7 +203,7 @@ export class ChatSession {
 }
 
 /** @internal What model.chat() returns. */
-export function chatSession(model: Model, { system, defaults = {} }: ChatOptions): ChatSession {
+export function chatSession(model: LoadedModel, { system, defaults = {} }: ChatOptions): ChatSession {
   checkOptionShapes(defaults, { where: 'defaults' });
   return new ChatSession(model, system === undefined ? [] : [{ role: 'system', content: system }], defaults);
 }

@@ -3,6 +3,7 @@
  * `await model.complete(…)` resolves with, gathered from the request's flat events.
  */
 import { lastValueFrom, type Observable, reduce } from 'rxjs';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 import type { RequestStats } from '../engine/request-context.js';
 import { BranchTreeBuilder, type BranchNode } from './branch-tree.js';
 import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, Usage } from './events.js';
@@ -34,7 +35,7 @@ export async function completionOf(events: Observable<GenerationEvent>): Promise
           else acc.tree.add(event);
           return acc;
         },
-        { tree: new BranchTreeBuilder('0'), done: undefined as DoneEvent | undefined },
+        { tree: new BranchTreeBuilder(ROOT_BRANCH), done: undefined as DoneEvent | undefined },
       ),
     ),
   );

@@ -5,6 +5,8 @@
  * branch B arrives, everything held for B's descendants is complete: it is placed after B's earlier
  * tokens, paths by index (which is label order), each path followed by its own unplaced paths.
  */
+import { parentBranch, pathIndex } from '../engine/branch-path.js';
+
 export class MergeOrder<T> {
   /** Tokens of branches below the root, by branch, waiting for their parent to move on. */
   private readonly held = new Map<string, T[]>();
@@ -34,16 +36,12 @@ export class MergeOrder<T> {
   /** Removes and returns, in merge order, everything held for the descendants of `branch`. */
   private collapse(branch: string): T[] {
     const children = [...this.held.keys()]
-      .filter((b) => b.slice(0, b.lastIndexOf('/')) === branch)
-      .sort((a, b) => lastIndex(a) - lastIndex(b));
+      .filter((b) => parentBranch(b) === branch)
+      .sort((a, b) => pathIndex(a) - pathIndex(b));
     return children.flatMap((child) => {
       const own = this.held.get(child)!;
       this.held.delete(child);
       return [...own, ...this.collapse(child)];
     });
   }
-}
-
-function lastIndex(branch: string): number {
-  return Number(branch.slice(branch.lastIndexOf('/') + 1));
 }

@@ -15,10 +15,11 @@ import type { GenerateOptions, ResolvedOptions } from '../engine/generate-option
 import { FORCED_TOKENS_SLACK, RequestContext, stretchSlots } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import type { SeqHandle } from '../engine/seq-handle.js';
-import type { Model } from '../model/model.js';
+import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
+import type { LoadedModel } from '../multiverse/loaded-model.js';
 import type { DoneEvent, ForkEvent, JoinEvent, TokenEvent } from './events.js';
 import { BranchOutlet } from './branch-outlet.js';
-import { multiverseRun, promptTokens, resolveModelOptions, type GenerateInput } from './generate.js';
+import { multiverseRun, resolveModelOptions } from './generate.js';
 
 /** How to fork: n identical branches, or one branch per prompt (appended to the shared prefix). */
 export type ForkSpec = number | { prompts: string[] };
@@ -90,7 +91,7 @@ export interface BranchResult {
 
 /** @internal What every node of one session shares. */
 interface SessionContext {
-  model: Model;
+  model: LoadedModel;
   request: RequestContext;
   options: GenerateOptions;
   closed(): boolean;
@@ -165,7 +166,7 @@ class SessionNode implements Node {
  * Runs `build` over the root node of a prefilled input; the session's KV lives until the
  * Observable it returns completes, errors or is unsubscribed.
  */
-export function session<T>(model: Model, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
+export function session<T>(model: LoadedModel, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
   return new Observable<T>((subscriber) => {
     let closed = false;
     const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);

@@ -15,6 +15,7 @@
  * marked truncated.
  */
 import { Observable, ReplaySubject, Subject } from 'rxjs';
+import { ancestorsOf, ROOT_BRANCH } from '../engine/branch-path.js';
 import type { DoneEvent, GenerationEvent, JoinEvent, TokenEvent } from './events.js';
 import { letGoCancels } from './let-go.js';
 
@@ -65,16 +66,12 @@ interface Open {
 export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (branch: string) => void): Observable<Stage> {
   return new Observable<Stage>((subscriber) => {
     const root = new Subject<Stage>();
-    const open = new Map<string, Open>([['0', { stages: root }]]);
+    const open = new Map<string, Open>([[ROOT_BRANCH, { stages: root }]]);
     const rootSub = root.subscribe(subscriber);
 
     const closeStage = (o: Open) => {
       o.stage?.complete();
       o.stage = undefined;
-    };
-    const ancestors = (branch: string) => {
-      const parts = branch.split('/');
-      return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
     };
 
     const sub = events$.subscribe({
@@ -87,7 +84,7 @@ export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (br
             o.stages.next({ kind: 'sequential', branch: e.branch, tokens$: o.stage.asObservable() });
           }
           o.stage.next(e);
-          for (const b of ancestors(e.branch)) open.get(b)?.tokens?.next(e);
+          for (const b of ancestorsOf(e.branch)) open.get(b)?.tokens?.next(e);
         } else if (e.type === 'fork') {
           const o = open.get(e.branch)!;
           closeStage(o);
@@ -119,7 +116,7 @@ export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (br
           o.map?.join.complete();
           o.map = undefined;
         } else {
-          closeStage(open.get('0')!);
+          closeStage(open.get(ROOT_BRANCH)!);
           root.next({ kind: 'done', done: e });
           root.complete();
         }

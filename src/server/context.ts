@@ -1,11 +1,11 @@
 /** What the HTTP handlers and WebSocket connections of one server share. */
-import type { Model } from '../model/model.js';
+import type { ServedModel } from './served-model.js';
 import type { Drain } from './drain.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 
 export interface ServerContext {
-  model: Model;
+  model: ServedModel;
   options: ResolvedServerOptions;
   metrics: ServerMetrics;
   /** Running requests and connections, for the graceful shutdown. */

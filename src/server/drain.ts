@@ -3,7 +3,7 @@
  * can stop taking new work, let running requests finish up to the drain timeout, and then end each
  * one that is left with a SHUTTING_DOWN error event instead of dropping it.
  */
-import { HttpError } from './http-error.js';
+import { HttpError } from './http/http-error.js';
 
 /** The HTTP error (503, code SHUTTING_DOWN) of a request refused or ended by the shutdown; `what` says which. */
 export function shuttingDown(what: string): HttpError {

@@ -3,7 +3,7 @@
  * are counted as the server streams; engine counters (steps, tokens stepped) and KV occupancy are
  * read from the model when scraped, so they reflect real engine work, whoever asked for it.
  */
-import type { Model } from '../model/model.js';
+import type { ServedModel } from './served-model.js';
 import type { GenerationEvent } from '../rx/events.js';
 import type { RequestSource } from './options.js';
 
@@ -26,7 +26,7 @@ export class ServerMetrics {
   /** Generated tokens per whole second (epoch seconds), for the rate gauge. */
   private readonly perSecond = new Map<number, number>();
 
-  constructor(private readonly model: Model) {}
+  constructor(private readonly model: Pick<ServedModel, 'kvStats' | 'admissionStats' | 'loop'>) {}
 
   requestStarted(source: RequestSource): void {
     this.started.set(source, (this.started.get(source) ?? 0) + 1);

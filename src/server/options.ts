@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../model/model.js';
-import { originRule } from './exposure.js';
+import type { ServedModel } from './served-model.js';
+import { originRule } from './http/exposure.js';
 
 /** Where a request came from, for the prepareOptions hook. */
 export type RequestSource = 'ws' | 'chat' | 'completions';
@@ -112,7 +112,7 @@ export const SERVER_DEFAULTS = {
  * Fills defaults and checks every option.
  * @throws TypeError naming the option and the rule it breaks.
  */
-export function resolveServerOptions(model: Pick<Model, 'info'>, options: ServerOptions): ResolvedServerOptions {
+export function resolveServerOptions(model: Pick<ServedModel, 'info'>, options: ServerOptions): ResolvedServerOptions {
   const o = { ...SERVER_DEFAULTS, modelId: path.basename(model.info.dir), maxTokens: model.info.contextLength, ...dropUndefined(options) };
   if (typeof o.host !== 'string' || o.host === '') invalid('host must be a non-empty string');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) invalid(`port must be an integer 0..65535, got ${JSON.stringify(o.port)}`);

@@ -5,7 +5,7 @@
  */
 import { GenerationError } from '../engine/errors.js';
 import type { ServerContext } from './context.js';
-import type { WireGenerateOptions } from './protocol.js';
+import type { WireGenerateOptions } from '../protocol/messages.js';
 
 /** OpenAI's most `top_logprobs`: each token's event carries this many alternatives at most. */
 export const MAX_TOP_LOGPROBS = 20;

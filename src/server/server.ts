@@ -13,14 +13,14 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Model } from '../model/model.js';
+import type { ServedModel } from './served-model.js';
 import type { ServerContext } from './context.js';
 import { Drain, shuttingDown } from './drain.js';
-import { sendError } from './http-error.js';
+import { sendError } from './http/http-error.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { createRouter } from './router.js';
-import { attachWebSocket, WS_PATH } from './ws-upgrade.js';
+import { createRouter } from './http/router.js';
+import { attachWebSocket, WS_PATH } from './ws/ws-upgrade.js';
 
 export interface ServerAddress {
   host: string;
@@ -51,7 +51,7 @@ export interface MultiverseServer {
  * Builds the server; nothing listens until `listen()`. The model stays the caller's to dispose.
  * @throws TypeError when an option breaks its rule (the message states it).
  */
-export function createServer(model: Model, options: ServerOptions = {}): MultiverseServer {
+export function createServer(model: ServedModel, options: ServerOptions = {}): MultiverseServer {
   const resolved = resolveServerOptions(model, options);
   const ctx: ServerContext = { model, options: resolved, metrics: new ServerMetrics(model), drain: new Drain() };
   const router = createRouter(ctx);

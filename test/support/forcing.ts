@@ -4,7 +4,7 @@
  * from the event stream, to compare with the dense Multiverse pass.
  */
 import type { GenerateOptions } from '../../src/engine/generate-options.js';
-import type { Model } from '../../src/model/model.js';
+import type { Model } from '../../src/facade/model.js';
 import type { GenerationEvent, TokenEvent } from '../../src/rx/events.js';
 
 export interface Forcing {

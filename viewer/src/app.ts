@@ -3,7 +3,7 @@
  * into the multiverse view, with live and final stats; Stop cancels it. The api key field, for a
  * server started with --api-key, starts from the page's own `?api_key=` when there is one.
  */
-import type { WireGenerateOptions } from '../../dist/src/server/protocol.js';
+import type { WireGenerateOptions } from '../../src/protocol/index.js';
 import { Connection } from './connection.js';
 import { byId } from './dom.js';
 import { MultiverseView } from './multiverse-view.js';

@@ -3,7 +3,7 @@
  * reopened after it closes or when the api key changes, with each event handed to the listener
  * of its request id.
  */
-import type { GenerateMessage, RequestId, ServerEvent, WireErrorEvent } from '../../dist/src/server/protocol.js';
+import type { GenerateMessage, RequestId, ServerEvent, WireErrorEvent } from '../../src/protocol/index.js';
 
 type Listener = (event: ServerEvent) => void;
 

@@ -5,7 +5,7 @@
  * a merge bar, and the branch's next tokens (the conclusion) continue below the block. A path
  * that forks again gets its block inside its own column, so nesting shows as nesting.
  */
-import type { ServerEvent, WireForkEvent, WireJoinEvent } from '../../dist/src/server/protocol.js';
+import type { ServerEvent, WireForkEvent, WireJoinEvent } from '../../src/protocol/index.js';
 import { el } from './dom.js';
 
 /** The 12 Multiverse tags, shown as chips rather than as text. */

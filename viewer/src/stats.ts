@@ -3,7 +3,7 @@
  * at the end the request's numbers: # parallel (total tokens / critical path, the paper's
  * measure), tokens/s over the wall clock, critical path, total tokens, forks.
  */
-import type { WireDoneEvent } from '../../dist/src/server/protocol.js';
+import type { WireDoneEvent } from '../../src/protocol/index.js';
 import { el } from './dom.js';
 
 export class StatsPanel {

@@ -5,7 +5,7 @@
  */
 import { lastValueFrom, mergeMap, range, tap, toArray, map } from 'rxjs';
 import type { GenerateOptions } from '../../engine/generate-options.js';
-import type { Model } from '../../model/model.js';
+import type { Model } from '../../facade/model.js';
 import type { DoneEvent, GenerationEvent } from '../../rx/events.js';
 import { parseAnswer } from './chain.js';
 import { promptText } from './export.js';

@@ -6,20 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../model/model.js';
-import type { TokenEvent } from '../rx/events.js';
-import { promptTokens, resolveModelOptions, type GenerateInput } from '../rx/generate.js';
+import type { GenerateOptions } from '../../engine/generate-options.js';
+import type { ServedModel } from '../served-model.js';
+import type { TokenEvent } from '../../rx/events.js';
+import { promptTokens, type GenerateInput } from '../../engine/prompt-tokens.js';
+import { resolveModelOptions } from '../../rx/generate.js';
 import { runChoices, type ChoiceEvent } from './choices.js';
-import { badParam, sendError, sendJson, toHttpError } from './http-error.js';
-import { readJsonBody } from './http-body.js';
-import type { ServerContext } from './context.js';
+import { badParam, sendError, sendJson, toHttpError } from '../http/http-error.js';
+import { readJsonBody } from '../http/http-body.js';
+import type { ServerContext } from '../context.js';
 import type { Dialect, LogprobEntry } from './openai-dialect.js';
 import { logprobEntry } from './openai-logprobs.js';
 import { fieldOf, parseCommon } from './openai-params.js';
-import { describeBreach, findLimitBreach, requestLimits } from './request-limits.js';
+import { describeBreach, findLimitBreach, requestLimits } from '../request-limits.js';
 import { SseWriter } from './sse.js';
-import { shuttingDown } from './drain.js';
+import { shuttingDown } from '../drain.js';
 
 /** @throws HttpError or GenerationError for a request that fails before its response starts. */
 export async function handleOpenAi(ctx: ServerContext, dialect: Dialect, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -130,7 +131,7 @@ class ChoiceText {
   tree?: Extract<ChoiceEvent, { kind: 'end' }>['tree'];
 
   constructor(
-    private readonly model: Model,
+    private readonly model: ServedModel,
     echoText: string,
     echoLogprobs: LogprobEntry[] | null,
     wantLogprobs: boolean,
@@ -156,7 +157,7 @@ class ChoiceText {
 }
 
 /** The prompt as echoed: its text, and its tokens' logprobs (scored by the model) when asked for. */
-async function echoOf(model: Model, input: GenerateInput, prompt: number[], topLogprobs: number | undefined): Promise<{ text: string; logprobs: LogprobEntry[] | null }> {
+async function echoOf(model: ServedModel, input: GenerateInput, prompt: number[], topLogprobs: number | undefined): Promise<{ text: string; logprobs: LogprobEntry[] | null }> {
   const text = typeof input === 'string' ? input : model.tokenizer.decode(prompt);
   if (topLogprobs === undefined) return { text, logprobs: null };
   // Scoring needs two tokens; a one-token prompt has only the first, which has no logprob.

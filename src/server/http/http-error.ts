@@ -3,7 +3,7 @@
  * OpenAI uses for each kind, and the mapping from GenerationError codes to them.
  */
 import type { ServerResponse } from 'node:http';
-import { GenerationError, type GenerationErrorCode } from '../engine/errors.js';
+import { GenerationError, type GenerationErrorCode } from '../../engine/errors.js';
 
 export type HttpErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
 

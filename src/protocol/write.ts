@@ -5,7 +5,7 @@
  */
 import { GenerationError } from '../engine/errors.js';
 import type { GenerationEvent } from '../rx/events.js';
-import { ProtocolError, type RequestId, type ServerEvent, type WireErrorEvent, type WireTokenEvent, type WireTokensEvent } from './protocol.js';
+import { ProtocolError, type RequestId, type ServerEvent, type WireErrorEvent, type WireTokenEvent, type WireTokensEvent } from './messages.js';
 
 /** The wire form of one model event of request `id`. */
 export function toWire(id: RequestId, event: GenerationEvent): ServerEvent {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from '../model/errors.js';
 
 /** The shipped checkpoints by name: the Multiverse model and its autoregressive twin. */
 export type ShippedModel = 'multiverse-arith' | 'ar-arith';

@@ -3,8 +3,8 @@
  * logprobs request are read, and how a choice is written (message/delta versus text, and the two
  * logprobs formats). The request driver (openai-handler.ts) is shared.
  */
-import type { GenerateInput } from '../rx/generate.js';
-import type { FinishReason } from '../rx/events.js';
+import type { GenerateInput } from '../../rx/generate.js';
+import type { FinishReason } from '../../rx/events.js';
 import type { Body } from './openai-params.js';
 
 export interface DialectInput {

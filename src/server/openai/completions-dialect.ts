@@ -4,7 +4,7 @@
  * `{ tokens, token_logprobs, top_logprobs, text_offset }`. `max_tokens` defaults to 16, as there.
  */
 import type { Dialect, LogprobEntry } from './openai-dialect.js';
-import { badParam } from './http-error.js';
+import { badParam } from '../http/http-error.js';
 import { readBoolean, readNumber, type Body } from './openai-params.js';
 
 export const completionsDialect: Dialect = {

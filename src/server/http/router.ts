@@ -6,13 +6,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorization, rememberKey } from './auth.js';
-import { chatDialect } from './chat-dialect.js';
-import { completionsDialect } from './completions-dialect.js';
+import { chatDialect } from '../openai/chat-dialect.js';
+import { completionsDialect } from '../openai/completions-dialect.js';
 import { HttpError, sendError, sendJson } from './http-error.js';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { answerPreflight, exposureRefusal, setCorsHeaders } from './exposure.js';
-import { handleOpenAi } from './openai-handler.js';
-import { PROTOCOL_VERSION } from './protocol.js';
+import { handleOpenAi } from '../openai/openai-handler.js';
+import { PROTOCOL_VERSION } from '../../protocol/messages.js';
 import { parseRequestTarget } from './request-target.js';
 import { sendKeyPage } from './key-page.js';
 import { serveStatic } from './static-files.js';

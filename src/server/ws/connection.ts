@@ -8,13 +8,13 @@
  */
 import { Subscription } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
-import { GenerationError } from '../engine/errors.js';
-import type { ServerContext } from './context.js';
+import { GenerationError } from '../../engine/errors.js';
+import type { ServerContext } from '../context.js';
 import { Outbox } from './outbox.js';
-import { ProtocolError, type GenerateMessage, type RequestId } from './protocol.js';
-import { parseClientMessage } from './protocol-parse.js';
-import { errorEvent, toWire } from './protocol-write.js';
-import { checkWireLimits } from './request-limits.js';
+import { ProtocolError, type GenerateMessage, type RequestId } from '../../protocol/messages.js';
+import { parseClientMessage } from '../../protocol/parse.js';
+import { errorEvent, toWire } from '../../protocol/write.js';
+import { checkWireLimits } from '../request-limits.js';
 
 /** Close code for a client that let its queue pass maxQueuedBytes (RFC 6455: policy violation). */
 const CLOSE_POLICY = 1008;

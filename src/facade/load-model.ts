@@ -6,15 +6,15 @@ import os from 'node:os';
 import { KvAdmission } from '../engine/admission.js';
 import { StepLoop } from '../engine/step-loop.js';
 import { loadNative, type KernelSet, type NativeDevice } from '../native/binding.js';
-import { checkWeightsFinite } from './check-weights.js';
-import { ModelLoadError } from './errors.js';
-import { Model } from './model.js';
-import { openModel } from './open-model.js';
-import { shippedModelDir } from './shipped-models.js';
-import type { TagMode } from '../multiverse/tag-scanner.js';
+import { checkWeightsFinite } from '../model/check-weights.js';
+import { ModelLoadError } from '../model/errors.js';
+import { openModel } from '../model/open-model.js';
+import { tagModeOf } from '../multiverse/tag-scanner.js';
 import { readTemplate } from '../multiverse/template.js';
 import { localModelDir } from '../hub/model-source.js';
 import type { HubOptions } from '../hub/settings.js';
+import { Model } from './model.js';
+import { shippedModelDir } from './shipped-models.js';
 
 export interface LoadModelOptions {
   /**
@@ -101,8 +101,6 @@ export async function loadModel(source: string = shippedModelDir(), options: Loa
     ...(options.parallelMinWork === undefined ? {} : { parallelMinWork: options.parallelMinWork }),
   }), checkpoint.dir);
   const loop = new StepLoop(engine, c.vocabSize, { maxStepTokens: options.maxStepTokens ?? 512 });
-  const tags = tokenizer.multiverseTags;
-  const tagMode: TagMode = tags ? { kind: 'ids', idOf: tags } : { kind: 'text', textOf: (id) => tokenizer.idToText(id) };
   const info = {
     dir: checkpoint.dir,
     architecture: c.architecture,
@@ -114,7 +112,7 @@ export async function loadModel(source: string = shippedModelDir(), options: Loa
     device: engine.backend.startsWith('cuda') ? ('cuda' as const) : ('cpu' as const),
   };
   const admission = new KvAdmission(kvSlots, { maxQueued: options.maxQueuedRequests });
-  return new Model(checkpoint, tokenizer, engine, loop, info, await readTemplate(checkpoint.dir), tagMode, admission);
+  return new Model(checkpoint, tokenizer, engine, loop, info, await readTemplate(checkpoint.dir), tagModeOf(tokenizer), admission);
 }
 
 /** The engine, with the native "no CUDA here" error turned into a typed one. */

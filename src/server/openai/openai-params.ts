@@ -4,8 +4,8 @@
  * for the endpoint-specific ones. Every failure is a 400 naming the field; `null` counts as absent,
  * as OpenAI treats it.
  */
-import type { GenerateOptions } from '../engine/generate-options.js';
-import { badParam, HttpError } from './http-error.js';
+import type { GenerateOptions } from '../../engine/generate-options.js';
+import { badParam, HttpError } from '../http/http-error.js';
 
 export type Body = Record<string, unknown>;
 

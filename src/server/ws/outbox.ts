@@ -7,8 +7,8 @@
  * When the buffer and the held tokens together pass `maxQueuedBytes`, `onOverflow` is called: the
  * client is not reading at all.
  */
-import type { ServerEvent, WireTokenEvent } from './protocol.js';
-import { coalesceTokens, serialize } from './protocol-write.js';
+import type { ServerEvent, WireTokenEvent } from '../../protocol/messages.js';
+import { coalesceTokens, serialize } from '../../protocol/write.js';
 
 /** The socket side the outbox needs (a ws WebSocket). */
 export interface Sink {

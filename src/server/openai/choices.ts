@@ -6,12 +6,13 @@
  * out in merge order (the order of its final text), then its end with the branch tree.
  */
 import { concat, defer, mergeMap, type Observable } from 'rxjs';
-import type { GenerateOptions } from '../engine/generate-options.js';
-import type { Model } from '../model/model.js';
-import type { FinishReason, GenerationEvent, TokenEvent } from '../rx/events.js';
-import { BranchTreeBuilder, type BranchNode } from '../rx/branch-tree.js';
-import { MergeOrder } from '../rx/merge-order.js';
-import type { ServerMetrics } from './metrics.js';
+import type { GenerateOptions } from '../../engine/generate-options.js';
+import type { GenerationBackend } from '../../rx/backend.js';
+import type { FinishReason, GenerationEvent, TokenEvent } from '../../rx/events.js';
+import { ROOT_BRANCH } from '../../engine/branch-path.js';
+import { BranchTreeBuilder, type BranchNode } from '../../rx/branch-tree.js';
+import { MergeOrder } from '../../rx/merge-order.js';
+import type { ServerMetrics } from '../metrics.js';
 
 export type ChoiceEvent =
   | { kind: 'token'; choice: number; token: TokenEvent }
@@ -29,10 +30,10 @@ export type ChoiceEvent =
     };
 
 /** Cold: each subscription runs the request; unsubscribing cancels it and frees its KV. */
-export function runChoices(model: Model, prompt: number[], options: GenerateOptions, n: number, metrics: ServerMetrics): Observable<ChoiceEvent> {
+export function runChoices(model: GenerationBackend, prompt: number[], options: GenerateOptions, n: number, metrics: ServerMetrics): Observable<ChoiceEvent> {
   if (n === 1) {
     return defer(() => {
-      const choice = new ChoiceStream(0, '0', metrics);
+      const choice = new ChoiceStream(0, ROOT_BRANCH, metrics);
       return model.events(prompt, options).pipe(mergeMap((e) => (e.type === 'done' ? choice.end(e.text, e.finishReason) : choice.add(e))));
     });
   }

@@ -13,22 +13,12 @@ import { GenerationApi } from '../rx/generation-api.js';
 import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { stagesOf, type Stage } from '../rx/stages.js';
-import type { Checkpoint } from './checkpoint.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { Checkpoint } from '../model/checkpoint.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { ModelInfo } from '../engine/native-runtime.js';
+import type { LoadedModel } from '../multiverse/loaded-model.js';
 
-export interface ModelInfo {
-  dir: string;
-  architecture: string;
-  parameterCount: number;
-  weightDtype: string;
-  /** Positions one sequence may use: the model's context, capped by the KV pool. */
-  contextLength: number;
-  kvSlots: number;
-  /** Kernels in use: 'cpu-avx2', 'cpu-portable' or 'cuda-smXY'. */
-  backend: string;
-  /** Where the math runs. */
-  device: 'cpu' | 'cuda';
-}
+export type { ModelInfo } from '../engine/native-runtime.js';
 
 /**
  * A loaded model: checkpoint, tokenizer, native engine and its step loop. `loadModel()` builds one;
@@ -36,7 +26,7 @@ export interface ModelInfo {
  * unsubscribing cancels and frees the KV within one step); `score()` reads a transcript's logprobs;
  * `dispose()` frees the weights and the KV pool.
  */
-export class Model extends GenerationApi {
+export class Model extends GenerationApi implements LoadedModel {
   private disposed = false;
 
   /** @internal Use loadModel(). */

@@ -7,11 +7,11 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { isAuthorized } from './auth.js';
+import { isAuthorized } from '../http/auth.js';
 import { Connection } from './connection.js';
-import type { ServerContext } from './context.js';
-import { exposureRefusal } from './exposure.js';
-import { parseRequestTarget } from './request-target.js';
+import type { ServerContext } from '../context.js';
+import { exposureRefusal } from '../http/exposure.js';
+import { parseRequestTarget } from '../http/request-target.js';
 
 export const WS_PATH = '/v1/ws';
 

@@ -2,7 +2,7 @@
  * Logprob entries from the engine's token events and scores, keyed by token text as OpenAI
  * reports them.
  */
-import type { Tokenizer } from '../model/tokenizer.js';
+import type { Tokenizer } from '../../model/tokenizer.js';
 import type { LogprobEntry } from './openai-dialect.js';
 
 /** The entry of `tokenId`; `top` is the engine's `{tokenId: logprob}` record. */

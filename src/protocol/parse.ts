@@ -3,7 +3,7 @@
  * ProtocolError (BAD_MESSAGE, PAYLOAD_TOO_LARGE) that fails this message alone. Shapes are checked
  * here; value ranges (maxTokens >= 1, ...) are the engine's to check (INVALID_REQUEST).
  */
-import { ProtocolError, type ClientMessage, type RequestId, type WireGenerateOptions } from './protocol.js';
+import { ProtocolError, type ClientMessage, type RequestId, type WireGenerateOptions } from './messages.js';
 import { checkOptionShapes } from '../engine/generate-options.js';
 import type { GenerateInput } from '../rx/generate.js';
 

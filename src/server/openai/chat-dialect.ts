@@ -2,9 +2,9 @@
  * `/v1/chat/completions`: `messages` through the model's chat template; choices carry a `message`
  * (a `delta` when streamed); logprobs as `{ content: [{ token, logprob, bytes, top_logprobs }] }`.
  */
-import type { ChatMessage } from '../model/tokenizer.js';
+import type { ChatMessage } from '../../model/tokenizer.js';
 import type { Dialect, LogprobEntry } from './openai-dialect.js';
-import { badParam } from './http-error.js';
+import { badParam } from '../http/http-error.js';
 import { bytesOf } from './openai-logprobs.js';
 import { readBoolean, readNumber, type Body } from './openai-params.js';
 
