@@ -10,7 +10,7 @@ import type { MultiverseTemplate } from '../multiverse/template.js';
 import { scoreTranscript, type ScoreOptions, type ScoreResult } from '../multiverse/score.js';
 import { chatSession, type ChatOptions, type ChatSession } from '../rx/chat.js';
 import { GenerationApi } from '../rx/generation-api.js';
-import { requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
+import { promptTokens, requestEvents, type GenerateInput, type RequestControl } from '../rx/generate.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { stagesOf, type Stage } from '../rx/stages.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -112,8 +112,8 @@ export class Model extends GenerationApi {
    * const { tokens, meanLogprob } = await model.score('The answer is 42.', { raw: true, topLogprobs: 3 });
    * ```
    */
-  score(input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
-    return scoreTranscript(this, input, options);
+  async score(input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
+    return scoreTranscript(this, await promptTokens(this, input, { raw: options.raw ?? false }), options);
   }
 
   /** KV pool occupancy (free slots return to the total once every request has ended). */

@@ -1,15 +1,19 @@
 /**
  * Scoring: the log-probability of every token of a given transcript under Multiverse semantics
- * (or plain causal ones, when asked), what OpenAI's `echo` + `logprobs` gives for plain text. The transcript is loaded by structured
- * prefill, so a token inside a path is scored in that path's own context (the prefix, the goal
- * and the path so far), exactly as the scheduler scored it when it generated the transcript.
+ * (or plain causal ones, when asked), what OpenAI's `echo` + `logprobs` gives for plain text. The
+ * transcript is loaded by structured prefill, so every token's logits are computed in its own
+ * context (inside a path: the prefix, the goal and the path so far), and token i is scored by the
+ * logits after token i − 1 of the flattened transcript: the dense Multiverse pass, the training
+ * loss. So the first token of a later path is scored after the previous path's `</Path>`, and the
+ * conclusion's after the last path's (docs/multiverse.md, "Structured prefill and scoring").
  */
+import type { KvAdmission } from '../engine/admission.js';
 import { GenerationError } from '../engine/errors.js';
 import { RequestContext } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import { scoreToken } from '../engine/sampler.js';
-import type { Model } from '../model/model.js';
-import { promptTokens, type GenerateInput } from '../rx/generate.js';
+import type { StepLoop } from '../engine/step-loop.js';
+import type { NativeEngine } from '../native/binding.js';
 import { prefillStructured } from './structured-prefill.js';
 import { resolveTagIds, type MultiverseTagIds, type MultiverseTagText } from './tags.js';
 import type { TagMode } from './tag-scanner.js';
@@ -46,17 +50,28 @@ export interface ScoreResult {
   meanLogprob: number;
 }
 
+/** What scoring needs of a loaded model (the facade's `Model` is one). */
+export interface ScoringModel {
+  readonly isDisposed: boolean;
+  readonly engine: NativeEngine;
+  readonly loop: StepLoop;
+  readonly admission: KvAdmission;
+  readonly checkpoint: { readonly config: { readonly vocabSize: number } };
+  readonly info: { readonly kvSlots: number; readonly contextLength: number };
+  readonly tagMode: TagMode;
+  readonly tokenizer: { idToText(tokenId: number): string };
+}
+
 /**
- * Scores `input`: token ids, chat messages or a string, tokenized exactly as generate does.
- * Uses KV for the whole transcript while it runs and frees all of it before settling.
- * @throws GenerationError INVALID_REQUEST (bad input or options, fewer than two tokens, tags out
- *   of order), CONTEXT_OVERFLOW, KV_EXHAUSTED, ENGINE_ERROR, MODEL_DISPOSED.
+ * Scores `tokens`, a transcript already tokenized (`options.raw` is for the caller that tokenized
+ * it). Uses KV for the whole transcript while it runs and frees all of it before settling.
+ * @throws GenerationError INVALID_REQUEST (bad options, fewer than two tokens, tags out of order),
+ *   CONTEXT_OVERFLOW, KV_EXHAUSTED, ENGINE_ERROR, MODEL_DISPOSED.
  */
-export async function scoreTranscript(model: Model, input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
+export async function scoreTranscript(model: ScoringModel, tokens: readonly number[], options: ScoreOptions = {}): Promise<ScoreResult> {
   if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
   const top = options.topLogprobs ?? 0;
   if (!(Number.isInteger(top) && top >= 0)) throw new GenerationError('INVALID_REQUEST', `topLogprobs must be an integer >= 0, got ${top}`);
-  const tokens = await promptTokens(model, input, { raw: options.raw ?? false });
   if (tokens.length < 2) throw new GenerationError('INVALID_REQUEST', 'scoring needs at least two tokens: the first has no logprob');
 
   const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
@@ -65,9 +80,10 @@ export async function scoreTranscript(model: Model, input: GenerateInput, option
     await request.admit(model.admission, Math.min(tokens.length, model.info.kvSlots), true);
     // Without tag ids the transcript is prefilled as one causal sequence.
     const tagIds = options.multiverse?.enabled === false ? undefined : tagIdsOf(model.tagMode);
-    const { rows, positions } = await prefillStructured(request, tokens, tagIds, Rng.fromSeed(0), model.info.contextLength);
+    const { logits, positions } = await prefillStructured(request, tokens, tagIds, Rng.fromSeed(0), model.info.contextLength);
     const scored = tokens.map((tokenId, i): ScoredToken => {
-      const s = rows[i] && scoreToken(rows[i], tokenId, top);
+      // The flattened transcript's rule: the row after the token before, whichever sequence holds it.
+      const s = i > 0 ? scoreToken(logits[i - 1], tokenId, top) : undefined;
       return {
         tokenId,
         text: model.tokenizer.idToText(tokenId),
