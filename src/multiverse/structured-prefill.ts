@@ -49,8 +49,8 @@ export interface StructuredPrefill {
   open: OpenBlock[];
   /**
    * Per token i, the logits (vocab long) after it, computed in its own context (the sequence that
-   * stepped it): row i of the dense Multiverse pass, which predicts token i + 1 of the transcript
-   * as the training loss does. Token i + 1 may sit in another sequence: the first token of a later
+   * stepped it): row i of the dense Multiverse pass (exactly, without separators; see above),
+   * which predicts token i + 1 of the transcript as the training loss does. Token i + 1 may sit in another sequence: the first token of a later
    * path follows the previous path's `</Path>`, the conclusion's the last path's.
    */
   logits: Float32Array[];
