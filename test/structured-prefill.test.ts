@@ -13,6 +13,7 @@ import { prefillStructured } from '../src/multiverse/structured-prefill.js';
 import { resolveTagIds, type MultiverseTagIds } from '../src/multiverse/tags.js';
 import { denseForward } from './reference/dense-forward.js';
 import { flatTokens, forceScripts } from './support/forcing.js';
+import { logSoftmaxAt } from './support/log-softmax.js';
 import { tinyModel, tinyModelWithoutTags } from './support/models.js';
 import { NESTED } from './support/nested-transcript.js';
 import { expectLogitsClose, loadForReference, range, type Loaded } from './support/oracle.js';
@@ -71,17 +72,23 @@ describe('structured prefill and score', () => {
   /** Index of the n-th (0-based) occurrence of `token` in the transcript. */
   const nth = (token: number, n: number) => transcript.reduce<number[]>((at, t, i) => (t === token ? [...at, i] : at), [])[n];
 
-  it('scores a generated transcript with the logprobs the fork/merge run reported', async () => {
+  it('scores a generated transcript with the logprobs the fork/merge run reported, and later path openers as the dense pass does', async () => {
     const flat = flatTokens(events);
     expect(flat.some((e) => e.forced) && flat.some((e) => !e.forced)).toBe(true);
     const scored = await model.score(transcript, { topLogprobs: 3 });
     expect(scored.tokens.map((t) => t.tokenId)).toEqual(transcript);
     expect(scored.tokens[0].logprob).toBeUndefined();
+    // The run scored a later path's forced opener from the fork point, before the path before it
+    // had ended; score follows the flattened transcript, as the training loss does.
+    const laterOpeners = range(1, transcript.length).filter((i) => transcript[i] === tags.pathOpen && transcript[i - 1] === tags.pathClose);
+    expect(laterOpeners).toHaveLength(3);
     flat.forEach((e, j) => {
-      const t = scored.tokens[PROMPT.length + j];
+      const i = PROMPT.length + j;
+      const t = scored.tokens[i];
       expect(t.position).toBe(e.position);
-      expect(Math.abs(t.logprob! - e.logprob)).toBeLessThan(1e-4);
-      expect(Object.keys(t.topLogprobs!)).toEqual(Object.keys(e.topLogprobs!));
+      const expected = laterOpeners.includes(i) ? logSoftmaxAt(dense[i - 1], transcript[i]) : e.logprob;
+      expect(Math.abs(t.logprob! - expected)).toBeLessThan(1e-4);
+      if (!laterOpeners.includes(i)) expect(Object.keys(t.topLogprobs!)).toEqual(Object.keys(e.topLogprobs!));
     });
     const logprobs = scored.tokens.slice(1).map((t) => t.logprob!);
     const total = logprobs.reduce((a, b) => a + b, 0);
@@ -90,7 +97,7 @@ describe('structured prefill and score', () => {
     await expectFree();
   });
 
-  it('lays the transcript out as the collator does, scores each token by the dense row of its visible predecessor, and steps paths together', async () => {
+  it('lays the transcript out as the collator does, gives each token its dense row, and steps paths together', async () => {
     const stepsBefore = model.loop.steps;
     const { request, result } = await prefill(transcript);
     // Every path of a block steps in the same native step as its siblings: root goal, outer
@@ -101,12 +108,9 @@ describe('structured prefill and score', () => {
     expect(result.positions).toEqual(layout.positions);
     expect([...model.engine.sequencePositions(result.seq.id)]).toEqual(layout.positions);
     expect(result.seq.nextPos).toBe(layout.positions.at(-1)! + 1);
-    expect(result.rows[0]).toBeUndefined();
     expect(result.predecessors[0]).toBe(-1);
-    for (let i = 1; i < transcript.length; i++) {
-      expect(result.predecessors[i]).toBe(visiblePredecessor(i));
-      expectLogitsClose(result.rows[i]!, [dense[visiblePredecessor(i)]], vocab);
-    }
+    for (let i = 1; i < transcript.length; i++) expect(result.predecessors[i]).toBe(visiblePredecessor(i));
+    for (let i = 0; i < transcript.length; i++) expectLogitsClose(result.logits[i], [dense[i]], vocab);
     expectLogitsClose(result.seq.lastLogits!, [dense.at(-1)!], vocab);
     request.releaseAll();
     await expectFree();
@@ -130,7 +134,7 @@ describe('structured prefill and score', () => {
     expect(result.positions).toEqual(layout.positions.slice(0, cut));
     expect(result.seq.nextPos).toBe(layout.positions[cut - 1] + 1);
     expectLogitsClose(result.seq.lastLogits!, [dense[cut - 1]], vocab);
-    for (let i = 1; i < cut; i++) expectLogitsClose(result.rows[i]!, [dense[visiblePredecessor(i)]], vocab);
+    for (let i = 0; i < cut; i++) expectLogitsClose(result.logits[i], [dense[i]], vocab);
     request.releaseAll();
 
     const whole = await model.score(transcript);
@@ -173,7 +177,7 @@ describe('structured prefill and score', () => {
     const pathOf = (i: number) => (i >= 5 && i <= 9 ? 1 : i >= 10 && i <= 13 ? 2 : 0);
     const mask = (q: number, k: number) => k <= q && !(pathOf(q) && pathOf(k) && pathOf(q) !== pathOf(k));
     const reference = denseForward(ref.checkpoint.config, ref.weights, tokens, positions, mask);
-    for (let i = 1; i < tokens.length; i++) expectLogitsClose(result.rows[i]!, [reference[predecessors[i]]], vocab);
+    for (let i = 0; i < tokens.length; i++) expectLogitsClose(result.logits[i], [reference[i]], vocab);
     request.releaseAll();
     await expectFree();
   });

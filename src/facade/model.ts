@@ -102,7 +102,7 @@ export class Model extends GenerationApi implements LoadedModel {
    * const { tokens, meanLogprob } = await model.score('The answer is 42.', { raw: true, topLogprobs: 3 });
    * ```
    */
-  score(input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
+  async score(input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
     return scoreTranscript(this, input, options);
   }
 

@@ -1,8 +1,11 @@
 /**
  * Scoring: the log-probability of every token of a given transcript under Multiverse semantics
- * (or plain causal ones, when asked), what OpenAI's `echo` + `logprobs` gives for plain text. The transcript is loaded by structured
- * prefill, so a token inside a path is scored in that path's own context (the prefix, the goal
- * and the path so far), exactly as the scheduler scored it when it generated the transcript.
+ * (or plain causal ones, when asked), what OpenAI's `echo` + `logprobs` gives for plain text. The
+ * transcript is loaded by structured prefill, so every token's logits are computed in its own
+ * context (inside a path: the prefix, the goal and the path so far), and token i is scored by the
+ * logits after token i − 1 of the flattened transcript: the dense Multiverse pass, the training
+ * loss. So the first token of a later path is scored after the previous path's `</Path>`, and the
+ * conclusion's after the last path's (docs/multiverse.md, "Structured prefill and scoring").
  */
 import { GenerationError } from '../engine/errors.js';
 import { RequestContext } from '../engine/request-context.js';
@@ -65,9 +68,10 @@ export async function scoreTranscript(model: LoadedModel, input: GenerateInput, 
     await request.admit(model.admission, Math.min(tokens.length, model.info.kvSlots), true);
     // Without tag ids the transcript is prefilled as one causal sequence.
     const tagIds = options.multiverse?.enabled === false ? undefined : tagIdsOf(model.tagMode);
-    const { rows, positions } = await prefillStructured(request, tokens, tagIds, Rng.fromSeed(0), model.info.contextLength);
+    const { logits, positions } = await prefillStructured(request, tokens, tagIds, Rng.fromSeed(0), model.info.contextLength);
     const scored = tokens.map((tokenId, i): ScoredToken => {
-      const s = rows[i] && scoreToken(rows[i], tokenId, top);
+      // The flattened transcript's rule: the row after the token before, whichever sequence holds it.
+      const s = i > 0 ? scoreToken(logits[i - 1], tokenId, top) : undefined;
       return {
         tokenId,
         text: model.tokenizer.idToText(tokenId),

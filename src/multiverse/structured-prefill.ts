@@ -48,10 +48,12 @@ export interface StructuredPrefill {
   /** Open blocks, outermost first; empty when the transcript closes every block it opens. */
   open: OpenBlock[];
   /**
-   * Per token i > 0, the logits row (vocab long) of its predecessor, computed in the
-   * predecessor's own context: what scores token i. Undefined for token 0.
+   * Per token i, the logits (vocab long) after it, computed in its own context (the sequence that
+   * stepped it): row i of the dense Multiverse pass (exactly, without separators; see above),
+   * which predicts token i + 1 of the transcript as the training loss does. Token i + 1 may sit in another sequence: the first token of a later
+   * path follows the previous path's `</Path>`, the conclusion's the last path's.
    */
-  rows: (Float32Array | undefined)[];
+  logits: Float32Array[];
   /** Position id of each token. */
   positions: number[];
   /** Index of the token each token follows in its own sequence (-1 for the first): for the first token of a later path, the goal's `</Goal>`. */
@@ -70,7 +72,7 @@ export interface StructuredPrefill {
  */
 export async function prefillStructured(
   request: RequestContext,
-  tokens: number[],
+  tokens: readonly number[],
   tags: MultiverseTagIds | undefined,
   rng: Rng,
   contextLength = Infinity,
@@ -81,7 +83,7 @@ export async function prefillStructured(
     throw new GenerationError('CONTEXT_OVERFLOW', `the transcript reaches position ${top}, beyond a context of ${contextLength} positions`);
   }
   /** Row i: the logits after token i, in its own sequence. */
-  const after: Float32Array[] = [];
+  const logits: Float32Array[] = [];
 
   /** Steps a strand on `seq`. Resolves with its last sequence, the open blocks it ends in, and where the next token goes. */
   const run = async (seq: SeqHandle, strand: Strand): Promise<Ended> => {
@@ -90,7 +92,7 @@ export async function prefillStructured(
         const { from, to } = step;
         const out = await seq.feed(tokens.slice(from, to), 'all', plan.positions.slice(from, to));
         const width = out.length / (to - from);
-        for (let k = from; k < to; k++) after[k] = out.subarray((k - from) * width, (k - from + 1) * width);
+        for (let k = from; k < to; k++) logits[k] = out.subarray((k - from) * width, (k - from + 1) * width);
         continue;
       }
       const children = seq.fork(step.paths.length);
@@ -117,7 +119,7 @@ export async function prefillStructured(
   return {
     seq: next,
     open,
-    rows: plan.predecessors.map((p) => (p < 0 ? undefined : after[p])),
+    logits,
     positions: plan.positions,
     predecessors: plan.predecessors,
   };
@@ -129,7 +131,7 @@ interface Ended {
   next: SeqHandle;
 }
 
-function planOrReject(tokens: number[], tags: MultiverseTagIds | undefined): PrefillPlan {
+function planOrReject(tokens: readonly number[], tags: MultiverseTagIds | undefined): PrefillPlan {
   try {
     return planPrefill(tokens, tags);
   } catch (e) {
