@@ -9,8 +9,9 @@
  * and prints ms per step and per token, split into the native step (forward pass and the logits
  * crossing, timed from step() to its promise) and the JS around it. The JS part is then broken
  * down by replaying the same work on the rows and token streams captured from a generation:
- * sampling, the streaming detokenizer and tag scanning; the rest (scheduler, step loop, event
- * objects and the Observable chain) is what is left.
+ * sampling (the native sampler, and the TypeScript one it replaced as a same-run peer), the
+ * streaming detokenizer and tag scanning; the rest (scheduler, step loop, event objects and the
+ * Observable chain) is what is left.
  */
 import { lastValueFrom, mergeMap, range, toArray } from 'rxjs';
 import { loadModel } from '../src/model/load-model.js';
@@ -20,6 +21,7 @@ import { StreamingDetokenizer } from '../src/model/detokenizer.js';
 import { TagScanner } from '../src/multiverse/tag-scanner.js';
 import { Rng } from '../src/engine/rng.js';
 import { sampleToken, type SamplingParams } from '../src/engine/sampler.js';
+import * as reference from '../test/support/reference-sampler.js';
 import type { GenerateOptions } from '../src/engine/generate-options.js';
 import type { DoneEvent, GenerationEvent } from '../src/rx/events.js';
 import type { NativeEngine, StepItem } from '../src/native/binding.js';
@@ -131,10 +133,13 @@ function microsPer(n: number, fn: () => void): number {
   return best;
 }
 
-function replays(model: Model, rows: Float32Array[], streams: number[][], sampling: SamplingParams): { sample: number; detok: number; tags: number } {
+function replays(model: Model, rows: Float32Array[], streams: number[][], sampling: SamplingParams): { sample: number; tsSample: number; detok: number; tags: number } {
   const rng = Rng.fromSeed(1);
   const sample = microsPer(rows.length, () => {
     for (const row of rows) sampleToken(row, sampling, rng, []);
+  });
+  const tsSample = microsPer(rows.length, () => {
+    for (const row of rows) reference.sampleToken(row, sampling, rng, []);
   });
   const tokens = streams.reduce((n, s) => n + s.length, 0);
   const detok = microsPer(tokens, () => {
@@ -150,7 +155,7 @@ function replays(model: Model, rows: Float32Array[], streams: number[][], sampli
       for (const id of s) scanner.push(id);
     }
   });
-  return { sample, detok, tags };
+  return { sample, tsSample, detok, tags };
 }
 
 async function main(): Promise<void> {
@@ -185,10 +190,10 @@ async function main(): Promise<void> {
   const detail: string[][] = [];
   for (const setting of SETTINGS) {
     const r = replays(model, rows, streams, setting.sampling);
-    detail.push([setting.name, r.sample.toFixed(2), r.detok.toFixed(2), r.tags.toFixed(2)]);
+    detail.push([setting.name, r.sample.toFixed(2), r.tsSample.toFixed(2), r.detok.toFixed(2), r.tags.toFixed(2)]);
   }
   console.log(`\nJS per-token work, replayed on ${rows.length} captured rows and their tokens (µs/token)`);
-  console.log(formatTable(['sampling', 'sampleToken', 'detokenizer', 'tag scan'], detail));
+  console.log(formatTable(['sampling', 'sampleToken', 'TS reference sampler', 'detokenizer', 'tag scan'], detail));
   await model.dispose();
 }
 
