@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/rng.js';
 import { sampleToken, scoreToken, type SampledToken, type SamplingParams } from '../src/engine/sampler.js';
+import { loadNative } from '../src/native/binding.js';
 import * as reference from './support/reference-sampler.js';
 
 const plain: SamplingParams = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, topLogprobs: 0 };
@@ -134,5 +135,31 @@ describe('native sampler against the TypeScript reference', () => {
     }
     expect(() => scoreToken(row, 3)).toThrow(RangeError);
     expect(() => scoreToken(row, -1)).toThrow(RangeError);
+  });
+
+  it('the addon functions refuse malformed arguments with a RangeError, never a crash', () => {
+    const native = loadNative();
+    const row = Float32Array.from([1, 2, 3]);
+    const params = Float64Array.from([1, 0, 1, 0, 1, 2]);
+    const out = new Float64Array(6);
+    const none = new Int32Array(0);
+    const calls: [string, () => unknown][] = [
+      ['row of the wrong type', () => native.sampleToken(Float64Array.from(row) as unknown as Float32Array, params, 0.5, none, out)],
+      ['empty row', () => native.sampleToken(new Float32Array(0), params, 0.5, none, out)],
+      ['params too short', () => native.sampleToken(row, params.subarray(0, 5), 0.5, none, out)],
+      ['uniform of 1', () => native.sampleToken(row, params, 1, none, out)],
+      ['uniform NaN', () => native.sampleToken(row, params, NaN, none, out)],
+      ['out too short for 2 top logprobs', () => native.sampleToken(row, params, 0.5, none, new Float64Array(5))],
+      ['history id past the row', () => native.sampleToken(row, Float64Array.from([1, 0, 1, 0, 2, 0]), 0.5, Int32Array.from([3]), out)],
+      ['score of a token past the row', () => native.scoreToken(row, 3, 0, out)],
+      ['score of a fractional token', () => native.scoreToken(row, 0.5, 0, out)],
+      ['score with a NaN top count', () => native.scoreToken(row, 0, NaN, out)],
+      ['missing arguments', () => (native.scoreToken as unknown as () => number)()],
+    ];
+    for (const [what, call] of calls) expect(call, what).toThrow(RangeError);
+    // Still working afterwards: the sampled token and its logprob land in `out`.
+    expect(native.sampleToken(row, Float64Array.from([0, 0, 1, 0, 1, 0]), 0, none, out)).toBe(0);
+    expect(out[0]).toBe(2);
+    expect(out[1]).toBeCloseTo(3 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), 12);
   });
 });
