@@ -4,9 +4,12 @@
  * memory bandwidth figure to set decode against.
  */
 import type { NativeEngine } from '../native/binding.js';
-import { median } from '../engine/step-cost.js';
 
-export { median };
+/** Median of repeated measurements: robust to the noise of a shared machine. */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
 
 /** Position ids from..from+n-1. */
 export const seqRange = (from: number, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => from + i);

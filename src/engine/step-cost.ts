@@ -14,7 +14,10 @@ import type { StepLoop } from './step-loop.js';
 export interface StepCost {
   /** Rows per step, ascending. */
   rows: number[];
-  /** Median milliseconds of a decode step with `rows[i]` rows. */
+  /**
+   * Milliseconds of a decode step with `rows[i]` rows: the fastest of the timed steps, the figure
+   * least disturbed by other work on the machine.
+   */
   ms: number[];
   /** Context tokens each row's sequence held. */
   contextTokens: number;
@@ -76,7 +79,7 @@ export async function measureStepCost(target: StepCostTarget, options: StepCostO
         if (rep > 0) times[k].push(performance.now() - t0);
       }
     }
-    const ms = times.map(median);
+    const ms = times.map((t) => Math.min(...t));
     return { rows, ms, contextTokens, backend: engine.backend };
   } finally {
     for (const seq of seqs) loop.release(seq);
@@ -95,12 +98,6 @@ export function stepMs(cost: StepCost, rows: number): number {
   while (i < xs.length - 1 && xs[i] < rows) i++;
   const slope = (ms[i] - ms[i - 1]) / (xs[i] - xs[i - 1]);
   return ms[i - 1] + slope * (rows - xs[i - 1]);
-}
-
-/** Median of repeated measurements (the upper middle one of an even count): robust to the noise of a shared machine. */
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const measured = new Map<string, Promise<StepCost>>();
