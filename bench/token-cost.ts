@@ -1,8 +1,8 @@
 /**
  * `npm run bench:tokens`: where a generated token's time goes on the shipped 1M model.
  *
- *   npm run bench:tokens               # 24 problems per setting
- *   npm run bench:tokens -- --quick    # 8
+ *   npm run bench:tokens               # 24 problems per setting, 3 passes
+ *   npm run bench:tokens -- --quick    # 8 problems, 1 pass
  *
  * Generates arithmetic answers with 1 and 8 requests in flight (Multiverse off, so exactly that
  * many rows per decode step), greedy and sampled (T 0.8, top-k 40, top-p 0.95, 5 top logprobs),
@@ -28,10 +28,11 @@ import type { NativeEngine, StepItem } from '../src/native/binding.js';
 import { promptText } from '../src/tasks/arith/export.js';
 import { testProblems } from '../src/tasks/arith/evaluate.js';
 import { machineLine } from './machine.js';
-import { formatTable } from './table.js';
+import { formatTable, median } from './table.js';
 
 const quick = process.argv.includes('--quick');
 const PROBLEMS = quick ? 8 : 24;
+const PASSES = quick ? 1 : 3;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const SETTINGS: { name: string; options: GenerateOptions; sampling: SamplingParams }[] = [
@@ -166,25 +167,32 @@ async function main(): Promise<void> {
   await generateAll(model, 8, SETTINGS[0].options);
   const { rows, streams } = await capture(model);
 
-  const table: string[][] = [];
-  for (const setting of SETTINGS) {
-    for (const inFlight of [1, 8]) {
-      log(`${setting.name}, ${inFlight} in flight ...`);
-      const r = await generateAll(model, inFlight, setting.options);
-      const jsMs = r.wallMs - r.nativeMs;
-      table.push([
-        `${setting.name}, ${inFlight} in flight`,
-        `${r.tokens}`,
-        `${(r.tokens / r.steps).toFixed(2)}`,
-        `${(r.wallMs / r.steps).toFixed(3)}`,
-        `${(r.nativeMs / r.steps).toFixed(3)}`,
-        `${(jsMs / r.steps).toFixed(3)}`,
-        `${((r.wallMs / r.tokens) * 1000).toFixed(1)}`,
-        `${((jsMs / r.tokens) * 1000).toFixed(1)}`,
-      ]);
+  // Every setting once per pass, passes in turn: a change in the machine's load falls on all alike.
+  const cells = SETTINGS.flatMap((setting) => [1, 8].map((inFlight) => ({ setting, inFlight, runs: [] as Run[] })));
+  for (let pass = 0; pass < PASSES; pass++) {
+    for (const cell of cells) {
+      log(`pass ${pass + 1}/${PASSES}: ${cell.setting.name}, ${cell.inFlight} in flight ...`);
+      cell.runs.push(await generateAll(model, cell.inFlight, cell.setting.options));
     }
   }
-  console.log('\nend to end (wall = native step + JS between steps)');
+  const table = cells.map(({ setting, inFlight, runs }) => {
+    // Tokens and steps are the same every pass (greedy, or a fixed seed); times are medians.
+    const { tokens, steps } = runs[0];
+    const wallMs = median(runs.map((r) => r.wallMs));
+    const nativeMs = median(runs.map((r) => r.nativeMs));
+    const jsMs = median(runs.map((r) => r.wallMs - r.nativeMs));
+    return [
+      `${setting.name}, ${inFlight} in flight`,
+      `${tokens}`,
+      `${(tokens / steps).toFixed(2)}`,
+      `${(wallMs / steps).toFixed(3)}`,
+      `${(nativeMs / steps).toFixed(3)}`,
+      `${(jsMs / steps).toFixed(3)}`,
+      `${((wallMs / tokens) * 1000).toFixed(1)}`,
+      `${((jsMs / tokens) * 1000).toFixed(1)}`,
+    ];
+  });
+  console.log(`\nend to end (wall = native step + JS between steps; medians of ${PASSES} passes)`);
   console.log(formatTable(['run', 'tokens', 'rows/step', 'ms/step', 'native ms/step', 'JS ms/step', 'µs/token', 'JS µs/token'], table));
 
   const detail: string[][] = [];
