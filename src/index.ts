@@ -34,6 +34,7 @@ export type {
 export type { Stage, SequentialStage, MapStage, DoneStage, PathBranch } from './rx/stages.js';
 export type { Node, Branch, BranchResult, ForkSpec } from './rx/session.js';
 export type { RequestStats } from './engine/request-context.js';
+export { stepMs, type StepCost } from './engine/step-cost.js';
 export type { MultiverseOptions, TokenPicker } from './engine/generate-options.js';
 export type { MultiverseTemplate } from './multiverse/template.js';
 export type { TagMode } from './multiverse/tag-scanner.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/rng.js';
-import { applyRepetitionPenalty, sampleToken, type RandomSource, type SamplingParams } from '../src/engine/sampler.js';
+import { sampleToken, type RandomSource, type SamplingParams } from '../src/engine/sampler.js';
+import { applyRepetitionPenalty } from './support/reference-sampler.js';
 import { StopMatcher } from '../src/engine/stop.js';
 
 const plain: SamplingParams = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, topLogprobs: 0 };

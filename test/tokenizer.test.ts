@@ -185,4 +185,23 @@ describe('StreamingDetokenizer', () => {
     expect(detok.flush()).toBe('\uFFFD');
     expect(detok.push(0x62)).toBe('b'); // starts over after a flush
   });
+
+  it('decodes once per token (plus one restart of its window every few tokens)', () => {
+    let decodes = 0;
+    const counting = { decode: (ids: number[], options?: { skipSpecialTokens?: boolean }) => (decodes++, tok.decode(ids, options)) };
+    const ids = tok.encode('The quick brown fox jumps over the lazy dog. '.repeat(10));
+    const detok = new StreamingDetokenizer(counting);
+    const text = ids.map((id) => detok.push(id)).join('') + detok.flush();
+    expect(text).toBe(tok.decode(ids));
+    expect(decodes).toBeLessThanOrEqual(Math.ceil(ids.length * (1 + 1 / 7)) + 1);
+  });
+
+  it('keeps a context-dependent decoder right across restarts of its window', () => {
+    // SentencePiece-style: '▁' is a space, except that a decode drops its leading one.
+    const words = ['▁one', '▁two', '▁three', 'teen', '▁four'];
+    const spm = { decode: (ids: number[]) => ids.map((id) => words[id]).join('').replace(/▁/g, ' ').replace(/^ /, '') };
+    const ids = Array.from({ length: 40 }, (_, i) => (i * 7) % words.length);
+    const detok = new StreamingDetokenizer(spm);
+    expect(ids.map((id) => detok.push(id)).join('') + detok.flush()).toBe(spm.decode(ids));
+  });
 });

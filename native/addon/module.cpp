@@ -1,5 +1,5 @@
 // Entry point of multiverse_native.node: the Engine class, a CPU feature probe, the weight scan,
-// kernel probes and the CUDA status.
+// kernel probes, the CUDA status and the per-token sampler.
 #include <napi.h>
 
 #include <thread>
@@ -8,6 +8,7 @@
 #include "addon/finite_worker.h"
 #include "engine/cuda_backend.h"
 #include "addon/kernel_probe.h"
+#include "addon/sampling_binding.h"
 #include "kernels/cpu/kernels.h"
 
 namespace {
@@ -39,6 +40,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dequantizeRows", Napi::Function::New(env, mv::DequantizeRows));
   exports.Set("matmul", Napi::Function::New(env, mv::Matmul));
   exports.Set("memoryBandwidth", Napi::Function::New(env, mv::MemoryBandwidth));
+  exports.Set("sampleToken", Napi::Function::New(env, mv::SampleToken));
+  exports.Set("scoreToken", Napi::Function::New(env, mv::ScoreToken));
   return exports;
 }
 

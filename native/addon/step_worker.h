@@ -19,6 +19,8 @@ class StepWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override;
 
  private:
+  static Napi::Float32Array logits_array(Napi::Env env, std::vector<float> logits);
+
   std::shared_ptr<Engine> engine_;
   std::vector<StepInput> batch_;
   std::vector<float> logits_;

@@ -4,6 +4,7 @@ import { session, type Node, type SessionPlan } from '../rx/session.js';
 import type { AdmissionStats, KvAdmission } from '../engine/admission.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';
+import { cachedStepCost, measureStepCost, type StepCost } from '../engine/step-cost.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
@@ -104,6 +105,26 @@ export class Model extends GenerationApi implements LoadedModel {
    */
   async score(input: GenerateInput, options: ScoreOptions = {}): Promise<ScoreResult> {
     return scoreTranscript(this, input, options);
+  }
+
+  /**
+   * What one decode step costs this engine against the rows it carries (1, 2, 4, 8 and 16 sequences
+   * at a 32-token context): where more parallel paths stop being nearly free. Measured on the first
+   * call (its KV reserved like a request's; steps shared with running requests count their work
+   * too, so ask while the model is idle), then kept for this model folder and kernel set for the
+   * life of the process. `stepMs(cost, rows)` reads a row count off the curve.
+   *
+   * @example
+   * ```ts
+   * const cost = await model.stepCost();
+   * console.log(cost.rows, cost.ms.length, cost.backend === model.info.backend);
+   * // Logs:
+   * // [ 1, 2, 4, 8, 16 ] 5 true
+   * ```
+   */
+  stepCost(): Promise<StepCost> {
+    const target = { engine: this.engine, loop: this.loop, admission: this.admission, vocabSize: this.checkpoint.config.vocabSize };
+    return cachedStepCost(`${this.info.dir}\n${this.info.backend}`, () => measureStepCost(target));
   }
 
   /** KV pool occupancy (free slots return to the total once every request has ended). */

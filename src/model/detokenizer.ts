@@ -2,30 +2,42 @@
  * Turns a stream of token ids into a stream of text pieces. A byte-level BPE token may end in the
  * middle of a multi-byte UTF-8 character; such a tail decodes to U+FFFD, so text is held back
  * until the character is complete. Some decoders also change a token's text depending on what
- * precedes it, so each step decodes a short window (the last emitted tokens plus the pending
+ * precedes it, so each step decodes a short window (emitted tokens as context, then the pending
  * ones) and emits only what the pending tokens added to it.
+ *
+ * One decode per token: the context's text is the text of the decode that emitted it, kept. When
+ * the window is full it restarts from the tokens just emitted (one more decode, every few tokens).
  */
 import type { Tokenizer } from './tokenizer.js';
 
 const REPLACEMENT_CHAR = '\uFFFD';
+/** Tokens in the window before it restarts: short, since each push decodes all of them. */
+const WINDOW = 8;
 
 export class StreamingDetokenizer {
-  /** Ids from the start of the context window: [0, read) already emitted, [read, ...) pending. */
+  /** [0, read) already emitted (the context), [read, ...) pending. */
   private ids: number[] = [];
   private read = 0;
+  /** decode(ids[0, read)). */
+  private contextText = '';
 
   constructor(private readonly tokenizer: Pick<Tokenizer, 'decode'>) {}
 
   /** Adds one token; returns the text that is now safe to emit ('' while a character is incomplete). */
   push(tokenId: number): string {
     this.ids.push(tokenId);
-    const context = this.decode(this.ids.slice(0, this.read));
     const text = this.decode(this.ids);
-    if (text.length <= context.length || text.endsWith(REPLACEMENT_CHAR)) return '';
-    // The emitted tokens become the context of the next step; older ones are no longer needed.
-    this.ids = this.ids.slice(this.read);
+    if (text.length <= this.contextText.length || text.endsWith(REPLACEMENT_CHAR)) return '';
+    const piece = text.slice(this.contextText.length);
+    if (this.ids.length >= WINDOW) {
+      // The tokens just emitted become the whole context; older ones are no longer needed.
+      this.ids = this.ids.slice(this.read);
+      this.contextText = this.decode(this.ids);
+    } else {
+      this.contextText = text;
+    }
     this.read = this.ids.length;
-    return text.slice(context.length);
+    return piece;
   }
 
   /** Special tokens (`<|im_end|>`…) are control, not text; the Multiverse tags are not special and stay. */
@@ -35,10 +47,11 @@ export class StreamingDetokenizer {
 
   /** Emits whatever is still pending (an incomplete character as U+FFFD) and starts over. */
   flush(): string {
-    const context = this.decode(this.ids.slice(0, this.read));
-    const text = this.decode(this.ids);
+    const text = this.read === this.ids.length ? this.contextText : this.decode(this.ids);
+    const piece = text.slice(this.contextText.length);
     this.ids = [];
     this.read = 0;
-    return text.slice(context.length);
+    this.contextText = '';
+    return piece;
   }
 }

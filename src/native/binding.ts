@@ -166,6 +166,17 @@ export interface NativeAddon {
    * of `megabytes` each (use several times the last-level cache). Sync; takes about a second.
    */
   memoryBandwidth(megabytes: number): { copy: number; triad: number };
+  /**
+   * Picks a token from one row of logits (native/engine/sampling.h). `params`: temperature, topK,
+   * topP, minP, repetitionPenalty, topLogprobs in that order; `uniform` in [0, 1) is the draw a
+   * non-greedy pick consumes; `history` the ids the repetition penalty applies to. Writes
+   * [token, logprob, id0, logprob0, ...] into `out` and returns how many top entries it wrote.
+   * Sync; throws RangeError on bad params, a history id outside the row, non-finite logits or an
+   * `out` too short.
+   */
+  sampleToken(row: Float32Array, params: Float64Array, uniform: number, history: Int32Array, out: Float64Array): number;
+  /** The same output for a given token (forced or scored). Sync; throws RangeError likewise. */
+  scoreToken(row: Float32Array, token: number, topLogprobs: number, out: Float64Array): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -1,0 +1,117 @@
+/**
+ * What one decode step costs this engine as it carries more rows (one new token for each of that
+ * many sequences, at a short context): the curve that says how many parallel paths are nearly
+ * free on this machine and from where each extra one costs real time.
+ *
+ * Measured through the step loop, so a figure is what a scheduler waits for: the native step plus
+ * the loop's own work, from queueing the tokens to holding the logits. Steps shared with other
+ * requests' work count theirs too; measure while the model is otherwise idle for a clean curve.
+ */
+import type { NativeEngine } from '../native/binding.js';
+import type { KvAdmission } from './admission.js';
+import type { StepLoop } from './step-loop.js';
+
+export interface StepCost {
+  /** Rows per step, ascending. */
+  rows: number[];
+  /**
+   * Milliseconds of a decode step with `rows[i]` rows: the fastest of the timed steps, the figure
+   * least disturbed by other work on the machine.
+   */
+  ms: number[];
+  /** Context tokens each row's sequence held. */
+  contextTokens: number;
+  /** The kernels measured ('cpu-avx512', 'cuda-sm90', ...). */
+  backend: string;
+}
+
+export interface StepCostOptions {
+  /** Default [1, 2, 4, 8, 16]. */
+  rows?: number[];
+  /** Default 32. */
+  contextTokens?: number;
+  /** Timed steps per row count, after one untimed warm-up round. Default 9. */
+  repeats?: number;
+}
+
+/** What measureStepCost needs of a loaded model. */
+export interface StepCostTarget {
+  engine: NativeEngine;
+  loop: StepLoop;
+  admission: KvAdmission;
+  vocabSize: number;
+}
+
+/** The loop's owner id for the measurement's sequences: no request has a negative id. */
+const MEASUREMENT_OWNER = -1;
+
+/**
+ * Times decode steps of each row count on fresh sequences holding `contextTokens` tokens. The KV
+ * it needs is reserved through admission like a request's (it waits in the same queue), and every
+ * sequence is released at the end, on error too.
+ * @throws GenerationError KV_EXHAUSTED when the pool cannot hold the measurement, MODEL_DISPOSED.
+ */
+export async function measureStepCost(target: StepCostTarget, options: StepCostOptions = {}): Promise<StepCost> {
+  const rows = [...(options.rows ?? [1, 2, 4, 8, 16])].sort((a, b) => a - b);
+  const contextTokens = options.contextTokens ?? 32;
+  const repeats = options.repeats ?? 9;
+  if (rows.length === 0 || !rows.every((r) => Number.isInteger(r) && r > 0)) throw new RangeError(`stepCost rows must be positive integers, got ${rows}`);
+  if (!(Number.isInteger(contextTokens) && contextTokens > 0)) throw new RangeError(`stepCost contextTokens must be a positive integer, got ${contextTokens}`);
+  if (!(Number.isInteger(repeats) && repeats > 0)) throw new RangeError(`stepCost repeats must be a positive integer, got ${repeats}`);
+  const { engine, loop, admission, vocabSize } = target;
+  const width = rows[rows.length - 1];
+  const decodeSlots = rows.reduce((n, r) => n + r * (repeats + 1), 0);
+  const reservation = admission.reserve(width * contextTokens + decodeSlots, true);
+  const seqs: number[] = [];
+  try {
+    await reservation.granted;
+    for (let i = 0; i < width; i++) seqs.push(engine.createSequence());
+    const prompt = Array.from({ length: contextTokens }, (_, i) => (i * 7919) % vocabSize);
+    await Promise.all(seqs.map((seq) => loop.run(seq, prompt, prompt.map((_, i) => i), 'none', MEASUREMENT_OWNER)));
+    const next = seqs.map(() => contextTokens);
+    // Row counts take turns, so a change in the machine's load falls on all of them alike.
+    const times: number[][] = rows.map(() => []);
+    for (let rep = 0; rep <= repeats; rep++) {
+      for (const [k, r] of rows.entries()) {
+        const t0 = performance.now();
+        // Queued in one turn of the event loop, so the loop steps them together.
+        await Promise.all(seqs.slice(0, r).map((seq, i) => loop.run(seq, [next[i] % vocabSize], [next[i]++], 'last', MEASUREMENT_OWNER)));
+        if (rep > 0) times[k].push(performance.now() - t0);
+      }
+    }
+    const ms = times.map((t) => Math.min(...t));
+    return { rows, ms, contextTokens, backend: engine.backend };
+  } finally {
+    for (const seq of seqs) loop.release(seq);
+    reservation.release();
+  }
+}
+
+/**
+ * Milliseconds of a step with `rows` rows, read off `cost` linearly between measured row counts
+ * and along the last segment beyond them (the first measured figure below the first row count).
+ */
+export function stepMs(cost: StepCost, rows: number): number {
+  const { rows: xs, ms } = cost;
+  if (xs.length === 1 || rows <= xs[0]) return ms[0];
+  let i = 1;
+  while (i < xs.length - 1 && xs[i] < rows) i++;
+  const slope = (ms[i] - ms[i - 1]) / (xs[i] - xs[i - 1]);
+  return ms[i - 1] + slope * (rows - xs[i - 1]);
+}
+
+const measured = new Map<string, Promise<StepCost>>();
+
+/**
+ * The cost measured once per `key` (a model folder and kernel set) in this process; a failed
+ * measurement is not kept, so the next call tries again.
+ */
+export function cachedStepCost(key: string, measure: () => Promise<StepCost>): Promise<StepCost> {
+  let cost = measured.get(key);
+  if (!cost) {
+    cost = measure();
+    measured.set(key, cost);
+    cost.catch(() => measured.delete(key));
+  }
+  return cost;
+}

@@ -1,0 +1,66 @@
+/**
+ * model.stepCost(): a decode step's cost against the rows it carries, measured through the step
+ * loop with KV reserved like a request's and all of it given back; kept per model folder and
+ * kernel set. Timings are not asserted (a shared machine), only what the measurement must hold.
+ */
+import { lastValueFrom } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../src/model/load-model.js';
+import type { Model } from '../src/model/model.js';
+import { measureStepCost, stepMs, type StepCost } from '../src/engine/step-cost.js';
+import type { DoneEvent } from '../src/rx/events.js';
+import { tinyModel } from './support/models.js';
+
+describe('model.stepCost', () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 2048, threads: 1 });
+  });
+  afterAll(() => model.dispose());
+
+  it('times 1, 2, 4, 8 and 16 rows, gives every slot and reservation back, and is measured once', async () => {
+    const steps = model.loop.steps;
+    const cost = await model.stepCost();
+    expect(cost.rows).toEqual([1, 2, 4, 8, 16]);
+    expect(cost.ms).toHaveLength(5);
+    for (const ms of cost.ms) expect(ms > 0 && Number.isFinite(ms)).toBe(true);
+    expect(cost.backend).toBe(model.info.backend);
+    expect(cost.contextTokens).toBe(32);
+    // 16 sequences' prompts share one step; then a warm-up and 9 timed steps per row count.
+    expect(model.loop.steps - steps).toBe(1 + 5 * 10);
+    expect(model.kvStats().freeSlots).toBe(model.kvStats().totalSlots);
+    expect(model.kvStats().sequences).toBe(0);
+    expect(model.admissionStats().reservedSlots).toBe(0);
+    const again = model.loop.steps;
+    expect(await model.stepCost()).toBe(cost);
+    expect(model.loop.steps).toBe(again);
+  });
+
+  it('shares steps with a running request without disturbing it', async () => {
+    const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
+    const options = { raw: true, temperature: 0, maxTokens: 24, ignoreEos: true, multiverse: { enabled: false } } as const;
+    const alone = (await lastValueFrom(model.events('1 2 3', options))) as DoneEvent;
+    const [together] = await Promise.all([lastValueFrom(model.events('1 2 3', options)), measureStepCost(target, { rows: [3, 1], repeats: 2 })]);
+    expect((together as DoneEvent).tokenIds).toEqual(alone.tokenIds);
+    expect(model.kvStats().freeSlots).toBe(model.kvStats().totalSlots);
+  });
+
+  it('refuses what it cannot measure, and fails with the pool too small, leaving nothing behind', async () => {
+    const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
+    await expect(measureStepCost(target, { rows: [0] })).rejects.toThrow(/rows/);
+    await expect(measureStepCost(target, { contextTokens: 1.5 })).rejects.toThrow(/contextTokens/);
+    await expect(measureStepCost(target, { rows: [64], contextTokens: 64 })).rejects.toMatchObject({ code: 'KV_EXHAUSTED' });
+    expect(model.admissionStats().reservedSlots).toBe(0);
+  });
+});
+
+describe('stepMs', () => {
+  const cost: StepCost = { rows: [1, 2, 4, 8], ms: [1, 1.5, 2, 6], contextTokens: 32, backend: 'cpu-portable' };
+  it('reads the curve linearly between measured row counts and along its last segment beyond', () => {
+    expect(stepMs(cost, 1)).toBe(1);
+    expect(stepMs(cost, 3)).toBe(1.75);
+    expect(stepMs(cost, 6)).toBe(4);
+    expect(stepMs(cost, 16)).toBe(14);
+    expect(stepMs(cost, 0)).toBe(1);
+  });
+});
