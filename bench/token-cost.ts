@@ -14,9 +14,9 @@
  * Observable chain) is what is left.
  */
 import { lastValueFrom, mergeMap, range, toArray } from 'rxjs';
-import { loadModel } from '../src/model/load-model.js';
-import type { Model } from '../src/model/model.js';
-import { shippedModelDir } from '../src/model/shipped-models.js';
+import { loadModel } from '../src/facade/load-model.js';
+import type { Model } from '../src/facade/model.js';
+import { shippedModelDir } from '../src/facade/shipped-models.js';
 import { StreamingDetokenizer } from '../src/model/detokenizer.js';
 import { TagScanner } from '../src/multiverse/tag-scanner.js';
 import { Rng } from '../src/engine/rng.js';

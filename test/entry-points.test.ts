@@ -10,7 +10,7 @@ describe('package entry points', () => {
   it('multiverse-rx is the library: loading, operators, remote backends, no server, client or protocol', async () => {
     const names = await valuesOf('multiverse-rx');
     expect(names).toEqual(
-      ['GenerationApi', 'GenerationError', 'MULTIVERSE_TAGS', 'Model', 'ModelLoadError', 'OpenAiRemoteModel', 'bestOf', 'loadModel', 'mapBranch', 'mergeBranches', 'reduceBranches', 'remoteModel', 'shippedModelDir', 'toText', 'vote'].sort(),
+      ['GenerationApi', 'GenerationError', 'MULTIVERSE_TAGS', 'Model', 'ModelLoadError', 'OpenAiRemoteModel', 'bestOf', 'loadModel', 'mapBranch', 'mergeBranches', 'reduceBranches', 'remoteModel', 'shippedModelDir', 'stepMs', 'toText', 'vote'].sort(),
     );
   });
 

@@ -5,8 +5,8 @@
  */
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../src/model/load-model.js';
-import type { Model } from '../src/model/model.js';
+import { loadModel } from '../src/facade/load-model.js';
+import type { Model } from '../src/facade/model.js';
 import { measureStepCost, stepMs, type StepCost } from '../src/engine/step-cost.js';
 import type { DoneEvent } from '../src/rx/events.js';
 import { tinyModel } from './support/models.js';
