@@ -21,7 +21,7 @@ import type { SeqHandle } from '../engine/seq-handle.js';
 import { StopMatcher } from '../engine/stop.js';
 import { StreamingDetokenizer } from '../model/detokenizer.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, PathInfo } from '../rx/events.js';
+import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, PathInfo } from './events.js';
 import { parseOutlines, type Outline } from './outline.js';
 import { TagScanner, type TagMode } from './tag-scanner.js';
 import { encodeOpener } from './template.js';

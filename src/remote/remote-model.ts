@@ -18,7 +18,7 @@ import { defer, type Observable, type ObservableInput } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
 import { GenerationApi } from '../rx/generation-api.js';
-import type { GenerationEvent } from '../rx/events.js';
+import type { GenerationEvent } from '../multiverse/events.js';
 import type { GenerateInput } from '../rx/generate.js';
 import type { Node } from '../rx/session.js';
 import { stagesOf, type Stage } from '../rx/stages.js';

@@ -19,7 +19,7 @@
 import { GenerationError } from '../engine/errors.js';
 import { StopMatcher } from '../engine/stop.js';
 import { parseOutlines, type Outline } from '../multiverse/outline.js';
-import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, PathInfo } from '../rx/events.js';
+import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, PathInfo } from '../multiverse/events.js';
 import type { WireToken } from './completion-chunk.js';
 import type { CompletionsClient } from './completions-client.js';
 import { closingGoal, endingTag, goalsWithOutlines, type StructureTag } from './goals.js';
