@@ -295,7 +295,7 @@ describe('remoteModel against our server on loopback', () => {
       lastValueFrom(remote({ fetch: refusing }).events('hi', { maxTokens: 200, seed: SEED + 7 })).catch((e: unknown) => e),
       lastValueFrom(remote().events('hi', { maxTokens: 200, seed: SEED + 8 })),
     ]);
-    expect(failed).toMatchObject({ code: 'KV_EXHAUSTED' });
+    expect(failed).toMatchObject({ code: 'OVERLOADED' });
     expect((ok as DoneEvent).text).toContain('<Path>2: b b b</Path>');
     await expectFree();
   });
