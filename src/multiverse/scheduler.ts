@@ -17,7 +17,7 @@ import type { ResolvedOptions } from '../engine/generate-options.js';
 import { FORCED_TOKENS_SLACK, type RequestContext } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
 import { sampleToken, scoreToken, type SampledToken } from '../engine/sampler.js';
-import type { SeqHandle } from '../engine/seq-handle.js';
+import type { Sequence } from '../engine/sequence.js';
 import { StopMatcher } from '../engine/stop.js';
 import { StreamingDetokenizer } from '../model/detokenizer.js';
 import type { Tokenizer } from '../model/tokenizer.js';
@@ -42,7 +42,7 @@ export interface SchedulerContext {
 
 /** Where a sequence's decoding stopped: the sequence (a merge replaces the parent) and its last logits. */
 interface Ended {
-  seq: SeqHandle;
+  seq: Sequence;
   logits: Float32Array;
   truncated: boolean;
 }
@@ -79,7 +79,7 @@ export class MultiverseRun {
    * done event (branch = the sequence's path; tokenIds = what it added) and the sequence it ended
    * on: `start` itself, or the merge that replaced it when it forked (whose KV holds the paths).
    */
-  async continueFrom(start: SeqHandle, logits: Float32Array): Promise<{ done: DoneEvent; end: SeqHandle }> {
+  async continueFrom(start: Sequence, logits: Float32Array): Promise<{ done: DoneEvent; end: Sequence }> {
     const { request, options } = this.ctx;
     this.promptLength = start.nextPos;
     const startLength = start.history.length;
@@ -110,7 +110,7 @@ export class MultiverseRun {
    * Decodes `seq` from `logits` until its path closes (for a path: depth > 0) or the request
    * finishes, forking at every goal that qualifies.
    */
-  private async decode(seq: SeqHandle, logits: Float32Array, depth: number, detok: StreamingDetokenizer): Promise<Ended> {
+  private async decode(seq: Sequence, logits: Float32Array, depth: number, detok: StreamingDetokenizer): Promise<Ended> {
     const { options, tokenizer } = this.ctx;
     const inPath = depth > 0;
     const scanner = new TagScanner(this.ctx.tags);
@@ -165,14 +165,14 @@ export class MultiverseRun {
    * The outlines that get a path, or undefined when the goal is to be written sequentially. Waits
    * for the KV of the paths' worst case when running requests hold it (see engine/admission.ts).
    */
-  private async admit(seq: SeqHandle, outlines: Outline[], depth: number): Promise<Outline[] | undefined> {
+  private async admit(seq: Sequence, outlines: Outline[], depth: number): Promise<Outline[] | undefined> {
     const { options, request, contextLength } = this.ctx;
     const m = options.multiverse;
     if (!m.enabled || outlines.length === 0) return undefined;
     const paths = outlines.slice(0, m.maxPathsPerFork);
     const remaining = Math.min(options.maxTokens - (seq.nextPos - this.promptLength), contextLength - seq.nextPos);
     if (paths.length === 0 || depth >= m.maxDepth || remaining < m.forkMargin || !(await request.claimOrWait(this.forkSlots(paths.length, remaining)))) {
-      request.forksRefused++;
+      request.refuseFork();
       return undefined;
     }
     return paths;
@@ -190,14 +190,14 @@ export class MultiverseRun {
 
   /** Forks one path per outline, decodes them together, merges them and forces the conclusion opener. */
   private async fork(
-    parent: SeqHandle,
+    parent: Sequence,
     parentLogits: Float32Array,
     outlines: Outline[],
     dropped: number,
     depth: number,
     goal: string,
     detok: StreamingDetokenizer,
-  ): Promise<{ seq: SeqHandle; logits: Float32Array }> {
+  ): Promise<{ seq: Sequence; logits: Float32Array }> {
     const { options, tokenizer, tags, emit } = this.ctx;
     const children = parent.fork(outlines.length);
     const infos: PathInfo[] = children.map((c, i) => ({ branch: c.branch, label: outlines[i].label, outline: outlines[i].text }));
@@ -229,7 +229,7 @@ export class MultiverseRun {
   }
 
   /** A path ended early (let go by its subscriber, or an end-of-sequence): close it with a forced `</Path>` so the transcript stays well formed. */
-  private async closePath(seq: SeqHandle, logits: Float32Array, detok: StreamingDetokenizer): Promise<Ended> {
+  private async closePath(seq: Sequence, logits: Float32Array, detok: StreamingDetokenizer): Promise<Ended> {
     const close = this.ctx.tokenizer.encode('</Path>', { addSpecialTokens: false });
     const after = await this.force(seq, close, close.map((_, i) => seq.nextPos + i), logits, detok);
     return { seq, logits: after, truncated: true };
@@ -239,7 +239,7 @@ export class MultiverseRun {
    * Steps forced tokens (an opener) and emits them, scored by the logits before each: `before` for
    * the first, the opener's own rows for the rest. Resolves with the logits after the last.
    */
-  private async force(seq: SeqHandle, tokens: number[], positions: number[], before: Float32Array, detok: StreamingDetokenizer): Promise<Float32Array> {
+  private async force(seq: Sequence, tokens: number[], positions: number[], before: Float32Array, detok: StreamingDetokenizer): Promise<Float32Array> {
     const vocab = this.ctx.vocabSize;
     const rows = await seq.feed(tokens, 'all', positions);
     tokens.forEach((token, i) => {
@@ -249,7 +249,7 @@ export class MultiverseRun {
     return rows.subarray((tokens.length - 1) * vocab);
   }
 
-  private pick(seq: SeqHandle, logits: Float32Array, generated: number): SampledToken {
+  private pick(seq: Sequence, logits: Float32Array, generated: number): SampledToken {
     const { options } = this.ctx;
     const forced = options.pickToken?.({ branch: seq.branch, logits, generated });
     if (forced !== undefined) {
@@ -262,8 +262,8 @@ export class MultiverseRun {
     return sampleToken(logits, options.sampling, seq.rng, history);
   }
 
-  private emitToken(seq: SeqHandle, t: SampledToken, position: number, text: string, forced: boolean): void {
-    this.ctx.request.totalTokens++;
+  private emitToken(seq: Sequence, t: SampledToken, position: number, text: string, forced: boolean): void {
+    this.ctx.request.countToken();
     this.produced++;
     seq.text.push(text);
     this.ctx.emit({
@@ -279,7 +279,7 @@ export class MultiverseRun {
   }
 
   /** Ends the request when the next token (after `pending` not yet stepped) would break a limit. */
-  private checkLimits(seq: SeqHandle, pending = 0): void {
+  private checkLimits(seq: Sequence, pending = 0): void {
     const { options, contextLength } = this.ctx;
     const next = seq.nextPos + pending;
     const limit: FinishLimit | undefined =

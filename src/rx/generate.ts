@@ -33,7 +33,7 @@ export function requestEvents(
   return new Observable<GenerationEvent>((subscriber) => {
     let cancelled = false;
     const cancelledBranches = new Set<string>();
-    const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+    const request = new RequestContext(model.loop);
 
     const start = async () => {
       if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');

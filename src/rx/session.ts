@@ -14,7 +14,7 @@ import { GenerationError } from '../engine/errors.js';
 import type { GenerateOptions, ResolvedOptions } from '../engine/generate-options.js';
 import { FORCED_TOKENS_SLACK, RequestContext, stretchSlots } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
-import type { SeqHandle } from '../engine/seq-handle.js';
+import type { Sequence } from '../engine/sequence.js';
 import type { Model } from '../model/model.js';
 import type { DoneEvent, ForkEvent, JoinEvent, TokenEvent } from './events.js';
 import { BranchOutlet } from './branch-outlet.js';
@@ -99,7 +99,7 @@ interface SessionContext {
 class SessionNode implements Node {
   constructor(
     private readonly s: SessionContext,
-    /** @internal */ readonly seq: SeqHandle,
+    /** @internal */ readonly seq: Sequence,
   ) {}
 
   get branch(): string {
@@ -141,7 +141,7 @@ class SessionNode implements Node {
   }
 
   /** Starts decoding one branch in the background and returns its handle. */
-  private startBranch(child: SeqHandle, index: number, logits: Float32Array, prompt: string | undefined, resolved: ResolvedOptions): Branch {
+  private startBranch(child: Sequence, index: number, logits: Float32Array, prompt: string | undefined, resolved: ResolvedOptions): Branch {
     const { model, request } = this.s;
     let cancelled = false;
     const outlet = new BranchOutlet({ branch: child.branch, index, ...(prompt !== undefined ? { prompt } : {}), parent: this }, () => (cancelled = true));
@@ -168,7 +168,7 @@ class SessionNode implements Node {
 export function session<T>(model: Model, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
   return new Observable<T>((subscriber) => {
     let closed = false;
-    const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+    const request = new RequestContext(model.loop);
     const s: SessionContext = { model, request, options, closed: () => closed };
     let inner: { unsubscribe(): void } | undefined;
     (async () => {
