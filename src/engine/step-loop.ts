@@ -15,6 +15,9 @@ import type { LogitsRequest, NativeEngine, StepItem } from '../native/binding.js
 import { GenerationError } from './errors.js';
 import type { SequenceEngine } from './sequence.js';
 
+/** The part of the native engine the step loop drives (tests pass a fake). */
+export type StepEngine = Pick<NativeEngine, 'step' | 'kvStats' | 'createSequence' | 'fork' | 'merge' | 'release' | 'sequenceLength'>;
+
 export interface StepLoopOptions {
   /** Upper bound on tokens in one native step (decode tokens plus prefill chunks). */
   maxStepTokens: number;
@@ -47,7 +50,7 @@ export class StepLoop implements SequenceEngine {
   tokensStepped = 0;
 
   constructor(
-    private readonly engine: NativeEngine,
+    private readonly engine: StepEngine,
     readonly vocabSize: number,
     private readonly options: StepLoopOptions,
   ) {}
