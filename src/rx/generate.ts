@@ -12,7 +12,7 @@ import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
-import { MultiverseRun, type SchedulerContext } from '../multiverse/scheduler.js';
+import { MultiverseRun, type SchedulerContext } from '../multiverse/native-executor.js';
 import type { GenerationEvent } from './events.js';
 
 /** Chat messages, a string (chat template unless `raw`), or token ids. */
