@@ -134,7 +134,12 @@ export class Sequence {
     const t0 = performance.now();
     const ids = this.engine.fork(this.id, n);
     this.owner.forked(performance.now() - t0, (n - 1) * this.length);
-    return ids.map((id, i) => new Sequence(this.owner, this.engine, id, `${this.branch}/${i}`, this.next, streams.derive(i), this.history.fork(), this.text.fork()));
+    return ids.map((id, i) => {
+      const child = new Sequence(this.owner, this.engine, id, `${this.branch}/${i}`, this.next, streams.derive(i), this.history.fork(), this.text.fork());
+      // A child's first token is drawn from where the parent stands.
+      child.logitsAfterLast = this.logitsAfterLast;
+      return child;
+    });
   }
 
   /**

@@ -152,9 +152,9 @@ export class ChatSession {
         const slots = tokens.length + stretchSlots(start.nextPos + tokens.length, resolved.maxTokens, ctx);
         await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
         if (cancelled) return;
-        const logits = await start.feed(tokens, 'last');
+        await start.feed(tokens, 'last');
         const run = multiverseRun(model, request, resolved, { emit: (e) => subscriber.next(e), cancelled: () => cancelled });
-        const { done, end } = await run.continueFrom(start, logits);
+        const { done, end } = await run.continueFrom(start);
         if (cancelled) return;
         // The answer's last token may be deferred; the next turn continues after it.
         await end.settle();

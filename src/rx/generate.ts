@@ -12,7 +12,10 @@ import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import type { Model } from '../model/model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
-import { MultiverseRun, type SchedulerContext } from '../multiverse/native-executor.js';
+import { Rng } from '../engine/rng.js';
+import type { Sequence } from '../engine/sequence.js';
+import { nativePlan, type NativeRunContext } from '../multiverse/native-executor.js';
+import type { MultiversePlan } from '../multiverse/plan.js';
 import type { GenerationEvent } from './events.js';
 
 /** Chat messages, a string (chat template unless `raw`), or token ids. */
@@ -50,9 +53,11 @@ export function requestEvents(
         cancelled: () => cancelled,
         branchCancelled: (branch) => [...cancelledBranches].some((b) => branch === b || branch.startsWith(`${b}/`)),
       });
-      const done = await run.run(prompt);
+      const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
+      await root.feed(prompt, 'last');
+      const { done } = await run.continueFrom(root);
       request.releaseAll();
-      if (done) {
+      if (!cancelled) {
         subscriber.next(done);
         subscriber.complete();
       }
@@ -70,14 +75,14 @@ export function requestEvents(
   });
 }
 
-/** The Multiverse scheduler for one request of `model`: what it emits to and how it learns of cancellations. */
+/** The Multiverse plan of one run on `model`'s engine: what it emits to and how it learns of cancellations. */
 export function multiverseRun(
   model: Model,
   request: RequestContext,
   options: ResolvedOptions,
-  hooks: Pick<SchedulerContext, 'emit' | 'cancelled'> & Partial<Pick<SchedulerContext, 'branchCancelled'>>,
-): MultiverseRun {
-  return new MultiverseRun({
+  hooks: Pick<NativeRunContext, 'emit' | 'cancelled'> & Partial<Pick<NativeRunContext, 'branchCancelled'>>,
+): MultiversePlan<Sequence> {
+  return nativePlan({
     request,
     tokenizer: model.tokenizer,
     tags: model.tagMode,

@@ -147,12 +147,11 @@ class SessionNode implements Node {
     const outlet = new BranchOutlet({ branch: child.branch, index, ...(prompt !== undefined ? { prompt } : {}), parent: this }, () => (cancelled = true));
     const run = multiverseRun(model, request, resolved, { emit: (e) => outlet.push(e), cancelled: () => cancelled || this.s.closed() });
     const go = async () => {
-      let start = logits;
       if (prompt !== undefined) {
         const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false });
-        if (ids.length > 0) start = await child.feed(ids, 'last');
+        if (ids.length > 0) await child.feed(ids, 'last');
       }
-      const { done, end } = await run.continueFrom(child, start);
+      const { done, end } = await run.continueFrom(child);
       // A branch that forked ends on the merge, whose KV holds its paths: that is where it stands.
       outlet.end(done, new SessionNode(this.s, end));
     };
