@@ -8,7 +8,7 @@ import { Observable } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { GenerationEvent } from '../multiverse/events.js';
 import type { GenerateInput } from '../rx/generate.js';
-import { RemoteRun } from './scheduler.js';
+import { RemoteRun } from './executor.js';
 import { RemoteSequence } from './sequence.js';
 import { prepareRequest, type RemoteSetup } from './setup.js';
 

@@ -26,7 +26,7 @@ import { CompletionsClient } from './completions-client.js';
 import { remoteEvents } from './events.js';
 import type { RemoteModelOptions } from './options.js';
 import { chatml } from './prompt.js';
-import type { RemoteRun } from './scheduler.js';
+import type { RemoteRun } from './executor.js';
 import { remoteSession } from './session.js';
 import type { RemoteSetup } from './setup.js';
 

@@ -14,7 +14,7 @@ import type { GenerateInput } from '../rx/generate.js';
 import type { Branch, ForkSpec, Node } from '../rx/session.js';
 import { BranchOutlet } from '../rx/branch-outlet.js';
 import { resolveRemoteOptions, type RemoteRequestOptions } from './options.js';
-import { RemoteRun } from './scheduler.js';
+import { RemoteRun } from './executor.js';
 import type { RequestSeeds } from './seeds.js';
 import { RemoteSequence } from './sequence.js';
 import { prepareRequest, type RemoteSetup } from './setup.js';
