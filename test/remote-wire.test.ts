@@ -53,6 +53,8 @@ describe('remoteModel over the wire', () => {
     const sampled = events.filter((e): e is TokenEvent => e.type === 'token' && !e.forced);
     expect(sampled.every((t) => t.tokenId === -1 && Number.isNaN(t.logprob))).toBe(true);
     expect(done.usage.completionTokens).toBe(events.filter((e: GenerationEvent) => e.type === 'token').length);
+    // The transcript holds one id per token event, the paths' in merge order.
+    expect(done.tokenIds).toHaveLength(done.usage.completionTokens);
   });
 
   it('ends a run at its timeout and aborts the request a silent server holds', async () => {
