@@ -3,8 +3,7 @@
  * arrives without text is held until text follows, because the last of them may carry a stop
  * string the server dropped from the text: the scheduler writes the tag back onto it.
  */
-import type { CompletionChunk, WireToken } from './completion-chunk.js';
-import type { CompletionRequest, CompletionsClient } from './completions-client.js';
+import type { CompletionChunk, CompletionRequest, CompletionsClient, WireToken } from './completions-client.js';
 
 /** A token whose id and logprob the server did not report. */
 export const UNKNOWN_TOKEN: WireToken = { tokenId: -1, logprob: NaN };
