@@ -72,4 +72,4 @@ export { connect, type ConnectOptions, type RemoteModel } from './client/connect
 export type { GenerationBackend } from './rx/backend.js';
 export { remoteModel, OpenAiRemoteModel } from './remote/remote-model.js';
 export type { RemoteModelOptions } from './remote/options.js';
-export type { ChatTemplate } from './remote/prompt.js';
+export type { ChatTemplate } from './remote/options.js';

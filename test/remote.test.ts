@@ -34,7 +34,7 @@ import {
   type MultiverseServer,
   type RemoteModelOptions,
 } from '../src/index.js';
-import { requestSeed } from '../src/remote/seeds.js';
+import { requestSeed } from '../src/remote/setup.js';
 import { flatTokens, forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
 import { NESTED } from './support/nested-transcript.js';

@@ -18,11 +18,10 @@ import type { Cursor, Executor, RunState, StretchEnd } from '../multiverse/execu
 import { MultiversePlan } from '../multiverse/plan.js';
 import type { CompletionsClient, WireToken } from './completions-client.js';
 import { closingGoal, endingTag, goalsWithOutlines, type StructureTag } from './goals.js';
-import { InFlight } from './in-flight.js';
 import type { RemoteRequestOptions } from './options.js';
-import type { RequestSeeds } from './seeds.js';
+import type { RequestSeeds } from './setup.js';
 import type { RemoteSequence } from './sequence.js';
-import { streamTokens, UNKNOWN_TOKEN, type StreamEnd } from './token-stream.js';
+import { InFlight, streamTokens, UNKNOWN_TOKEN, type StreamEnd } from './token-stream.js';
 
 export interface RemoteRunContext {
   client: CompletionsClient;

@@ -7,7 +7,10 @@
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
-import type { ChatTemplate } from './prompt.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+
+/** Renders chat messages into the prompt text, the assistant's turn opened. */
+export type ChatTemplate = (messages: readonly ChatMessage[]) => string;
 
 export interface RemoteModelOptions {
   /** Sent as `Authorization: Bearer KEY`. */

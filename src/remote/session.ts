@@ -14,7 +14,7 @@ import type { GenerateInput } from '../rx/generate.js';
 import { runSession, type BranchRun, type Node, type SessionBackend } from '../rx/session.js';
 import { RemoteRun } from './executor.js';
 import { resolveRemoteOptions, type RemoteRequestOptions } from './options.js';
-import type { RequestSeeds } from './seeds.js';
+import type { RequestSeeds } from './setup.js';
 import { RemoteSequence } from './sequence.js';
 import { prepareRequest, type RemoteSetup } from './setup.js';
 
