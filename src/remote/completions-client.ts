@@ -18,7 +18,7 @@ import type { RemoteModelOptions } from './options.js';
 /** What the client takes of remoteModel's options. */
 export type CompletionsClientOptions = Pick<RemoteModelOptions, 'apiKey' | 'model' | 'fetch' | 'extraBody'>;
 
-/** One completion request: the prompt text and the per-request fields the scheduler decides. */
+/** One completion request: the prompt text and the per-request fields the plan decides. */
 export interface CompletionRequest {
   prompt: string;
   maxTokens: number;

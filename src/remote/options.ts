@@ -1,6 +1,6 @@
 /**
  * Options of the remote backend: how remoteModel() is configured, and how one request's
- * GenerateOptions split into what the scheduler enforces (limits, Multiverse guards, stop strings,
+ * GenerateOptions split into what the Multiverse plan enforces (limits, Multiverse guards, stop strings,
  * seed: resolved and checked exactly as the embedded engine does) and what each HTTP request
  * carries (sampling fields, in the wire names OpenAI, vLLM and SGLang use).
  */

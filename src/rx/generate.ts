@@ -1,7 +1,7 @@
 /**
  * The cold Observable behind Model.events(): subscribing tokenizes the input, reserves its KV
  * (waiting in the admission queue when the pool is taken) and runs the request through the
- * Multiverse scheduler on the shared step loop; unsubscribing cancels it and releases
+ * Multiverse plan on the shared step loop; unsubscribing cancels it and releases
  * all of its KV at once. Errors arrive as GenerationError through `subscriber.error`, after the
  * request's KV was released.
  */
