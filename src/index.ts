@@ -52,4 +52,4 @@ export type { BranchNode, ForkNode } from './rx/branch-tree.js';
 export type { GenerationBackend } from './rx/backend.js';
 export { remoteModel, OpenAiRemoteModel } from './remote/remote-model.js';
 export type { RemoteModelOptions } from './remote/options.js';
-export type { ChatTemplate } from './remote/prompt.js';
+export type { ChatTemplate } from './remote/options.js';

@@ -27,20 +27,6 @@ const SIDE = new Set(['tasks', 'curator', 'testkit']);
 const SIDE_MAX_RANK = 6;
 const SIDE_USERS = new Set(['cli']);
 
-/**
- * TEMPORARY: arrows inside files that the plan helper's branch of issue 11 rewrites (the
- * `Sequence` object replaces request-context/seq-handle, the events move to multiverse/, one
- * session). The coordinator removes this list when merging that branch; the last test fails once
- * an arrow listed here is gone. Never add to it to make a new import pass.
- */
-const PENDING_PLAN_MERGE: ReadonlySet<string> = new Set([
-  'engine/request-context.ts -> engine/seq-handle.ts',
-  'engine/seq-handle.ts -> engine/request-context.ts',
-  'rx/branch-outlet.ts -> rx/session.ts',
-  'rx/session.ts -> rx/branch-outlet.ts',
-  'multiverse/scheduler.ts -> rx/events.ts',
-]);
-
 const SRC = path.resolve('src');
 
 function tsFiles(dir: string): string[] {
@@ -144,7 +130,6 @@ function circles(graph: Graph): string[][] {
 
 describe('import graph of src/', () => {
   const graph = importGraph();
-  const pending = (from: string, to: string): boolean => PENDING_PLAN_MERGE.has(`${from} -> ${to}`);
 
   it('reads imports of every kind', () => {
     const text = [
@@ -183,10 +168,7 @@ describe('import graph of src/', () => {
   });
 
   it('has no import circle', () => {
-    const withoutPending: Graph = new Map(
-      [...graph].map(([from, targets]) => [from, targets.filter((to) => !pending(from, to))]),
-    );
-    expect(circles(withoutPending).map((c) => c.join(' <-> '))).toEqual([]);
+    expect(circles(graph).map((c) => c.join(' <-> '))).toEqual([]);
   });
 
   it('imports only from its own layer or a lower one', () => {
@@ -194,14 +176,9 @@ describe('import graph of src/', () => {
     for (const [from, targets] of graph) {
       for (const to of targets) {
         const why = layerViolation(from, to);
-        if (why !== undefined && !pending(from, to)) upward.push(`${from} -> ${to} (${why})`);
+        if (why !== undefined) upward.push(`${from} -> ${to} (${why})`);
       }
     }
     expect(upward).toEqual([]);
-  });
-
-  it('lists only pending arrows that still exist', () => {
-    const existing = new Set([...graph].flatMap(([from, targets]) => targets.map((to) => `${from} -> ${to}`)));
-    expect([...PENDING_PLAN_MERGE].filter((arrow) => !existing.has(arrow))).toEqual([]);
   });
 });

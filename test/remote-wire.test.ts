@@ -53,6 +53,8 @@ describe('remoteModel over the wire', () => {
     const sampled = events.filter((e): e is TokenEvent => e.type === 'token' && !e.forced);
     expect(sampled.every((t) => t.tokenId === -1 && Number.isNaN(t.logprob))).toBe(true);
     expect(done.usage.completionTokens).toBe(events.filter((e: GenerationEvent) => e.type === 'token').length);
+    // The transcript holds one id per token event, the paths' in merge order.
+    expect(done.tokenIds).toHaveLength(done.usage.completionTokens);
   });
 
   it('ends a run at its timeout and aborts the request a silent server holds', async () => {
@@ -73,12 +75,25 @@ describe('remoteModel over the wire', () => {
         (e: unknown) => (e instanceof GenerationError ? e.code : e),
       );
     expect(await codeOf(401)).toBe('INVALID_REQUEST');
-    expect(await codeOf(429, { error: { message: 'slow down', type: 'rate_limit_error' } })).toBe('KV_EXHAUSTED');
+    // 429 is "at capacity, retry later" (docs/protocol.md: OVERLOADED), unless the body names the engine's code.
+    expect(await codeOf(429, { error: { message: 'slow down', type: 'rate_limit_error' } })).toBe('OVERLOADED');
+    expect(await codeOf(429, { error: { message: 'too big', type: 'rate_limit_error', code: 'KV_EXHAUSTED' } })).toBe('KV_EXHAUSTED');
+    expect(await codeOf(429, { error: { message: 'queue full', type: 'rate_limit_error', code: 'OVERLOADED' } })).toBe('OVERLOADED');
     expect(await codeOf(500)).toBe('ENGINE_ERROR');
     expect(await codeOf(503)).toBe('ENGINE_ERROR');
     expect(await codeOf(400, { error: { message: 'too long', code: 'context_length_exceeded' } })).toBe('CONTEXT_OVERFLOW');
     expect(await codeOf(400, { object: 'error', message: "This model's maximum context length is 4096 tokens" })).toBe('CONTEXT_OVERFLOW');
     expect(await codeOf(400, { error: { message: 'bad temperature' } })).toBe('INVALID_REQUEST');
+  });
+
+  it('maps a rate limit sent inside a stream to OVERLOADED, and our server’s own code to itself', async () => {
+    const codeOf = (error: object) =>
+      lastValueFrom(remoteModel('http://127.0.0.1:9/v1', { model: 'm', fetch: async () => sse([{ choices: [{ index: 0, text: 'a' }] }, { error }]) }).events('q')).catch(
+        (e: unknown) => (e instanceof GenerationError ? e.code : e),
+      );
+    expect(await codeOf({ message: 'slow down', type: 'rate_limit_error' })).toBe('OVERLOADED');
+    expect(await codeOf({ message: 'pool', type: 'rate_limit_error', code: 'KV_EXHAUSTED' })).toBe('KV_EXHAUSTED');
+    expect(await codeOf({ message: 'boom', type: 'server_error' })).toBe('ENGINE_ERROR');
   });
 
   it('refuses what cannot travel as text: token ids and pickToken', async () => {

@@ -17,7 +17,7 @@ import { filter, lastValueFrom, mergeMap, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bestOf, GenerationError, loadModel, mapBranch, mergeBranches, reduceBranches, remoteModel, vote, type DoneEvent, type GenerateOptions, type ForkEvent, type GenerationEvent, type JoinEvent, type Model, type RemoteModelOptions } from '../src/index.js';
 import { createServer, type MultiverseServer } from '../src/server/index.js';
-import { requestSeed } from '../src/remote/seeds.js';
+import { requestSeed } from '../src/remote/setup.js';
 import { flatTokens, forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
 import { NESTED } from './support/nested-transcript.js';
@@ -278,7 +278,7 @@ describe('remoteModel against our server on loopback', () => {
       lastValueFrom(remote({ fetch: refusing }).events('hi', { maxTokens: 200, seed: SEED + 7 })).catch((e: unknown) => e),
       lastValueFrom(remote().events('hi', { maxTokens: 200, seed: SEED + 8 })),
     ]);
-    expect(failed).toMatchObject({ code: 'KV_EXHAUSTED' });
+    expect(failed).toMatchObject({ code: 'OVERLOADED' });
     expect((ok as DoneEvent).text).toContain('<Path>2: b b b</Path>');
     await expectFree();
   });

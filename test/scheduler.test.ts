@@ -3,9 +3,9 @@
  * the exact fork/merge sequence of a transcript nested three levels deep, its positions and every
  * token's logits against one dense pass under the Multiverse mask; then the guards and limits.
  */
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, mergeMap, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type DoneEvent, type GenerationEvent, type Model } from '../src/index.js';
+import { loadModel, mergeBranches, type DoneEvent, type GenerationEvent, type Model, type TokenEvent } from '../src/index.js';
 import { multiverseLayout } from '../src/multiverse/attention.js';
 import { resolveTagIds } from '../src/multiverse/tags.js';
 import { denseForward } from './reference/dense-forward.js';
@@ -96,6 +96,53 @@ describe('the Multiverse scheduler', () => {
     expect(d.stats.forks).toBe(3);
     expect(d.stats.merges).toBe(3);
     expect(d.stats.kvSlotsSaved).toBeGreaterThan(0);
+    await expectFree();
+  });
+
+  it('keeps the KV in merge order: the final sequence holds the transcript at its Multiverse positions', async () => {
+    // What each native sequence holds when the step loop releases it, read from the KV pool itself.
+    const held = new Map<number, number[]>();
+    const release = model.loop.release;
+    model.loop.release = (seq: number) => {
+      held.set(seq, [...model.engine.sequencePositions(seq)]);
+      release.call(model.loop, seq);
+    };
+    try {
+      const events = await collect(model, { pickToken: forceScripts(model, NESTED, eos).pickToken, maxTokens: 400 });
+      const d = done(events);
+      expect(d.finishReason).toBe('stop');
+      const tags = resolveTagIds((t) => model.tokenizer.tokenId(t))!;
+      const layout = multiverseLayout([...PROMPT, ...d.tokenIds], tags);
+      // The root's last continuation holds every token (the end-of-sequence is never stepped):
+      // paths in label order, each path's opener at its fork's position, each conclusion after the longest path.
+      const longest = [...held.values()].reduce((a, b) => (b.length > a.length ? b : a));
+      expect(longest).toEqual(layout.positions);
+    } finally {
+      model.loop.release = release;
+    }
+    await expectFree();
+  });
+
+  it('continues a session merge at the largest next position among its branches, the longest given first', async () => {
+    // The continuation forks from node '0' again, so it is '0/0' and replays that script.
+    const forcing = forceScripts(model, { '0/0': ' a b c d', '0/1': ' e' }, eos);
+    const branchTokens: TokenEvent[] = [];
+    const continuation = await lastValueFrom(
+      model.session(PROMPT, { pickToken: forcing.pickToken, maxTokens: 16 }, (root) =>
+        root.fork(2).pipe(
+          tap((branch) => branch.tokens$.subscribe((t) => branchTokens.push(t))),
+          mergeBranches(),
+          mergeMap((merged) => merged.generate()),
+          mergeMap((branch) => branch.tokens$),
+          toArray(),
+        ),
+      ),
+    );
+    const lastPosition = (branch: string) => Math.max(...branchTokens.filter((t) => t.branch === branch).map((t) => t.position));
+    expect(lastPosition('0/0')).toBeGreaterThan(lastPosition('0/1'));
+    // Both branches start right after the prompt; the continuation right after the longer one.
+    expect(branchTokens.filter((t) => t.branch !== '0/0' || t.position === PROMPT.length).map((t) => t.position)).toEqual([PROMPT.length, PROMPT.length]);
+    expect(continuation.map((t) => t.position)).toEqual(continuation.map((_, i) => lastPosition('0/0') + 1 + i));
     await expectFree();
   });
 

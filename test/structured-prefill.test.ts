@@ -58,7 +58,7 @@ describe('structured prefill and score', () => {
   };
 
   const prefill = async (tokens: number[], tagIds: MultiverseTagIds | undefined = tags, m = model) => {
-    const request = new RequestContext(m.loop, m.engine, m.checkpoint.config.vocabSize);
+    const request = new RequestContext(m.loop);
     return { request, result: await prefillStructured(request, tokens, tagIds, Rng.fromSeed(1)) };
   };
 

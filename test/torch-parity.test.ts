@@ -55,7 +55,7 @@ async function compare(model: Model, ids: number[]): Promise<number> {
   const layout = multiverseLayout(ids, tags);
   const vocab = model.checkpoint.config.vocabSize;
   const reference = torchLogits(model.info.dir, ids, layout.positions, layout.visible, vocab);
-  const request = new RequestContext(model.loop, model.engine, vocab);
+  const request = new RequestContext(model.loop);
   try {
     const pre = await prefillStructured(request, ids, tags, Rng.fromSeed(1));
     expect(pre.positions).toEqual(layout.positions);

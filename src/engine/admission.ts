@@ -1,7 +1,7 @@
 /**
  * KV admission (DESIGN.md §2): before its first step a request reserves the KV slots its worst case
  * needs, or waits in a bounded FIFO queue until reservations leave room for it. Reservations never
- * add up to more than the pool, and a request steps no more tokens than it reserved (SeqHandle
+ * add up to more than the pool, and a request steps no more tokens than it reserved (Sequence
  * charges every token), so a step never finds the pool full: a stream that has started is never
  * failed for lack of KV.
  *

@@ -2,13 +2,11 @@
  * Everything one generation request holds: its live sequences (so cancellation and errors free all
  * of its KV), its owner id in the step loop (the unit of fairness), and its counters.
  */
-import type { NativeEngine } from '../native/binding.js';
 import type { KvAdmission, Reservation } from './admission.js';
 import { GenerationError } from './errors.js';
-import { SeqHandle } from './seq-handle.js';
-import type { StepLoop } from './step-loop.js';
-import { SharedList } from './shared-list.js';
 import type { Rng } from './rng.js';
+import { Sequence, type SequenceEngine, type SequenceOwner } from './sequence.js';
+import { SharedList } from './shared-list.js';
 
 /** Per-request measurements, reported with the done event. */
 export interface RequestStats {
@@ -44,14 +42,14 @@ export function stretchSlots(from: number, maxTokens: number, contextLength: num
 
 let nextRequestId = 1;
 
-export class RequestContext {
+export class RequestContext implements SequenceOwner {
   readonly id = nextRequestId++;
-  readonly live = new Set<SeqHandle>();
-  totalTokens = 0;
-  kvSlotsSaved = 0;
-  forksRefused = 0;
-  readonly forkLatencyMs: number[] = [];
-  readonly mergeLatencyMs: number[] = [];
+  private readonly live = new Set<Sequence>();
+  private totalTokens = 0;
+  private kvSlotsSaved = 0;
+  private forksRefused = 0;
+  private readonly forkLatencyMs: number[] = [];
+  private readonly mergeLatencyMs: number[] = [];
   /** The request's KV reservation; without one (internal callers) nothing is charged. */
   private reservation?: Reservation;
   /** Reserved slots set aside for planned branches not forked yet (a session's `n`). */
@@ -59,14 +57,44 @@ export class RequestContext {
   private ended = false;
 
   constructor(
-    readonly loop: StepLoop,
-    readonly engine: NativeEngine,
-    readonly vocabSize: number,
+    /** The engine as sequences reach it: the step loop. */
+    private readonly engine: SequenceEngine & { create(): number },
   ) {}
 
   /** A new empty sequence for this request. */
-  createSequence(branch: string, rng: Rng): SeqHandle {
-    return new SeqHandle(this, this.engine.createSequence(), branch, 0, rng, SharedList.of<number>([]), SharedList.of<string>([]));
+  createSequence(branch: string, rng: Rng): Sequence {
+    return new Sequence(this, this.engine, this.engine.create(), branch, 0, rng, SharedList.of<number>([]), SharedList.of<string>([]));
+  }
+
+  /** A token was emitted (sampled or forced), on any branch. */
+  countToken(): void {
+    this.totalTokens++;
+  }
+
+  /** A goal with outlines was written sequentially (depth, budget or KV guard). */
+  refuseFork(): void {
+    this.forksRefused++;
+  }
+
+  /** @internal SequenceOwner */
+  track(seq: Sequence): void {
+    this.live.add(seq);
+  }
+
+  /** @internal SequenceOwner */
+  untrack(seq: Sequence): void {
+    this.live.delete(seq);
+  }
+
+  /** @internal SequenceOwner */
+  forked(ms: number, slotsSaved: number): void {
+    this.forkLatencyMs.push(ms);
+    this.kvSlotsSaved += slotsSaved;
+  }
+
+  /** @internal SequenceOwner */
+  merged(ms: number): void {
+    this.mergeLatencyMs.push(ms);
   }
 
   /**
@@ -123,11 +151,11 @@ export class RequestContext {
   }
 
   /**
-   * A handle in this request on a native sequence the caller hands over (a chat turn takes a fork
+   * A sequence of this request on a native sequence the caller hands over (a chat turn takes a fork
    * of the conversation's held sequence): it continues at `nextPos` with `history` behind it.
    */
-  adoptSequence(id: number, branch: string, nextPos: number, rng: Rng, history: SharedList<number>): SeqHandle {
-    return new SeqHandle(this, id, branch, nextPos, rng, history, SharedList.of<string>([]));
+  adoptSequence(id: number, branch: string, nextPos: number, rng: Rng, history: SharedList<number>): Sequence {
+    return new Sequence(this, this.engine, id, branch, nextPos, rng, history, SharedList.of<string>([]));
   }
 
   /** Releases every sequence the request still holds, then its reservation (cancel, error, or the end). Idempotent. */

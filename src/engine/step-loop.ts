@@ -13,6 +13,10 @@
  */
 import type { LogitsRequest, NativeEngine, StepItem } from '../native/binding.js';
 import { GenerationError } from './errors.js';
+import type { SequenceEngine } from './sequence.js';
+
+/** The part of the native engine the step loop drives (tests pass a fake). */
+export type StepEngine = Pick<NativeEngine, 'step' | 'kvStats' | 'createSequence' | 'fork' | 'merge' | 'release' | 'sequenceLength'>;
 
 export interface StepLoopOptions {
   /** Upper bound on tokens in one native step (decode tokens plus prefill chunks). */
@@ -34,7 +38,7 @@ interface Job {
   reject(err: Error): void;
 }
 
-export class StepLoop {
+export class StepLoop implements SequenceEngine {
   /** Queued jobs by sequence id (one per sequence), in submission order. */
   private readonly queue = new Map<number, Job>();
   private inFlight = false;
@@ -46,8 +50,8 @@ export class StepLoop {
   tokensStepped = 0;
 
   constructor(
-    private readonly engine: NativeEngine,
-    private readonly vocabSize: number,
+    private readonly engine: StepEngine,
+    readonly vocabSize: number,
     private readonly options: StepLoopOptions,
   ) {}
 
@@ -85,6 +89,26 @@ export class StepLoop {
   release(seq: number): void {
     this.cancel(seq);
     if (!this.stopped) this.engine.release(seq);
+  }
+
+  /** A new empty native sequence. */
+  create(): number {
+    return this.engine.createSequence();
+  }
+
+  /** n native sequences sharing `seq`'s KV (see NativeEngine.fork). */
+  fork(seq: number, n: number): number[] {
+    return this.engine.fork(seq, n);
+  }
+
+  /** A native sequence of `parent`'s KV then each child's own, in order (see NativeEngine.merge). */
+  merge(parent: number, children: number[]): number {
+    return this.engine.merge(parent, children);
+  }
+
+  /** Tokens in the native sequence's KV. */
+  length(seq: number): number {
+    return this.engine.sequenceLength(seq);
   }
 
   /** Fails every queued job; later run() calls reject. */

@@ -1,6 +1,7 @@
 /** The facade users hold: a loaded checkpoint behind the observable API. */
 import { defer, type Observable, type ObservableInput } from 'rxjs';
-import { session, type Node, type SessionPlan } from '../rx/session.js';
+import { session } from '../rx/native-session.js';
+import type { Node, SessionPlan } from '../rx/session.js';
 import type { AdmissionStats, KvAdmission } from '../engine/admission.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';

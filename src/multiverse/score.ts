@@ -62,7 +62,7 @@ export async function scoreTranscript(model: LoadedModel, input: GenerateInput, 
   const tokens = await promptTokens(model, input, { raw: options.raw ?? false });
   if (tokens.length < 2) throw new GenerationError('INVALID_REQUEST', 'scoring needs at least two tokens: the first has no logprob');
 
-  const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+  const request = new RequestContext(model.loop);
   try {
     // Every token is stepped once: the transcript's length is its worst case.
     await request.admit(model.admission, Math.min(tokens.length, model.info.kvSlots), true);

@@ -23,7 +23,7 @@
 import { GenerationError } from '../engine/errors.js';
 import type { RequestContext } from '../engine/request-context.js';
 import type { Rng } from '../engine/rng.js';
-import type { SeqHandle } from '../engine/seq-handle.js';
+import type { Sequence } from '../engine/sequence.js';
 import { MultiverseFormatError } from './attention.js';
 import { planPrefill, type PrefillPlan, type Strand } from './prefill-plan.js';
 import type { MultiverseTagIds } from './tags.js';
@@ -31,9 +31,9 @@ import type { MultiverseTagIds } from './tags.js';
 /** A block the transcript ends inside of: its paths were stepped but not merged. */
 export interface OpenBlock {
   /** The sequence that wrote the goal: paths fork from it, and merge into it. */
-  parent: SeqHandle;
+  parent: Sequence;
   /** The block's paths so far, in order (the last one may still be open). */
-  paths: SeqHandle[];
+  paths: Sequence[];
 }
 
 export interface StructuredPrefill {
@@ -44,7 +44,7 @@ export interface StructuredPrefill {
    * `</Goal>` nothing is forked yet and `open` does not list that block). Its `lastLogits` is the
    * row the next token is drawn from.
    */
-  seq: SeqHandle;
+  seq: Sequence;
   /** Open blocks, outermost first; empty when the transcript closes every block it opens. */
   open: OpenBlock[];
   /**
@@ -86,7 +86,7 @@ export async function prefillStructured(
   const logits: Float32Array[] = [];
 
   /** Steps a strand on `seq`. Resolves with its last sequence, the open blocks it ends in, and where the next token goes. */
-  const run = async (seq: SeqHandle, strand: Strand): Promise<Ended> => {
+  const run = async (seq: Sequence, strand: Strand): Promise<Ended> => {
     for (const step of strand.steps) {
       if (step.kind === 'run') {
         const { from, to } = step;
@@ -126,9 +126,9 @@ export async function prefillStructured(
 }
 
 interface Ended {
-  seq: SeqHandle;
+  seq: Sequence;
   open: OpenBlock[];
-  next: SeqHandle;
+  next: Sequence;
 }
 
 function planOrReject(tokens: readonly number[], tags: MultiverseTagIds | undefined): PrefillPlan {

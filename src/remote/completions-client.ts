@@ -2,17 +2,23 @@
  * The one wire call of the remote backend: a streamed `POST {baseUrl}/completions` (OpenAI's
  * legacy text endpoint, which vLLM, SGLang and our own server all serve). The model name is the
  * one given, or the first that `GET {baseUrl}/models` lists (asked once).
+ *
+ * The answer is read as server-sent events (the `data:` payload of each, until `data: [DONE]`;
+ * comments and other fields skipped; a payload split over several `data:` lines joined with
+ * newlines, as the SSE spec says), each one chunk of the completion: its text, the tokens it
+ * carries (when logprobs were asked for), and at the end the finish reason, which stop ended it
+ * (where the server says) and the usage. Token ids: a text API names tokens by their text; a
+ * server that names them `token_id:N` (vLLM with `return_tokens_as_token_ids`) gives real ids,
+ * otherwise every id is -1.
  */
 import { GenerationError } from '../engine/errors.js';
-import { parseChunk, type CompletionChunk } from './completion-chunk.js';
-import { errorFromStatus, networkError } from './http-errors.js';
+import { errorFromStatus, errorFromStream, networkError } from './http-errors.js';
 import type { RemoteModelOptions } from './options.js';
-import { sseData } from './sse.js';
 
 /** What the client takes of remoteModel's options. */
 export type CompletionsClientOptions = Pick<RemoteModelOptions, 'apiKey' | 'model' | 'fetch' | 'extraBody'>;
 
-/** One completion request: the prompt text and the per-request fields the scheduler decides. */
+/** One completion request: the prompt text and the per-request fields the plan decides. */
 export interface CompletionRequest {
   prompt: string;
   maxTokens: number;
@@ -99,4 +105,104 @@ function parseJson(url: string, data: string): unknown {
   } catch {
     throw new GenerationError('ENGINE_ERROR', `${url} sent a chunk that is not JSON: ${data.slice(0, 100)}`);
   }
+}
+
+export interface WireToken {
+  /** The token id when the server reports it as `token_id:N`, else -1. */
+  tokenId: number;
+  /** The server's logprob of the token; NaN when it sent none. */
+  logprob: number;
+  /** The most likely alternatives `{tokenId: logprob}`, when the server names them by id. */
+  topLogprobs?: Record<number, number>;
+}
+
+export interface CompletionChunk {
+  text: string;
+  /** One entry per token, when the server sent logprobs; undefined otherwise. */
+  tokens?: WireToken[];
+  /** 'stop', 'length' (or a server's own reason) on the last chunk of the choice. */
+  finishReason?: string;
+  /**
+   * Which stop ended the choice, where the server says (vLLM `stop_reason`, SGLang
+   * `matched_stop`): the stop string, or null for an end-of-sequence token. Undefined when the
+   * server does not say.
+   */
+  matchedStop?: string | null;
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+interface LegacyLogprobs {
+  tokens?: string[];
+  token_logprobs?: (number | null)[];
+  top_logprobs?: (Record<string, number> | null)[];
+}
+
+/**
+ * @throws GenerationError for an error the server sent inside the stream.
+ */
+function parseChunk(url: string, json: unknown): CompletionChunk {
+  const body = (json ?? {}) as Record<string, unknown>;
+  if (body.error !== undefined) throw errorFromStream(url, body.error);
+  const choice = ((body.choices as unknown[] | undefined)?.[0] ?? {}) as Record<string, unknown>;
+  const usage = body.usage as { prompt_tokens?: number; completion_tokens?: number } | null | undefined;
+  const finishReason = typeof choice.finish_reason === 'string' ? choice.finish_reason : undefined;
+  return {
+    text: typeof choice.text === 'string' ? choice.text : '',
+    ...(choice.logprobs ? { tokens: tokensOf(choice.logprobs as LegacyLogprobs) } : {}),
+    ...(finishReason ? { finishReason, ...matchedStopOf(choice) } : {}),
+    ...(usage && typeof usage.completion_tokens === 'number'
+      ? { usage: { promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens } }
+      : {}),
+  };
+}
+
+function tokensOf(logprobs: LegacyLogprobs): WireToken[] {
+  return (logprobs.tokens ?? []).map((token, i) => {
+    const top = logprobs.top_logprobs?.[i];
+    const topById = top ? Object.entries(top).map(([t, lp]) => [idOf(t), lp] as const) : [];
+    return {
+      tokenId: idOf(token),
+      logprob: logprobs.token_logprobs?.[i] ?? NaN,
+      // Alternatives keyed by text cannot become `{tokenId: logprob}`: leave them out.
+      ...(topById.length > 0 && topById.every(([id]) => id >= 0) ? { topLogprobs: Object.fromEntries(topById) } : {}),
+    };
+  });
+}
+
+function idOf(token: string): number {
+  const m = /^token_id:(\d+)$/.exec(token);
+  return m ? Number(m[1]) : -1;
+}
+
+function matchedStopOf(choice: Record<string, unknown>): Pick<CompletionChunk, 'matchedStop'> {
+  for (const field of ['stop_reason', 'matched_stop']) {
+    if (field in choice) return { matchedStop: typeof choice[field] === 'string' ? (choice[field] as string) : null };
+  }
+  return {};
+}
+
+/** The data payloads of an SSE body; stops at `[DONE]`. */
+async function* sseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const bytes of body) {
+    buffer += decoder.decode(bytes, { stream: true });
+    // Events end with a blank line; servers may use \r\n.
+    let end: RegExpExecArray | null;
+    while ((end = /\r?\n\r?\n/.exec(buffer))) {
+      const data = dataOf(buffer.slice(0, end.index));
+      buffer = buffer.slice(end.index + end[0].length);
+      if (data === '[DONE]') return;
+      if (data !== undefined) yield data;
+    }
+  }
+  const last = dataOf(buffer + decoder.decode());
+  if (last !== undefined && last !== '[DONE]') yield last;
+}
+
+/** The data of one event block, or undefined when it has none. */
+function dataOf(block: string): string | undefined {
+  const lines = block.split(/\r?\n/).filter((l) => l.startsWith('data:'));
+  if (lines.length === 0) return undefined;
+  return lines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n');
 }

@@ -1,7 +1,7 @@
 /**
- * The Multiverse structure as it shows in remote text. The remote scheduler asks the server to
+ * The Multiverse structure as it shows in remote text. The remote executor asks the server to
  * stop at `</Goal>` (where it may fork) and, in a path, at `</Path>`; servers drop the stop string
- * from the text, so the scheduler must tell which one ended a request and write it back.
+ * from the text, so the executor must tell which one ended a request and write it back.
  */
 import { parseOutlines } from '../multiverse/outline.js';
 

@@ -6,10 +6,13 @@
  * | server says                         | code             |
  * |-------------------------------------|------------------|
  * | 401, 403 (api key)                  | INVALID_REQUEST  |
- * | 429 (at capacity)                   | KV_EXHAUSTED     |
+ * | 429 (at capacity, retry later)      | OVERLOADED       |
  * | 400 naming the context length       | CONTEXT_OVERFLOW |
  * | other 4xx                           | INVALID_REQUEST  |
  * | 5xx, no answer, a broken stream     | ENGINE_ERROR     |
+ *
+ * Our own server names the engine's code in the body (its 429 is OVERLOADED or, for a request
+ * larger than the whole pool, KV_EXHAUSTED); that code wins over the status.
  */
 import { GenerationError } from '../engine/errors.js';
 import { isGenerationErrorCode } from '../protocol/messages.js';
@@ -28,7 +31,10 @@ export function errorFromStatus(url: string, status: number, body: string): Gene
   if (status === 401 || status === 403) {
     return new GenerationError('INVALID_REQUEST', `${url} refused the request (HTTP ${status}): missing or wrong api key${said}`);
   }
-  if (status === 429) return new GenerationError('KV_EXHAUSTED', `${url} is at capacity (HTTP 429)${said}`);
+  if (status === 429) {
+    const code = detail.code && isGenerationErrorCode(detail.code) ? detail.code : 'OVERLOADED';
+    return new GenerationError(code, `${url} is at capacity (HTTP 429)${said}`);
+  }
   if (status >= 500) return new GenerationError('ENGINE_ERROR', `${url} failed (HTTP ${status})${said}`);
   if (isContextOverflow(detail)) return new GenerationError('CONTEXT_OVERFLOW', `${url}: the prompt does not fit the model's context (HTTP ${status})${said}`);
   return new GenerationError('INVALID_REQUEST', `${url} rejected the request (HTTP ${status})${said}`);
@@ -40,7 +46,7 @@ export function errorFromStream(url: string, error: unknown): GenerationError {
   const message = `${url} failed mid-stream: ${detail.message ?? JSON.stringify(error)}`;
   // Our own server names the engine's code; others say at most "rate limited".
   if (detail.code && isGenerationErrorCode(detail.code)) return new GenerationError(detail.code, message);
-  return new GenerationError(detail.type === 'rate_limit_error' ? 'KV_EXHAUSTED' : 'ENGINE_ERROR', message);
+  return new GenerationError(detail.type === 'rate_limit_error' ? 'OVERLOADED' : 'ENGINE_ERROR', message);
 }
 
 /** No answer at all (refused, reset, DNS) or a stream that broke off. */

@@ -1,13 +1,16 @@
 /**
  * Options of the remote backend: how remoteModel() is configured, and how one request's
- * GenerateOptions split into what the scheduler enforces (limits, Multiverse guards, stop strings,
+ * GenerateOptions split into what the Multiverse plan enforces (limits, Multiverse guards, stop strings,
  * seed: resolved and checked exactly as the embedded engine does) and what each HTTP request
  * carries (sampling fields, in the wire names OpenAI, vLLM and SGLang use).
  */
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
-import type { ChatTemplate } from './prompt.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+
+/** Renders chat messages into the prompt text, the assistant's turn opened. */
+export type ChatTemplate = (messages: readonly ChatMessage[]) => string;
 
 export interface RemoteModelOptions {
   /** Sent as `Authorization: Bearer KEY`. */

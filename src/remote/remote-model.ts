@@ -14,21 +14,20 @@
  * });
  * ```
  */
-import { defer, type Observable, type ObservableInput } from 'rxjs';
+import { defer, Observable, type ObservableInput } from 'rxjs';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import { DEFAULT_TEMPLATE } from '../multiverse/template.js';
 import { GenerationApi } from '../rx/generation-api.js';
-import type { GenerationEvent } from '../rx/events.js';
+import type { GenerationEvent } from '../multiverse/events.js';
 import type { GenerateInput } from '../rx/generate.js';
 import type { Node } from '../rx/session.js';
 import { stagesOf, type Stage } from '../rx/stages.js';
 import { CompletionsClient } from './completions-client.js';
-import { remoteEvents } from './events.js';
 import type { RemoteModelOptions } from './options.js';
-import { chatml } from './prompt.js';
-import type { RemoteRun } from './scheduler.js';
+import { RemoteRun } from './executor.js';
+import { RemoteSequence } from './sequence.js';
 import { remoteSession } from './session.js';
-import type { RemoteSetup } from './setup.js';
+import { chatml, prepareRequest, type RemoteSetup } from './setup.js';
 
 export class OpenAiRemoteModel extends GenerationApi {
   private readonly setup: RemoteSetup;
@@ -80,4 +79,31 @@ export class OpenAiRemoteModel extends GenerationApi {
  */
 export function remoteModel(baseUrl: string, options: RemoteModelOptions = {}): OpenAiRemoteModel {
   return new OpenAiRemoteModel(baseUrl, options);
+}
+
+/**
+ * The cold Observable behind events(): subscribing runs the Multiverse plan on the server;
+ * unsubscribing aborts every HTTP request of the run. Errors arrive as GenerationError through
+ * `subscriber.error`, after the run's other requests were aborted. `onStart` hands the run to a
+ * view that cancels single branches (the stage API).
+ */
+function remoteEvents(setup: RemoteSetup, input: GenerateInput, options: GenerateOptions, onStart?: (run: RemoteRun) => void): Observable<GenerationEvent> {
+  return new Observable<GenerationEvent>((subscriber) => {
+    let run: RemoteRun | undefined;
+    try {
+      const { prompt, request, seeds } = prepareRequest(setup, input, options);
+      run = new RemoteRun({ client: setup.client, request, seeds, emit: (e) => subscriber.next(e) });
+      onStart?.(run);
+      run.continueFrom(RemoteSequence.start('0', prompt)).then(
+        ({ done }) => {
+          subscriber.next(done);
+          subscriber.complete();
+        },
+        (err: unknown) => subscriber.error(err),
+      );
+    } catch (err) {
+      subscriber.error(err);
+    }
+    return () => run?.halt();
+  });
 }

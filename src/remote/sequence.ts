@@ -1,5 +1,5 @@
 /**
- * A sequence on a remote server as the remote scheduler sees it. There is no KV and no position
+ * A sequence on a remote server as the remote executor sees it. There is no KV and no position
  * id on our side, only text: `context` is what a request continuing this sequence sends (prompt,
  * generated text, forced openers), `shown` what its token events showed (held-back stop-string
  * text excluded), `tokenIds` its tokens (-1 where the server names none).

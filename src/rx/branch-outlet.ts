@@ -5,9 +5,9 @@
  * `tokens$` calls `cancel`, and the result then says `truncated`.
  */
 import { ReplaySubject } from 'rxjs';
-import type { DoneEvent, ForkEvent, GenerationEvent, JoinEvent, TokenEvent } from './events.js';
+import type { DoneEvent, ForkEvent, GenerationEvent, JoinEvent, TokenEvent } from '../multiverse/events.js';
 import { letGoCancels } from './let-go.js';
-import type { Branch, BranchResult, Node } from './session.js';
+import type { Branch, BranchResult, Node } from './node.js';
 
 /** Where a branch stands in its fork. */
 export interface BranchPlace {

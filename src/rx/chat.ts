@@ -107,7 +107,7 @@ export class ChatSession {
   /** A second conversation that shares this one's KV up to now and goes on separately. */
   fork(): ChatSession {
     this.checkIdle('fork');
-    const held = this.held && { seq: this.model.engine.fork(this.held.seq, 1)[0], nextPos: this.held.nextPos, history: this.held.history.fork(), turns: this.held.turns.share() };
+    const held = this.held && { seq: this.model.loop.fork(this.held.seq, 1)[0], nextPos: this.held.nextPos, history: this.held.history.fork(), turns: this.held.turns.share() };
     return new ChatSession(this.model, [...this.messages], this.defaults, held);
   }
 
@@ -135,7 +135,7 @@ export class ChatSession {
       this.checkIdle('send');
       const { model } = this;
       let cancelled = false;
-      const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+      const request = new RequestContext(model.loop);
       const go = async () => {
         if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
         const resolved = resolveModelOptions(model, options);
@@ -143,7 +143,7 @@ export class ChatSession {
         const rng = Rng.fromSeed(resolved.seed);
         const held = this.held;
         const start = held
-          ? request.adoptSequence(model.engine.fork(held.seq, 1)[0], ROOT_BRANCH, held.nextPos, rng, held.history.fork())
+          ? request.adoptSequence(model.loop.fork(held.seq, 1)[0], ROOT_BRANCH, held.nextPos, rng, held.history.fork())
           : request.createSequence(ROOT_BRANCH, rng);
         const ctx = model.info.contextLength;
         if (start.nextPos + tokens.length >= ctx) {
@@ -153,14 +153,14 @@ export class ChatSession {
         const slots = tokens.length + stretchSlots(start.nextPos + tokens.length, resolved.maxTokens, ctx);
         await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
         if (cancelled) return;
-        const logits = await start.feed(tokens, 'last');
+        await start.feed(tokens, 'last');
         const run = multiverseRun(model, request, resolved, { emit: (e) => subscriber.next(e), cancelled: () => cancelled });
-        const { done, end } = await run.continueFrom(start, logits);
+        const { done, end } = await run.continueFrom(start);
         if (cancelled) return;
         // The answer's last token may be deferred; the next turn continues after it.
         await end.settle();
         const turns = new HeldTurns(request.holdReservation(), held?.turns);
-        this.held = { seq: model.engine.fork(end.id, 1)[0], nextPos: end.nextPos, history: end.history.fork(), turns };
+        this.held = { seq: model.loop.fork(end.id, 1)[0], nextPos: end.nextPos, history: end.history.fork(), turns };
         // The old handle goes; its turns stay held through the new one.
         if (held) model.loop.release(held.seq);
         this.messages.push({ role: 'user', content: message }, { role: 'assistant', content: done.text });

@@ -1,7 +1,7 @@
 /**
  * The cold Observable behind Model.events(): subscribing tokenizes the input, reserves its KV
  * (waiting in the admission queue when the pool is taken) and runs the request through the
- * Multiverse scheduler on the shared step loop; unsubscribing cancels it and releases
+ * Multiverse plan on the shared step loop; unsubscribing cancels it and releases
  * all of its KV at once. Errors arrive as GenerationError through `subscriber.error`, after the
  * request's KV was released.
  */
@@ -12,8 +12,11 @@ import { isWithin } from '../engine/branch-path.js';
 import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
+import { Rng } from '../engine/rng.js';
+import type { Sequence } from '../engine/sequence.js';
 import type { LoadedModel } from '../multiverse/loaded-model.js';
-import { MultiverseRun, type SchedulerContext } from '../multiverse/scheduler.js';
+import { nativePlan, type NativeRunContext } from '../multiverse/native-executor.js';
+import type { MultiversePlan } from '../multiverse/plan.js';
 import type { GenerationEvent } from './events.js';
 
 export type { GenerateInput } from '../engine/prompt-tokens.js';
@@ -33,7 +36,7 @@ export function requestEvents(
   return new Observable<GenerationEvent>((subscriber) => {
     let cancelled = false;
     const cancelledBranches = new Set<string>();
-    const request = new RequestContext(model.loop, model.engine, model.checkpoint.config.vocabSize);
+    const request = new RequestContext(model.loop);
 
     const start = async () => {
       if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
@@ -50,9 +53,11 @@ export function requestEvents(
         cancelled: () => cancelled,
         branchCancelled: (branch) => [...cancelledBranches].some((b) => isWithin(branch, b)),
       });
-      const done = await run.run(prompt);
+      const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
+      await root.feed(prompt, 'last');
+      const { done } = await run.continueFrom(root);
       request.releaseAll();
-      if (done) {
+      if (!cancelled) {
         subscriber.next(done);
         subscriber.complete();
       }
@@ -70,14 +75,14 @@ export function requestEvents(
   });
 }
 
-/** The Multiverse scheduler for one request of `model`: what it emits to and how it learns of cancellations. */
+/** The Multiverse plan of one run on `model`'s engine: what it emits to and how it learns of cancellations. */
 export function multiverseRun(
   model: LoadedModel,
   request: RequestContext,
   options: ResolvedOptions,
-  hooks: Pick<SchedulerContext, 'emit' | 'cancelled'> & Partial<Pick<SchedulerContext, 'branchCancelled'>>,
-): MultiverseRun {
-  return new MultiverseRun({
+  hooks: Pick<NativeRunContext, 'emit' | 'cancelled'> & Partial<Pick<NativeRunContext, 'branchCancelled'>>,
+): MultiversePlan<Sequence> {
+  return nativePlan({
     request,
     tokenizer: model.tokenizer,
     tags: model.tagMode,

@@ -1,0 +1,183 @@
+/**
+ * One native sequence and everything TypeScript knows about it: its native id, the position its
+ * next token takes, what it has seen (token ids, for the repetition penalty) and said (text, in
+ * merge order), its own random stream, and the logits after its last step. It reaches the engine
+ * through one seam, `SequenceEngine` (the step loop), and reports to the request that owns it
+ * through `SequenceOwner`; neither knows the other.
+ *
+ * Contract: a sequence steps one job at a time (feed/settle); fork and merge need no deferred
+ * token (settle first) and never leave a native sequence unowned, even when they throw.
+ */
+import type { LogitsRequest } from '../native/binding.js';
+import { GenerationError } from './errors.js';
+import type { Rng } from './rng.js';
+import type { SharedList } from './shared-list.js';
+
+/** What a sequence asks of the engine (implemented by StepLoop). */
+export interface SequenceEngine {
+  readonly vocabSize: number;
+  /** Steps tokens at positions in the next batch; resolves with the logits asked for. `owner` is the unit of fairness. */
+  run(seq: number, tokens: number[], positions: number[], logits: LogitsRequest, owner: number): Promise<Float32Array>;
+  /** n new native sequences sharing `seq`'s KV, each with a fresh segment. */
+  fork(seq: number, n: number): number[];
+  /** A native sequence of `parent`'s KV then each child's own KV, in order. */
+  merge(parent: number, children: number[]): number;
+  /** Drops queued work and frees the native sequence's hold on its KV. */
+  release(seq: number): void;
+  /** Tokens in the native sequence's KV, shared prefix included. */
+  length(seq: number): number;
+}
+
+/** The request a sequence belongs to (implemented by RequestContext). */
+export interface SequenceOwner {
+  /** The request's id: the step loop's unit of fairness. */
+  readonly id: number;
+  /** Counts `n` slots about to be stepped. @throws GenerationError KV_EXHAUSTED past the request's KV reservation. */
+  charge(n: number): void;
+  /** A sequence came to life (it is released with the request) or was released. */
+  track(seq: Sequence): void;
+  untrack(seq: Sequence): void;
+  /** A native fork took `ms` and shared `slotsSaved` KV slots that copies would have needed. */
+  forked(ms: number, slotsSaved: number): void;
+  /** A native merge took `ms`. */
+  merged(ms: number): void;
+}
+
+export class Sequence {
+  private released = false;
+  /** Forks made from this sequence (and the sequences it continues): each gets fresh child streams. */
+  private forkCount = 0;
+  /** A token in the transcript whose KV is not computed yet (see defer). */
+  private pending?: { token: number; position: number };
+  private logitsAfterLast?: Float32Array;
+
+  /** @internal Use RequestContext.createSequence / adoptSequence, fork or merge. */
+  constructor(
+    private readonly owner: SequenceOwner,
+    private readonly engine: SequenceEngine,
+    readonly id: number,
+    /** Branch path: '0' for the root, '0/1' for its second child, and so on. */
+    readonly branch: string,
+    private next: number,
+    readonly rng: Rng,
+    readonly history: SharedList<number>,
+    /** Text this sequence emitted (all of its branch's text, in merge order, after merges). */
+    readonly text: SharedList<string>,
+  ) {
+    owner.track(this);
+  }
+
+  /** Position id the next token takes. */
+  get nextPos(): number {
+    return this.next;
+  }
+
+  /** Logits after the last token stepped: what the next token is drawn from. */
+  get lastLogits(): Float32Array | undefined {
+    return this.logitsAfterLast;
+  }
+
+  /** Tokens in this sequence's KV (shared prefix included). */
+  get length(): number {
+    return this.engine.length(this.id);
+  }
+
+  /**
+   * Steps `tokens` at `positions` (default: consecutive from nextPos) and resolves with the logits
+   * asked for. nextPos becomes the last position + 1. Rejects with GenerationError (KV_EXHAUSTED,
+   * ENGINE_ERROR, MODEL_DISPOSED, CANCELLED once released).
+   */
+  feed(tokens: number[], logits: LogitsRequest = 'last', positions?: number[]): Promise<Float32Array> {
+    // A released id may already belong to another request's new sequence: never step it.
+    if (this.released) return Promise.reject(new GenerationError('CANCELLED', `sequence of branch ${this.branch} was released`));
+    const pos = positions ?? tokens.map((_, i) => this.next + i);
+    this.next = pos[pos.length - 1] + 1;
+    this.history.push(...tokens);
+    // A deferred token goes first, in the same step; its logits row is not returned.
+    const deferred = this.pending;
+    this.pending = undefined;
+    const stepTokens = deferred ? [deferred.token, ...tokens] : tokens;
+    const stepPos = deferred ? [deferred.position, ...pos] : pos;
+    return this.step(stepTokens, stepPos, logits).then((out) => (deferred && logits === 'all' ? out.subarray(this.engine.vocabSize) : out));
+  }
+
+  /**
+   * Appends a token to the transcript without stepping it: the last token of a finished sequence
+   * needs no KV unless someone continues from it. Any later feed or settle steps it first.
+   */
+  defer(token: number): void {
+    this.pending = { token, position: this.next };
+    this.history.push(token);
+    this.next++;
+  }
+
+  /** Steps a deferred token, if any, and resolves with the logits after the last token. */
+  async settle(): Promise<Float32Array> {
+    if (this.pending) {
+      const { token, position } = this.pending;
+      this.pending = undefined;
+      await this.step([token], [position], 'last');
+    }
+    if (!this.logitsAfterLast) throw new GenerationError('INVALID_REQUEST', `branch ${this.branch} has no tokens to continue from`);
+    return this.logitsAfterLast;
+  }
+
+  /**
+   * n children sharing this sequence's KV; child i is branch `${branch}/${i}`, with a random
+   * stream derived from this one's, the fork's ordinal and i (so a second fork never replays the
+   * first one's draws).
+   * @throws Error while a token is deferred (settle() first).
+   */
+  fork(n: number): Sequence[] {
+    if (this.pending) throw new Error('Sequence.fork: settle() the deferred token first');
+    const streams = this.rng.derive(this.forkCount++);
+    const t0 = performance.now();
+    const ids = this.engine.fork(this.id, n);
+    this.owner.forked(performance.now() - t0, (n - 1) * this.length);
+    return ids.map((id, i) => {
+      const child = new Sequence(this.owner, this.engine, id, `${this.branch}/${i}`, this.next, streams.derive(i), this.history.fork(), this.text.fork());
+      // A child's first token is drawn from where the parent stands.
+      child.logitsAfterLast = this.logitsAfterLast;
+      return child;
+    });
+  }
+
+  /**
+   * The continuation after a fork: this sequence's KV, then each child's own KV in order, then new
+   * tokens at `nextPos` (the largest next position among the children). Same branch and random
+   * stream as this sequence. This sequence and the children stay live until released.
+   * @throws Error while any of them has a deferred token (settle() first); nothing is merged then.
+   */
+  merge(children: readonly Sequence[]): Sequence {
+    // Checked before the native merge: a merged sequence made and then abandoned would hold its KV.
+    if ([this, ...children].some((c) => c.pending)) throw new Error('Sequence.merge: settle() deferred tokens first');
+    const t0 = performance.now();
+    const id = this.engine.merge(this.id, children.map((c) => c.id));
+    this.owner.merged(performance.now() - t0);
+    const next = Math.max(...children.map((c) => c.next));
+    const merged = new Sequence(this.owner, this.engine, id, this.branch, next, this.rng, this.history.merge(children.map((c) => c.history)), this.text.merge(children.map((c) => c.text)));
+    merged.forkCount = this.forkCount;
+    merged.logitsAfterLast = children[children.length - 1].logitsAfterLast;
+    return merged;
+  }
+
+  /** Drops queued work and frees this sequence's hold on its KV. Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.owner.untrack(this);
+    this.engine.release(this.id);
+  }
+
+  private step(tokens: number[], positions: number[], logits: LogitsRequest): Promise<Float32Array> {
+    try {
+      this.owner.charge(tokens.length);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.engine.run(this.id, tokens, positions, logits, this.owner.id).then((out) => {
+      if (out.length > 0) this.logitsAfterLast = out.subarray(out.length - this.engine.vocabSize);
+      return out;
+    });
+  }
+}
