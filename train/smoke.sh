@@ -11,8 +11,8 @@ DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 fail() { echo "FAIL: $1"; exit 1; }
 
-[ -f dist/scripts/export-arith-data.js ] || fail "dist/scripts/export-arith-data.js missing: build the TypeScript first (npm run build)"
-node dist/scripts/export-arith-data.js "$DIR/data" --train 300 --validation 16 --test 16 > /dev/null || fail "data export"
+[ -f dist/scripts/export-task-data.js ] || fail "dist/scripts/export-task-data.js missing: build the TypeScript first (npm run build)"
+node dist/scripts/export-task-data.js "$DIR/data" --train 300 --validation 16 --test 16 > /dev/null || fail "data export"
 /usr/bin/python3 train/train.py --data_dir="$DIR/data" --out_dir="$DIR/run" --hidden_size=32 --intermediate_size=64 \
   --num_hidden_layers=2 --batch_tokens=2048 --max_steps=30 --warmup_steps=5 --eval_interval=15 --eval_problems=4 \
   --final_eval_problems=8 --max_new_tokens=64 --log_interval=10 > "$DIR/train.log" 2>&1 || { cat "$DIR/train.log"; fail "training"; }

@@ -1,0 +1,30 @@
+/**
+ * Countdown train / validation / test splits by seed, as the arithmetic task splits
+ * (src/tasks/arith/splits.ts): disjoint seed ranges, and training skips any problem whose text is
+ * held out (only a few thousand distinct problems exist, so many recur across seeds).
+ */
+import { SPLIT_SEED_BASE, type Split, type SplitSizes } from '../arith/splits.js';
+import { DEFAULT_PROBLEM_OPTIONS, generateProblem, problemText, type Problem, type ProblemOptions } from './problem.js';
+
+/** `count` problems from seeds `base`, `base + 1`, … whose text is not in `exclude` nor drawn already. */
+function drawProblems(base: number, count: number, options: ProblemOptions, exclude: ReadonlySet<string>, distinct: boolean): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (let seed = base; problems.length < count; seed++) {
+    const problem = generateProblem(seed, options);
+    const text = problemText(problem);
+    if (exclude.has(text) || (distinct && seen.has(text))) continue;
+    seen.add(text);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+export function buildSplits(sizes: SplitSizes, options: ProblemOptions = DEFAULT_PROBLEM_OPTIONS): Record<Split, Problem[]> {
+  const none = new Set<string>();
+  const validation = drawProblems(SPLIT_SEED_BASE.validation, sizes.validation, options, none, true);
+  const heldOutValidation = new Set(validation.map(problemText));
+  const test = drawProblems(SPLIT_SEED_BASE.test, sizes.test, options, heldOutValidation, true);
+  const heldOut = new Set([...heldOutValidation, ...test.map(problemText)]);
+  return { train: drawProblems(SPLIT_SEED_BASE.train, sizes.train, options, heldOut, false), validation, test };
+}
