@@ -20,11 +20,15 @@ function drawProblems(base: number, count: number, options: ProblemOptions, excl
   return problems;
 }
 
+/** The first `count` problems of a held-out split, without repeats. */
+export function heldOutProblems(split: 'validation' | 'test', count: number, options: ProblemOptions = DEFAULT_PROBLEM_OPTIONS): Problem[] {
+  return drawProblems(SPLIT_SEED_BASE[split], count, options, new Set(), true);
+}
+
+/** The three splits; training problems never repeat a held-out problem's text (the two held-out splits may share some). */
 export function buildSplits(sizes: SplitSizes, options: ProblemOptions = DEFAULT_PROBLEM_OPTIONS): Record<Split, Problem[]> {
-  const none = new Set<string>();
-  const validation = drawProblems(SPLIT_SEED_BASE.validation, sizes.validation, options, none, true);
-  const heldOutValidation = new Set(validation.map(problemText));
-  const test = drawProblems(SPLIT_SEED_BASE.test, sizes.test, options, heldOutValidation, true);
-  const heldOut = new Set([...heldOutValidation, ...test.map(problemText)]);
+  const validation = heldOutProblems('validation', sizes.validation, options);
+  const test = heldOutProblems('test', sizes.test, options);
+  const heldOut = new Set([...validation, ...test].map(problemText));
   return { train: drawProblems(SPLIT_SEED_BASE.train, sizes.train, options, heldOut, false), validation, test };
 }
