@@ -5,18 +5,19 @@
 # has python3 with PyTorch but no Node, so the data is exported on the CPU machine and carried:
 #
 #   here:   npm run build && bash scripts/gpu/train-countdown.sh --prepare
-#           (exports 40 000 training problems and packs them into train/out-countdown/data.tgz, ~26 MB)
+#           (exports 40 000 training problems and packs them into train/out-countdown/data.tgz; 20 000 pack to 13 MB)
 #   device: bash scripts/gpu/train-countdown.sh        carrying train/out-countdown/data.tgz;
 #           $OUT gets models/{multiverse,ar}-countdown, the logs and result.json of both runs.
 #   back here: copy $OUT/models/* to models/, then `multiverse eval --task countdown --out docs/eval-countdown.md`.
 #
-# STEPS (default 4000) and extra --key=value arguments go to both trainings. At 65 536 padded tokens
-# a step, 4000 steps are ~12 epochs of the 40 000 problems' Multiverse text; checkpoints are written
-# every 1000 steps, so a run cut short still leaves one (train/export_hf.py turns it into a model).
+# STEPS (default 4000) and extra --key=value arguments go to both trainings; PROBLEMS (default
+# 40000) and PY (default python3) as in train/run.sh. At 65 536 padded tokens a step, 4000 steps are
+# ~12 epochs of the 40 000 problems' Multiverse text; checkpoints are written every 1000 steps, so a
+# run cut short still leaves one (train/export_hf.py turns it into a model).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=train/out-countdown
-PROBLEMS=40000
+PROBLEMS=${PROBLEMS:-40000}
 
 if [ "${1:-}" = "--prepare" ]; then
   node dist/scripts/export-task-data.js "$WORK/data" --task countdown --train "$PROBLEMS" --validation 500 --test 1000
@@ -29,11 +30,11 @@ RESULTS=${OUT:-$WORK/results}
 mkdir -p "$RESULTS"
 [ -f "$WORK/data/meta.json" ] || tar xzf "$WORK/data.tgz" -C "$WORK"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+"${PY:-python3}" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 start=$(date +%s)
 # run.sh's OUT is its work folder; the device's OUT (what comes back) only gets the results.
 status=0
-OUT=$WORK TASK=countdown PROBLEMS=$PROBLEMS PY=python3 MODELS="$RESULTS/models" bash train/run.sh \
+OUT=$WORK TASK=countdown PROBLEMS=$PROBLEMS PY=${PY:-python3} MODELS="$RESULTS/models" bash train/run.sh \
   --batch_tokens=65536 --max_steps="${STEPS:-4000}" --warmup_steps=200 --lr=3e-3 --min_lr=3e-5 \
   --eval_interval=1000 --eval_problems=48 --final_eval_problems=200 --max_new_tokens=1024 --log_interval=200 "$@" || status=$?
 for run in mv ar; do
