@@ -17,7 +17,7 @@ import { parseAnswer, sequentialChain } from '../src/tasks/countdown/chain.js';
 import { solves } from '../src/tasks/countdown/check.js';
 import { exampleRecord, solutionText } from '../src/tasks/countdown/export.js';
 import { generateProblem, problemText, type Problem } from '../src/tasks/countdown/problem.js';
-import { buildSplits } from '../src/tasks/countdown/splits.js';
+import { buildSplits, heldOutProblems } from '../src/tasks/countdown/splits.js';
 import { tokenStats } from '../src/tasks/token-stats.js';
 import { TINY } from '../src/testkit/random-checkpoint.js';
 import { buildTokenizerFiles, writeTokenizerFiles } from '../src/testkit/tokenizer-files.js';
@@ -233,5 +233,9 @@ describe('splits', () => {
     expect(splits.train.every((p) => p.seed < SPLIT_SEED_BASE.validation)).toBe(true);
     expect(splits.validation.every((p) => p.seed >= SPLIT_SEED_BASE.validation && p.seed < SPLIT_SEED_BASE.test)).toBe(true);
     expect(splits.test.every((p) => p.seed >= SPLIT_SEED_BASE.test)).toBe(true);
+  });
+
+  it('refuses more distinct held-out problems than the task has', () => {
+    expect(() => heldOutProblems('test', 9000)).toThrow(/only \d+ Countdown problems/);
   });
 });

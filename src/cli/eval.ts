@@ -1,8 +1,9 @@
 /**
  * `multiverse eval`: the Multiverse model against its autoregressive twin on a task's held-out
- * problems (`--task arith`, the default, or `countdown`), on this engine in one run — accuracy, # parallel, critical path, wall clock, whether
- * the model forks as the problem's shape asks, and the budget-control curve. Writes a Markdown
- * report with --out, and the curve as an SVG chart beside it.
+ * problems (`--task arith`, the default, or `countdown`), on this engine in one run — accuracy,
+ * # parallel, critical path, wall clock, whether the model forks as the problem's shape asks, and
+ * the budget-control curve. Writes a Markdown report with --out, and the curve as an SVG chart
+ * beside it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,19 +19,35 @@ import { budgetCurve, compareModels, type EvalTask, type ModelEvaluation } from 
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
 
-const DEFAULT_BUDGETS = '48,64,96,128,160,192,256';
-
-/** A task the command evaluates: its problems, how to judge them, and its model pair under models/. */
+/** A task the command evaluates: its problems, how to judge them, its model pair under models/, its budgets. */
 interface TaskEntry {
   title: string;
   task: EvalTask<unknown>;
   problems: (count: number) => unknown[];
   models: { mv: string; ar: string };
+  /** Default critical-path budget: above the longest sequential solution. */
+  maxTokens: number;
+  /** Default budget-control curve. */
+  budgets: string;
 }
 
-const TASKS: Record<string, TaskEntry> = {
-  arith: { title: 'arithmetic', task: ARITH_EVAL as EvalTask<unknown>, problems: arithProblems, models: { mv: 'multiverse-arith', ar: 'ar-arith' } },
-  countdown: { title: 'Countdown', task: COUNTDOWN_EVAL as EvalTask<unknown>, problems: countdownProblems, models: { mv: 'multiverse-countdown', ar: 'ar-countdown' } },
+const TASKS: Readonly<Record<string, TaskEntry>> = {
+  arith: {
+    title: 'arithmetic',
+    task: ARITH_EVAL as EvalTask<unknown>,
+    problems: arithProblems,
+    models: { mv: 'multiverse-arith', ar: 'ar-arith' },
+    maxTokens: 512,
+    budgets: '48,64,96,128,160,192,256',
+  },
+  countdown: {
+    title: 'Countdown',
+    task: COUNTDOWN_EVAL as EvalTask<unknown>,
+    problems: countdownProblems,
+    models: { mv: 'multiverse-countdown', ar: 'ar-countdown' },
+    maxTokens: 768,
+    budgets: '64,96,128,160,192,256,384,512',
+  },
 };
 
 /**
@@ -54,9 +71,9 @@ const SPEC: Record<string, OptionSpec> = {
   mv: { kind: 'string', help: 'Multiverse model folder (default: models/multiverse-TASK)' },
   ar: { kind: 'string', help: 'autoregressive twin folder (default: models/ar-TASK)' },
   problems: { kind: 'string', help: 'held-out test problems (default 500)' },
-  'max-tokens': { kind: 'string', help: 'critical-path budget per problem (default 512)' },
+  'max-tokens': { kind: 'string', help: 'critical-path budget per problem (default 512 for arith, 768 for countdown)' },
   concurrency: { kind: 'string', help: 'problems in flight at once for the budget curve (default 8; the main comparison runs one at a time)' },
-  budgets: { kind: 'string', help: `budget-control curve: comma-separated critical-path budgets (default ${DEFAULT_BUDGETS})` },
+  budgets: { kind: 'string', help: `budget-control curve: comma-separated critical-path budgets (default ${TASKS.arith.budgets} for arith, ${TASKS.countdown.budgets} for countdown)` },
   'budget-problems': { kind: 'string', help: 'problems per point of the curve (default 200)' },
   out: { kind: 'string', help: 'also write the report as Markdown to this file' },
   json: { kind: 'boolean', help: 'print the results as JSON' },
@@ -71,16 +88,16 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(formatHelp(EVAL_USAGE, SPEC));
     return 0;
   }
+  const taskName = String(args.options.task ?? 'arith');
+  if (!Object.hasOwn(TASKS, taskName)) throw new UsageError(`--task must be ${Object.keys(TASKS).join(' or ')}, got ${taskName}`);
+  const entry = TASKS[taskName];
   const count = numberOption(args, 'problems', true) ?? 500;
-  const maxTokens = numberOption(args, 'max-tokens', true) ?? 512;
+  const maxTokens = numberOption(args, 'max-tokens', true) ?? entry.maxTokens;
   const concurrency = numberOption(args, 'concurrency', true) ?? 8;
   const curveCount = numberOption(args, 'budget-problems', true) ?? 200;
-  const budgets = String(args.options.budgets ?? DEFAULT_BUDGETS).split(',').map(Number);
+  const budgets = String(args.options.budgets ?? entry.budgets).split(',').map(Number);
   if ([count, maxTokens, concurrency, curveCount, ...budgets].some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError('counts and budgets must be positive integers');
 
-  const taskName = String(args.options.task ?? 'arith');
-  const entry = TASKS[taskName];
-  if (entry === undefined) throw new UsageError(`--task must be ${Object.keys(TASKS).join(' or ')}, got ${taskName}`);
   const problems = entry.problems(count);
   const mvDir = typeof args.options.mv === 'string' ? args.options.mv : taskModelDir(taskName, entry.models.mv);
   const arDir = typeof args.options.ar === 'string' ? args.options.ar : taskModelDir(taskName, entry.models.ar);

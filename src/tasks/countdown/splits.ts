@@ -11,6 +11,8 @@ function drawProblems(base: number, count: number, options: ProblemOptions, excl
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (let seed = base; problems.length < count; seed++) {
+    // The space is finite (8049 problems by default): a request beyond it would never finish.
+    if (seed - base > 1000 * (problems.length + 1)) throw new RangeError(`only ${problems.length} Countdown problems of this shape are available, not ${count}`);
     const problem = generateProblem(seed, options);
     const text = problemText(problem);
     if (exclude.has(text) || (distinct && seen.has(text))) continue;
