@@ -6,22 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
 import { solutionText } from '../src/tasks/arith/export.js';
-import { evaluate, testProblems } from '../src/tasks/arith/evaluate.js';
+import { ARITH_EVAL, testProblems } from '../src/tasks/arith/evaluate.js';
+import { evaluate } from '../src/tasks/evaluate.js';
 import type { Problem } from '../src/tasks/arith/problem.js';
+import { branchScripts } from './support/branch-scripts.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
-
-/**
- * What each branch writes when the engine runs a Multiverse solution: the root up to `</Goal>`
- * and, after the merge, what follows the forced `<Conclusion>`; each path what follows its forced
- * `<Path>{label}:`. One level of blocks (the problems below have no groups).
- */
-function branchScripts(solution: string): Record<string, string> {
-  const m = /^([\s\S]*?<\/Goal>)((?:<Path>[\s\S]*?<\/Path>)+)<Conclusion>([\s\S]*)$/.exec(solution);
-  if (!m) return { '0': solution };
-  const paths = [...m[2].matchAll(/<Path>\d+:([\s\S]*?<\/Path>)/g)].map((p) => p[1]);
-  return { '0': m[1] + m[3], ...Object.fromEntries(paths.map((p, i) => [`0/${i}`, p])) };
-}
 
 describe('arithmetic evaluation through the engine', () => {
   const problems = testProblems(40).filter((p) => p.parts.every((part) => part.kind === 'product')).slice(0, 6);
@@ -35,20 +25,20 @@ describe('arithmetic evaluation through the engine', () => {
       if (corrupt) text = text.replace(/Answer: \d+/, 'Answer: 1');
       return { pickToken: forceScripts(model, format === 'multiverse' ? branchScripts(text) : { '0': text }, eos).pickToken };
     };
-    const mv = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('multiverse') });
+    const mv = await evaluate(model, ARITH_EVAL, problems, { maxTokens: 1024, concurrency: 3, extra: forced('multiverse') });
     expect(mv.accuracy).toBe(1);
     const multi = problems.filter((p) => p.parts.length > 1).length;
     expect(mv.multiPartForkedRight).toEqual({ yes: multi, of: multi });
     expect(mv.singlePartSequential).toEqual({ yes: problems.length - multi, of: problems.length - multi });
     expect(mv.parallelism).toBeGreaterThan(1);
 
-    const ar = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential') });
+    const ar = await evaluate(model, ARITH_EVAL, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential') });
     expect(ar.accuracy).toBe(1);
     expect(ar.parallelism).toBe(1);
     expect(ar.multiPartForkedRight.yes).toBe(0);
     expect(ar.meanCriticalPath).toBeGreaterThan(mv.meanCriticalPath);
 
-    const wrong = await evaluate(model, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential', true) });
+    const wrong = await evaluate(model, ARITH_EVAL, problems, { maxTokens: 1024, concurrency: 3, extra: forced('sequential', true) });
     expect(wrong.accuracy).toBe(0); // no product of a two-digit and a one-digit number is 1
     await new Promise((r) => setImmediate(r));
     expect(model.kvStats().freeSlots).toBe(32768);

@@ -1,7 +1,8 @@
 /**
- * The training recipe still runs end to end at toy scale: data export, a few steps of Multiverse
- * training, the Hugging Face export, and train/selftest.py (the Python layout twin, cached decoding
- * against the full masked forward, safetensors read-back). Needs Debian's python3-torch.
+ * The training recipe still runs end to end at toy scale, for the arithmetic and the Countdown
+ * task: data export, a few steps of Multiverse training, the Hugging Face export, and
+ * train/selftest.py (the Python layout twin, cached decoding against the full masked forward on
+ * nested blocks, safetensors read-back). Needs Debian's python3-torch.
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 """
-Training data: reads the JSONL records of scripts/export-arith-data.ts (schema in
+Training data: reads the JSONL records of scripts/export-task-data.ts (schema in
 src/tasks/arith/export.ts and train/README.md), packs them into fixed-length rows, and rebuilds the
 Multiverse attention mask from the exported span fields.
 

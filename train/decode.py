@@ -14,11 +14,13 @@ from collections import deque
 
 import torch
 
+from countdown_check import solves
 from data import MAX_DEPTH
 from layout import FormatError, IncrementalLayout
 
 OUTLINE_LABEL = re.compile(r"<Outline>(\d+(?:\.\d+)*):")
 ANSWER = re.compile(r"Answer: (\d+)")
+EXPRESSION_ANSWER = re.compile(r"Answer: ([^\n<]*)")
 
 
 class Row:
@@ -124,15 +126,24 @@ class Decoder:
         return rows
 
 
+def answer_correct(record, text):
+    """Whether `text` states a right answer: the number `answer`, or for a Countdown record (it has
+    `numbers`) any expression that reaches `target` with them."""
+    if "numbers" in record:
+        m = EXPRESSION_ANSWER.search(text)
+        return solves(record["numbers"], record["target"], m and m.group(1))
+    m = ANSWER.search(text)
+    return m is not None and int(m.group(1)) == record["answer"]
+
+
 def exact_match(decoder, records, max_new_tokens, device, batch_size=64):
-    """Whether each record's greedy completion states the right answer, and the completions' texts."""
+    """Whether each record's greedy completion states a right answer, and the completions' texts."""
     correct, texts = [], []
     for at in range(0, len(records), batch_size):
         chunk = records[at : at + batch_size]
         rows = decoder.run([r["ids"][: r["prompt_len"]] for r in chunk], max_new_tokens, device)
         for r, row in zip(chunk, rows):
             text = decoder.tok.decode(row.generated())
-            m = ANSWER.search(text)
-            correct.append(not row.malformed and m is not None and int(m.group(1)) == r["answer"])
+            correct.append(not row.malformed and answer_correct(r, text))
             texts.append(text)
     return correct, texts

@@ -4,7 +4,9 @@ Checks the recipe's pieces against each other (run by smoke.sh):
 2. decoding with the KV cache and per-step masks gives the logits of one full forward pass under the
    training mask, on teacher-forced Multiverse and sequential examples (the engine invariant, in
    PyTorch);
-3. a written checkpoint's model.safetensors reads back to the trained weights.
+3. a written checkpoint's model.safetensors reads back to the trained weights;
+4. for Countdown data, the answer checker accepts every record's reported expression and rejects it
+   for another target, a number used twice, and a number not given.
 
     /usr/bin/python3 train/selftest.py DATA_DIR [CKPT_DIR]   (CKPT_DIR: a train.py out_dir)
 """
@@ -15,6 +17,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from countdown_check import solves  # noqa: E402
 from data import Example, batch_mask, collate, read_jsonl, span_chains  # noqa: E402
 from decode import Decoder  # noqa: E402
 from export_hf import load_hf_weights, read_safetensors  # noqa: E402
@@ -48,6 +51,15 @@ def check_decode_parity(records, meta, tok):
         assert err < 1e-4, f"{r['problem']}: cached decoding differs from the full forward by {err}"
 
 
+def check_countdown_answers(records):
+    for r in records:
+        numbers, target, answer = r["numbers"], r["target"], r["answer"]
+        assert solves(numbers, target, answer), f"{r['problem']}: {answer} rejected"
+        assert not solves(numbers, target + 1, answer), f"{r['problem']}: {answer} accepted for {target + 1}"
+        assert not solves(numbers, target * 2, f"({answer})*2") or 2 in numbers, f"{r['problem']}: a 2 not given accepted"
+        assert not solves(numbers, numbers[0] * 3, f"{numbers[0]}+{numbers[0]}+{numbers[0]}"), f"{r['problem']}: a number used three times accepted"
+
+
 def check_checkpoint(ckpt_dir):
     state = torch.load(os.path.join(ckpt_dir, "ckpt.pt"), map_location="cpu")["model"]
     written = read_safetensors(os.path.join(ckpt_dir, "hf", "model.safetensors"))
@@ -76,6 +88,8 @@ def main():
         ranked = sorted(records, key=lambda r: (r["nested"], len(r["ids"])))
         sample = [ranked[0], ranked[-1]]
         check_decode_parity(sample, meta, tok)
+        if meta.get("task") == "countdown":
+            check_countdown_answers(records)
     if len(sys.argv) > 2:
         check_checkpoint(sys.argv[2])
     print("selftest ok")

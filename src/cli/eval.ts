@@ -1,36 +1,86 @@
 /**
- * `multiverse eval`: the Multiverse model against its autoregressive twin on held-out arithmetic
- * problems, on this engine in one run — accuracy, # parallel, critical path, wall clock, whether
- * the model forks as the problem's shape asks, and the budget-control curve. Writes a Markdown
- * report with --out, and the curve as an SVG chart beside it.
+ * `multiverse eval`: the Multiverse model against its autoregressive twin on a task's held-out
+ * problems (`--task arith`, the default, or `countdown`), on this engine in one run — accuracy,
+ * # parallel, critical path, wall clock, whether the model forks as the problem's shape asks, and
+ * the budget-control curve. Writes a Markdown report with --out, and the curve as an SVG chart
+ * beside it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ModelLoadError } from '../model/errors.js';
 import { loadModel } from '../facade/load-model.js';
 import type { Model } from '../facade/model.js';
-import { shippedModelDir } from '../facade/shipped-models.js';
+import { packageRoot } from '../facade/shipped-models.js';
 import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
 import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
-import { budgetCurve, compareModels, testProblems, type ModelEvaluation } from '../tasks/arith/evaluate.js';
+import { ARITH_EVAL, testProblems as arithProblems } from '../tasks/arith/evaluate.js';
+import { COUNTDOWN_EVAL, testProblems as countdownProblems } from '../tasks/countdown/evaluate.js';
+import { budgetCurve, compareModels, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
 
-const DEFAULT_BUDGETS = '48,64,96,128,160,192,256';
+/** A task the command evaluates: its problems, how to judge them, its model pair under models/, its budgets. */
+interface TaskEntry {
+  title: string;
+  task: EvalTask<unknown>;
+  problems: (count: number) => unknown[];
+  models: { mv: string; ar: string };
+  /** Default critical-path budget: above the longest sequential solution. */
+  maxTokens: number;
+  /** Default budget-control curve. */
+  budgets: string;
+}
+
+const TASKS: Readonly<Record<string, TaskEntry>> = {
+  arith: {
+    title: 'arithmetic',
+    task: ARITH_EVAL as EvalTask<unknown>,
+    problems: arithProblems,
+    models: { mv: 'multiverse-arith', ar: 'ar-arith' },
+    maxTokens: 512,
+    budgets: '48,64,96,128,160,192,256',
+  },
+  countdown: {
+    title: 'Countdown',
+    task: COUNTDOWN_EVAL as EvalTask<unknown>,
+    problems: countdownProblems,
+    models: { mv: 'multiverse-countdown', ar: 'ar-countdown' },
+    maxTokens: 768,
+    budgets: '64,96,128,160,192,256,384,512',
+  },
+};
+
+/**
+ * The folder of a task's model under models/.
+ * @throws ModelLoadError MODEL_DIR_NOT_FOUND naming the folder and how to train the pair.
+ */
+function taskModelDir(taskName: string, name: string): string {
+  const dir = path.join(packageRoot(), 'models', name);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new ModelLoadError(
+      'MODEL_DIR_NOT_FOUND',
+      `${dir}: no ${name} model here; train the ${taskName} pair with \`TASK=${taskName} bash train/run.sh\` (train/README.md), or pass --mv DIR --ar DIR`,
+      dir,
+    );
+  }
+  return dir;
+}
 
 const SPEC: Record<string, OptionSpec> = {
-  mv: { kind: 'string', help: 'Multiverse model folder (default: the shipped multiverse-arith)' },
-  ar: { kind: 'string', help: 'autoregressive twin folder (default: the shipped ar-arith)' },
+  task: { kind: 'string', help: `the task: ${Object.keys(TASKS).join(' or ')} (default arith)` },
+  mv: { kind: 'string', help: 'Multiverse model folder (default: models/multiverse-TASK)' },
+  ar: { kind: 'string', help: 'autoregressive twin folder (default: models/ar-TASK)' },
   problems: { kind: 'string', help: 'held-out test problems (default 500)' },
-  'max-tokens': { kind: 'string', help: 'critical-path budget per problem (default 512)' },
+  'max-tokens': { kind: 'string', help: 'critical-path budget per problem (default 512 for arith, 768 for countdown)' },
   concurrency: { kind: 'string', help: 'problems in flight at once for the budget curve (default 8; the main comparison runs one at a time)' },
-  budgets: { kind: 'string', help: `budget-control curve: comma-separated critical-path budgets (default ${DEFAULT_BUDGETS})` },
+  budgets: { kind: 'string', help: `budget-control curve: comma-separated critical-path budgets (default ${TASKS.arith.budgets} for arith, ${TASKS.countdown.budgets} for countdown)` },
   'budget-problems': { kind: 'string', help: 'problems per point of the curve (default 200)' },
   out: { kind: 'string', help: 'also write the report as Markdown to this file' },
   json: { kind: 'boolean', help: 'print the results as JSON' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-export const EVAL_USAGE = 'usage: multiverse eval [--mv DIR] [--ar DIR] [--problems N] [--budgets 48,64,…] [--budget-problems N] [--concurrency N] [--out FILE] [--json]';
+export const EVAL_USAGE = 'usage: multiverse eval [--task arith|countdown] [--mv DIR] [--ar DIR] [--problems N] [--budgets 48,64,…] [--budget-problems N] [--concurrency N] [--out FILE] [--json]';
 
 export async function evalCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
@@ -38,16 +88,19 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(formatHelp(EVAL_USAGE, SPEC));
     return 0;
   }
+  const taskName = String(args.options.task ?? 'arith');
+  if (!Object.hasOwn(TASKS, taskName)) throw new UsageError(`--task must be ${Object.keys(TASKS).join(' or ')}, got ${taskName}`);
+  const entry = TASKS[taskName];
   const count = numberOption(args, 'problems', true) ?? 500;
-  const maxTokens = numberOption(args, 'max-tokens', true) ?? 512;
+  const maxTokens = numberOption(args, 'max-tokens', true) ?? entry.maxTokens;
   const concurrency = numberOption(args, 'concurrency', true) ?? 8;
   const curveCount = numberOption(args, 'budget-problems', true) ?? 200;
-  const budgets = String(args.options.budgets ?? DEFAULT_BUDGETS).split(',').map(Number);
+  const budgets = String(args.options.budgets ?? entry.budgets).split(',').map(Number);
   if ([count, maxTokens, concurrency, curveCount, ...budgets].some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError('counts and budgets must be positive integers');
 
-  const problems = testProblems(count);
-  const mvDir = typeof args.options.mv === 'string' ? args.options.mv : shippedModelDir('multiverse-arith');
-  const arDir = typeof args.options.ar === 'string' ? args.options.ar : shippedModelDir('ar-arith');
+  const problems = entry.problems(count);
+  const mvDir = typeof args.options.mv === 'string' ? args.options.mv : taskModelDir(taskName, entry.models.mv);
+  const arDir = typeof args.options.ar === 'string' ? args.options.ar : taskModelDir(taskName, entry.models.ar);
   const models: Model[] = [];
   try {
     const mv = await loadModel(mvDir);
@@ -55,11 +108,11 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     const ar = await loadModel(arDir);
     models.push(ar);
     log(`MV ${mvDir} and AR ${arDir}, taking turns on ${count} problems ...`);
-    const both = await compareModels(mv, ar, problems, { maxTokens, onProgress: progress('problems') });
+    const both = await compareModels(mv, ar, entry.task, problems, { maxTokens, onProgress: progress('problems') });
     const curves: Record<'mv' | 'ar', CurvePoint[]> = { mv: [], ar: [] };
     for (const [name, model] of [['mv', mv], ['ar', ar]] as const) {
       log(`${name.toUpperCase()}: budget curve ...`);
-      curves[name] = await budgetCurve(model, problems.slice(0, curveCount), budgets, concurrency);
+      curves[name] = await budgetCurve(model, entry.task, problems.slice(0, curveCount), budgets, concurrency);
     }
     const results: Results = {
       MV: { evaluation: both.mv, curve: curves.mv },
@@ -68,7 +121,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     };
     const out = typeof args.options.out === 'string' ? args.options.out : undefined;
     const svgFile = out?.replace(/(\.md)?$/, '-budget.svg');
-    const report = markdown(results, { count, maxTokens, concurrency, curveCount, argv, svg: svgFile && path.basename(svgFile) });
+    const report = markdown(results, { title: entry.title, count, maxTokens, concurrency, curveCount, argv, svg: svgFile && path.basename(svgFile) });
     if (out !== undefined && svgFile !== undefined) {
       fs.writeFileSync(out, report);
       const series = [
@@ -141,14 +194,14 @@ function byParts(e: ModelEvaluation): string {
 
 function markdown(
   { MV: mv, AR: ar, cost }: Results,
-  run: { count: number; maxTokens: number; concurrency: number; curveCount: number; argv: readonly string[]; svg: string | undefined },
+  run: { title: string; count: number; maxTokens: number; concurrency: number; curveCount: number; argv: readonly string[]; svg: string | undefined },
 ): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const row = (name: string, e: ModelEvaluation) =>
     `| ${name} | ${pct(e.accuracy)} | ${e.parallelism.toFixed(2)} | ${e.meanCriticalPath.toFixed(1)} | ${e.meanTotalTokens.toFixed(1)} | ${e.seconds.toFixed(1)} s | ${e.singlePartSequential.yes}/${e.singlePartSequential.of} | ${e.multiPartForkedRight.yes}/${e.multiPartForkedRight.of} |`;
   const curve = mv.curve.map((p, i) => `| ${p.budget} | ${pct(p.accuracy)} | ${pct(ar.curve[i].accuracy)} |`);
   return [
-    `# Multiverse vs autoregressive on held-out arithmetic`,
+    `# Multiverse vs autoregressive on held-out ${run.title}`,
     '',
     `Command: \`multiverse eval ${run.argv.join(' ')}\` — ${run.count} test problems, greedy, critical-path budget ${run.maxTokens}, one problem at a time with the two models taking turns, same engine, one run.`,
     '',

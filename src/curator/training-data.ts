@@ -1,5 +1,5 @@
 /**
- * A training folder in the layout train/ reads (the one scripts/export-arith-data.ts writes):
+ * A training folder in the layout train/ reads (the one scripts/export-task-data.ts writes):
  * tokenizer.json and tokenizer_config.json, meta.json, and multiverse/ and sequential/ each with
  * train.jsonl and validation.jsonl. The sequential twin of each record is its original reasoning,
  * so train/run.sh trains a Multiverse model and its autoregressive twin on the same traces.

@@ -1,0 +1,62 @@
+/**
+ * The sequential solution of a Countdown problem: the search written out step by step, in the line
+ * grammar of the arithmetic chains (src/tasks/arith/chain.ts), so that the same rule-based converter
+ * (src/tasks/arith/convert.ts) turns it into the Multiverse format. For `Make 60 from 4 5 3`:
+ *
+ *   1: 4                            a subtree: the number played last; the other two are the pair
+ *   1.1: 5+3=8 8+4=12 8-4=4 8*4=32 8/4=2        one first move on the pair, then the finishing
+ *   1.2: 5-3=2 2+4=6 4-2=2 2*4=8 4/2=2            moves with the last number in the order + - * /,
+ *   1.3: 5*3=15 15+4=19 15-4=11 15*4=10*4+5*4=40+20=60     up to the first that hits the target
+ *   1: 1.3                          the subtree's finding: the label of its first hit, or `no`
+ *   2: 5
+ *   …
+ *   1.3                             the search's finding: the first subtree's hit
+ *   Answer: (5*3)*4
+ *
+ * Every step is an equation checkable on its own; a subtree stops at its first hit or when its
+ * moves run out, and every subtree is written whether or not an earlier one hit. Converted, each
+ * subtree is a path holding a nested block with one path per first move.
+ */
+import type { Problem } from './problem.js';
+import { firstMoves, leafMoves, moveStep, remainingPairs, solutionExpression, type Pair } from './search.js';
+
+/** A subtree's lines and its first hit: the line's label and the expression it found. */
+interface Subtree {
+  lines: string[];
+  hit: { label: string; expression: string } | undefined;
+}
+
+function subtree(pair: Pair, label: string, target: number): Subtree {
+  const lines = [`${label}: ${pair.rest}`];
+  let hit: Subtree['hit'];
+  firstMoves(pair.a, pair.b).forEach((first, i) => {
+    const steps = [moveStep(first)];
+    for (const leaf of leafMoves(first.value, pair.rest)) {
+      steps.push(moveStep(leaf));
+      if (leaf.value !== target) continue;
+      hit ??= { label: `${label}.${i + 1}`, expression: solutionExpression(first, leaf) };
+      break;
+    }
+    lines.push(`${label}.${i + 1}: ${steps.join(' ')}`);
+  });
+  lines.push(`${label}: ${hit?.label ?? 'no'}`);
+  return { lines, hit };
+}
+
+/** The expression a model's output reports; undefined when there is none. */
+export function parseAnswer(text: string): string | undefined {
+  const m = /Answer: ([^\n<]*)/.exec(text);
+  return m === null ? undefined : m[1].trim();
+}
+
+/**
+ * The whole sequential solution, lines joined by `\n`.
+ * @throws Error when the search finds nothing (never for a generated problem: its target is built
+ *   from the moves the search tries).
+ */
+export function sequentialChain(problem: Problem): string {
+  const subtrees = remainingPairs(problem.numbers).map((pair, i) => subtree(pair, String(i + 1), problem.target));
+  const hit = subtrees.find((s) => s.hit !== undefined)?.hit;
+  if (hit === undefined) throw new Error(`the search finds no solution to ${JSON.stringify(problem)}`);
+  return [...subtrees.flatMap((s) => s.lines), hit.label, `Answer: ${hit.expression}`].join('\n');
+}
