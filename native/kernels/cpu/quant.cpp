@@ -1,5 +1,6 @@
 #include "kernels/cpu/quant.h"
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -108,6 +109,18 @@ void dequantize_row_reference(Dtype d, const uint8_t* src, size_t cols, float* o
     default: break;
   }
   block_decode::decode_blocks(d, src, cols, out);
+}
+
+void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d) {
+  for (size_t b = 0; b < tokens * cols / 32; ++b) {
+    const float* xb = x + 32 * b;
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
+    const float db = amax / 127.0f, inv = db > 0 ? 1.0f / db : 0.0f;
+    d[b] = db;
+    // |x| * (1 / d) can land a rounding above 127 but never past 127.5.
+    for (int j = 0; j < 32; ++j) q[32 * b + j] = int8_t(std::lrint(xb[j] * inv));
+  }
 }
 
 float* thread_scratch(size_t n) {
