@@ -76,11 +76,13 @@ describe.each(SETS)('%s kernels', (set) => {
   });
 
   describe('Q8_0 weights times int8 activations (5 tokens or more)', () => {
-    // 13 rows: one group of 8 interleaved rows and 5 left over; 5..11 tokens: 4-token tiles and 1-3 left.
+    // 21 rows: groups of 8 (AVX2) or 16 (AVX-512 VNNI) interleaved rows and 5 left over; 5..13
+    // tokens: whole 4- or 8-token tiles and every leftover count.
+    const ROWS = 21;
     it.each([96, 288])('rows of %i weights equal the portable set bit for bit', (cols) => {
       const bytes = randomWeightBytes('Q8_0', ROWS, cols, 300 + cols);
       const rng = new Prng(7 * cols);
-      for (let tokens = INT8_MIN_TOKENS; tokens <= 11; tokens++) {
+      for (let tokens = INT8_MIN_TOKENS; tokens <= 13; tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
         expect(native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens)).toEqual(native.matmul('portable', 'Q8_0', bytes, ROWS, cols, x, tokens));
       }
