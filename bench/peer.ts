@@ -1,10 +1,10 @@
 /**
  * `npm run bench:peer`: our engine and llama.cpp (the prebuilt libllama in node-llama-cpp) on the
  * same GGUF files of the ~150M random Qwen2 bench model (f16, Q8_0, f32, written by the testkit),
- * in one run, alternating passes, medians: prefill 512 tokens and decode at 1 and 4 sequences,
- * and the ratio ours ÷ llama.cpp.
+ * in one run, alternating passes, medians: prefill 512 tokens and decode at 1 and 4 sequences with
+ * 64 and 4096 tokens of context, and the ratio ours ÷ llama.cpp.
  *
- *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64] [--json]
+ *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64,4096] [--json]
  *
  * The files are cached in $TMPDIR/multiverse-bench-gguf. Both sides use the same thread count.
  */
@@ -22,8 +22,8 @@ import { formatTable, median } from './table.js';
 
 interface Figures {
   prefill: number;
-  /** Decode tokens/s by sequence count. */
-  decode: Map<number, number>;
+  /** Decode tokens/s by decodeKey(sequences, context). */
+  decode: Map<string, number>;
 }
 
 const { values } = parseArgs({
@@ -32,7 +32,7 @@ const { values } = parseArgs({
     passes: { type: 'string', default: '3' },
     'prompt-tokens': { type: 'string', default: '512' },
     sequences: { type: 'string', default: '1,4' },
-    context: { type: 'string', default: '64' },
+    context: { type: 'string', default: '64,4096' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -40,11 +40,13 @@ const types = values.types!.split(',') as GgmlType[];
 const settings: BenchSettings = {
   promptTokens: Number(values['prompt-tokens']),
   sequences: values.sequences!.split(',').map(Number),
-  context: Number(values.context),
+  contexts: values.context!.split(',').map(Number),
   passes: 1,
   threads: os.availableParallelism(),
 };
 const passes = Number(values.passes);
+const decodeKey = (sequences: number, context: number) => `${sequences}@${context}`;
+const decodeKeys = settings.contexts.flatMap((c) => settings.sequences.map((n) => decodeKey(n, c)));
 const tokenIds = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104729) % 500) as Token);
 
 function benchFile(type: GgmlType): string {
@@ -69,7 +71,8 @@ class Peer {
   static async open(llama: Llama, file: string): Promise<Peer> {
     const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
     const contexts = new Map<number, LlamaContext>();
-    const size = Math.max(settings.promptTokens, settings.context + 64) + 256;
+    // Per sequence: node-llama-cpp gives each sequence of a context its own contextSize cells.
+    const size = Math.max(settings.promptTokens, Math.max(...settings.contexts) + 64) + 256;
     for (const n of new Set([1, ...settings.sequences])) {
       contexts.set(n, await model.createContext({ sequences: n, contextSize: size, batchSize: Math.max(512, settings.promptTokens), threads: settings.threads }));
     }
@@ -83,11 +86,11 @@ class Peer {
     const prefill = settings.promptTokens / ((performance.now() - t0) / 1000);
     await one.clearHistory();
     one.dispose();
-    const decode = new Map<number, number>();
-    for (const n of settings.sequences) {
+    const decode = new Map<string, number>();
+    for (const [c, n] of settings.contexts.flatMap((c) => settings.sequences.map((n) => [c, n]))) {
       const context = this.contexts.get(n)!;
       const seqs = Array.from({ length: n }, () => context.getSequence());
-      await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(tokenIds(settings.context, i))));
+      await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(tokenIds(c, i))));
       const times: number[] = [];
       for (let step = 0; step < 16; step++) {
         const s0 = performance.now();
@@ -95,7 +98,7 @@ class Peer {
         await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(tokenIds(1, step + i))));
         times.push(performance.now() - s0);
       }
-      decode.set(n, (n / median(times)) * 1000);
+      decode.set(decodeKey(n, c), (n / median(times)) * 1000);
       for (const s of seqs) {
         await s.clearHistory();
         s.dispose();
@@ -112,13 +115,13 @@ class Peer {
 
 async function ours(file: string): Promise<Figures> {
   const r = await runBench(file, settings);
-  return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [d.sequences, d.tokensPerSecond])) };
+  return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [decodeKey(d.sequences, d.context), d.tokensPerSecond])) };
 }
 
 function medianFigures(all: Figures[]): Figures {
   return {
     prefill: median(all.map((f) => f.prefill)),
-    decode: new Map(settings.sequences.map((n) => [n, median(all.map((f) => f.decode.get(n)!))])),
+    decode: new Map(decodeKeys.map((k) => [k, median(all.map((f) => f.decode.get(k)!))])),
   };
 }
 
@@ -148,7 +151,12 @@ for (const type of types) {
     results.push({ weights: type, figure: name, llamaCpp: b, ours: a ?? null, ratio: a === undefined ? null : a / b });
   };
   figure(`prefill ${settings.promptTokens}`, ourMedian?.prefill, peerMedian.prefill);
-  for (const n of settings.sequences) figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${settings.context})`, ourMedian?.decode.get(n), peerMedian.decode.get(n)!);
+  for (const c of settings.contexts) {
+    for (const n of settings.sequences) {
+      const key = decodeKey(n, c);
+      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!);
+    }
+  }
 }
 await llama.dispose();
 

@@ -28,6 +28,13 @@ describe('multiverse bench', () => {
     expect(report.bandwidthFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
   });
 
+  it('--context takes a list: decode is timed at every context for every sequence count', () => {
+    const r = cli('bench', '--model', tinyModel('qwen2', 'F32'), '--prompt-tokens', '8', '--sequences', '1,2', '--context', '16,600', '--passes', '1', '--threads', '1', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(report.decode.map((d: { sequences: number; context: number }) => [d.sequences, d.context])).toEqual([[1, 16], [2, 16], [1, 600], [2, 600]]);
+  });
+
   it('exits 2 with a bad --sequences', () => {
     const r = cli('bench', '--model', tinyModel('qwen2', 'F32'), '--sequences', '1,x');
     expect(r.code).toBe(2);

@@ -25,6 +25,8 @@ const COLS: Record<NativeDtype, number[]> = {
   Q6_K: [512],
 };
 const ROWS = 13;
+/** kQ8Int8MinTokens in native/kernels/cpu/kernels.h. */
+const INT8_MIN_TOKENS = 5;
 
 describe('kernel sets on this CPU', () => {
   it('include the portable one and, on an x86-64 with AVX2, the AVX2 one', () => {
@@ -50,7 +52,8 @@ describe.each(SETS)('%s kernels', (set) => {
       const bytes = randomWeightBytes(dtype, ROWS, cols, 100 + cols);
       const w = dequantize(dtype, bytes, ROWS * cols);
       const rng = new Prng(cols);
-      for (let tokens = 1; tokens <= 7; tokens++) {
+      // Q8_0 times 5 or more tokens takes the int8 path, tested below.
+      for (let tokens = 1; tokens <= (dtype === 'Q8_0' ? INT8_MIN_TOKENS - 1 : 7); tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
         const y = native.matmul(set, dtype, bytes, ROWS, cols, x, tokens);
         expect(y.length).toBe(tokens * ROWS);
@@ -69,6 +72,64 @@ describe.each(SETS)('%s kernels', (set) => {
           }
         }
       }
+    });
+  });
+
+  describe('Q8_0 weights times int8 activations (5 tokens or more)', () => {
+    // 21 rows: groups of 8 (AVX2) or 16 (AVX-512 VNNI) interleaved rows and 5 left over; 5..13
+    // tokens: whole 4- or 8-token tiles and every leftover count.
+    const ROWS = 21;
+    it.each([96, 288])('rows of %i weights equal the portable set bit for bit', (cols) => {
+      const bytes = randomWeightBytes('Q8_0', ROWS, cols, 300 + cols);
+      const rng = new Prng(7 * cols);
+      for (let tokens = INT8_MIN_TOKENS; tokens <= 13; tokens++) {
+        const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
+        expect(native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens)).toEqual(native.matmul('portable', 'Q8_0', bytes, ROWS, cols, x, tokens));
+      }
+    });
+
+    it.each([96, 288])('rows of %i weights within the activation rounding of the float64 product', (cols) => {
+      const bytes = randomWeightBytes('Q8_0', ROWS, cols, 400 + cols);
+      const w = dequantize('Q8_0', bytes, ROWS * cols);
+      const rng = new Prng(11 * cols);
+      const tokens = 9;
+      // Activations spanning three orders of magnitude, so blocks get very different scales.
+      const x = Float32Array.from({ length: tokens * cols }, () => (rng.nextFloat() * 2 - 1) * 10 ** Math.floor(rng.nextFloat() * 3 - 1));
+      const y = native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens);
+      for (let t = 0; t < tokens; t++) {
+        for (let r = 0; r < ROWS; r++) {
+          let exact = 0;
+          let rounding = 0;
+          let magnitude = 0;
+          for (let b = 0; b < cols / 32; b++) {
+            // Each activation moves by at most half its block's step max|x| / 127.
+            let amax = 0;
+            for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[t * cols + 32 * b + j]));
+            const halfStep = (amax / 127 / 2) * (1 + 1e-6);
+            for (let j = 0; j < 32; j++) {
+              const xi = x[t * cols + 32 * b + j];
+              const wi = w[r * cols + 32 * b + j];
+              exact += xi * wi;
+              rounding += halfStep * Math.abs(wi);
+              magnitude += (Math.abs(xi) + halfStep) * Math.abs(wi);
+            }
+          }
+          // Plus f32 rounding of one scale product and one FMA per block.
+          const bound = rounding + (cols / 32 + 2) * 2 ** -24 * magnitude * 1.01;
+          expect(Math.abs(y[t * ROWS + r] - exact), `token ${t} row ${r}`).toBeLessThanOrEqual(bound);
+        }
+      }
+    });
+
+    it('rounds each activation to its block scale, as llama.cpp does (hand-computed)', () => {
+      // One row of 32 weights, all 1 (scale 1.0 = f16 0x3c00). A block with max 127 has step 1, so
+      // 0.4 rounds to 0 and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129, not 129.9.
+      const bytes = new Uint8Array(34).fill(1);
+      bytes[0] = 0x00;
+      bytes[1] = 0x3c;
+      const x = new Float32Array(32 * INT8_MIN_TOKENS);
+      for (let t = 0; t < INT8_MIN_TOKENS; t++) x.set([127, 0.4, 2.5], 32 * t);
+      expect(Array.from(native.matmul(set, 'Q8_0', bytes, 1, 32, x, INT8_MIN_TOKENS))).toEqual(new Array(INT8_MIN_TOKENS).fill(129));
     });
   });
 

@@ -4,9 +4,13 @@
  * kernel set. The quantized bytes are random blocks written to a raw file that NativeTensorRefs
  * point into, as a GGUF loader's refs would.
  *
- * Tolerance: the kernels decode each block exactly to f32 and keep activations in f32 (no int8
- * activations), so the engine does the same arithmetic as on f32 weights and the engine invariant's
- * 1e-4 of the logits' scale holds unchanged.
+ * Tolerance: the kernels decode each block exactly to f32 and keep activations in f32, so the engine
+ * does the same arithmetic as on f32 weights and the engine invariant's 1e-4 of the logits' scale
+ * holds unchanged. The exception is Q8_0 times 5 or more tokens (this prefill of 11): like llama.cpp,
+ * it rounds each matrix product's input to Q8_0 blocks and multiplies int8 by int8. The reference
+ * for that prefill rounds the same inputs the same way (roundToQ8Blocks), so 1e-4 holds there too
+ * (the engine gets ~2e-7); against the unrounded reference that prefill is ~2e-2 of the scale off
+ * on this random model, the accuracy cost of the activation rounding itself.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +20,7 @@ import { loadNative, type NativeDtype, type NativeTensorRef } from '../src/nativ
 import { Prng } from '../src/testkit/prng.js';
 import { denseForward } from './reference/dense-forward.js';
 import { dequantize } from './reference/ggml-dequant.js';
+import { roundToQ8Blocks } from './reference/q8-activations.js';
 import { tinyModel } from './support/models.js';
 import { causal, expectLogitsClose, loadForReference, range, type Loaded } from './support/oracle.js';
 import { randomWeightBytes } from '../src/testkit/random-blocks.js';
@@ -71,9 +76,13 @@ const tokens = Array.from({ length: 11 }, () => Math.floor(rng.nextFloat() * 515
 describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
   let model: QuantModel;
   let reference: Float64Array[];
+  let prefillReference: Float64Array[];
   beforeAll(() => {
     model = quantize(base, label, dtypeOf);
     reference = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal);
+    // Q8_0 times 5 or more tokens quantizes the activations (the int8 path); the reference does too.
+    prefillReference =
+      label === 'Q8_0' ? denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal, roundToQ8Blocks) : reference;
   });
 
   it.each(SETS)('%s kernels: prefill and decode logits match the reference', async (set) => {
@@ -82,7 +91,7 @@ describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
     try {
       const a = engine.createSequence();
       const all = await engine.step([{ seq: a, tokens: Int32Array.from(tokens), positions: Int32Array.from(range(0, tokens.length)), logits: 'all' }]);
-      expectLogitsClose(all, reference, c.vocabSize);
+      expectLogitsClose(all, prefillReference, c.vocabSize);
       const b = engine.createSequence();
       for (let i = 0; i < 3; i++) {
         const out = await engine.step([{ seq: b, tokens: Int32Array.of(tokens[i]), positions: Int32Array.of(i), logits: 'last' }]);

@@ -11,12 +11,12 @@ import { copyBandwidth, decodeTokensPerSecond, prefillTokensPerSecond } from './
 import { machineLine } from './machine.js';
 import { log, MODEL_SPEC, parseCommand } from './model-input.js';
 
-export const BENCH_USAGE = 'usage: multiverse bench --model DIR|FILE.gguf [--prompt-tokens 512] [--sequences 1,4,16] [--context 64] [--passes 3] [--threads N] [--json]';
+export const BENCH_USAGE = 'usage: multiverse bench --model DIR|FILE.gguf [--prompt-tokens 512] [--sequences 1,4,16] [--context 64[,4096]] [--passes 3] [--threads N] [--json]';
 
 const OPTIONS = {
   'prompt-tokens': { kind: 'string', help: 'prefill length (default 512)' },
   sequences: { kind: 'string', help: 'decode batch sizes, comma-separated (default 1,4,16)' },
-  context: { kind: 'string', help: 'tokens already in each sequence when decode is timed (default 64)' },
+  context: { kind: 'string', help: 'tokens already in each sequence when decode is timed, comma-separated (default 64)' },
   passes: { kind: 'string', help: 'repetitions; the median is reported (default 3)' },
   threads: { kind: 'string', help: 'math threads (default: all cores)' },
   json: { kind: 'boolean', help: 'print the report as one JSON object on the last line of stdout' },
@@ -36,7 +36,7 @@ export interface BenchReport {
   weightBytesPerStep: number;
   /** Single-thread buffer copy, bytes read + written per second (see copyBandwidth). */
   bandwidth: { bytesPerSecond: number; method: string };
-  /** weightBytesPerStep × decode steps/s at one sequence ÷ bandwidth. */
+  /** weightBytesPerStep × decode steps/s at one sequence (the first context) ÷ bandwidth. */
   bandwidthFraction: number;
 }
 
@@ -64,7 +64,8 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
 export interface BenchSettings {
   promptTokens: number;
   sequences: number[];
-  context: number;
+  /** Decode is timed at each of these context lengths, for each sequence count. */
+  contexts: number[];
   passes: number;
   threads: number;
 }
@@ -75,13 +76,16 @@ function benchSettings(args: ParsedArgs): BenchSettings {
     if (n < 1) throw new UsageError(`--${name} must be at least 1, got ${n}`);
     return n;
   };
-  const list = typeof args.options.sequences === 'string' ? args.options.sequences : '1,4,16';
-  const sequences = list.split(',').map((s) => Number(s.trim()));
-  if (sequences.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sequences must be comma-separated positive integers, got ${list}`);
+  const positives = (name: string, fallback: string) => {
+    const list = typeof args.options[name] === 'string' ? args.options[name] : fallback;
+    const values = list.split(',').map((s) => Number(s.trim()));
+    if (values.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--${name} must be comma-separated positive integers, got ${list}`);
+    return values;
+  };
   return {
     promptTokens: positive('prompt-tokens', 512),
-    sequences,
-    context: positive('context', 64),
+    sequences: positives('sequences', '1,4,16'),
+    contexts: positives('context', '64'),
     passes: positive('passes', 3),
     threads: positive('threads', os.availableParallelism()),
   };
@@ -89,17 +93,20 @@ function benchSettings(args: ParsedArgs): BenchSettings {
 
 /** Loads `modelPath`, measures, disposes. Progress goes to stderr. */
 export async function runBench(modelPath: string, s: BenchSettings): Promise<BenchReport> {
-  const longest = Math.max(s.promptTokens, s.context + 64);
-  const slots = Math.max(s.promptTokens, ...s.sequences.map((n) => n * (s.context + 64)));
+  const context = Math.max(...s.contexts);
+  const longest = Math.max(s.promptTokens, context + 64);
+  const slots = Math.max(s.promptTokens, ...s.sequences.map((n) => n * (context + 64)));
   const model = await loadModel(modelPath, { threads: s.threads, kvSlots: slots, contextLength: longest, maxStepTokens: Math.max(512, s.promptTokens) });
   try {
     const { engine } = model;
     log(`prefill ${s.promptTokens} tokens ...`);
     const prefill = await prefillTokensPerSecond(engine, s.promptTokens, s.passes);
     const decode = [];
-    for (const sequences of s.sequences) {
-      log(`decode ${sequences} sequence(s) ...`);
-      decode.push({ sequences, context: s.context, tokensPerSecond: await decodeTokensPerSecond(engine, sequences, s.context, 16 * s.passes) });
+    for (const context of s.contexts) {
+      for (const sequences of s.sequences) {
+        log(`decode ${sequences} sequence(s) at ${context} tokens ...`);
+        decode.push({ sequences, context, tokensPerSecond: await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes) });
+      }
     }
     const bytesPerSecond = copyBandwidth();
     const weightBytesPerStep = decodeWeightBytes(model.checkpoint);

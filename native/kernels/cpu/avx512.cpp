@@ -1,8 +1,9 @@
 // AVX-512 kernels: 16 lanes. Compiled with -mavx512f -mavx512bw -mavx512vl (plus F16C); only called
-// after dispatch.cpp checked the CPU. bf16 rows widen by a shift rather than vdpbf16ps, which would
+// after dispatch.cpp checked the CPU. The int8 path uses VNNI (avx512_vnni.cpp) only where it exists. bf16 rows widen by a shift rather than vdpbf16ps, which would
 // round the activations to bf16 too (a 2^-9 relative error per product, far above f32 rounding).
 #include <immintrin.h>
 
+#include "kernels/cpu/int8_gemm.h"
 #include "kernels/cpu/simd_kernels.h"
 
 namespace mv {
@@ -32,6 +33,12 @@ struct Avx512 {
   }
   static void store_half(uint16_t* p, Reg v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // VNNI only where the CPU has it (an AVX-512 CPU may lack it, e.g. Skylake-SP).
+  static void matmul_q8_int8(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y,
+                             size_t ldy, size_t o0, size_t o1) {
+    if (cpu_has_avx512_vnni()) matmul_q8_int8_vnni(x, tokens, w, b, y, ldy, o0, o1);
+    else int8_gemm::matmul<int8_gemm::MaddubsDot>(x, tokens, w, b, y, ldy, o0, o1);
   }
 };
 

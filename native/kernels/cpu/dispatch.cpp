@@ -10,10 +10,12 @@ bool cpu_has_avx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && cpu_has_f16c();
 }
+bool cpu_has_avx512_vnni() { return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni"); }
 #else
 bool cpu_has_avx2_fma() { return false; }
 bool cpu_has_f16c() { return false; }
 bool cpu_has_avx512() { return false; }
+bool cpu_has_avx512_vnni() { return false; }
 #endif
 
 const CpuKernels& select_kernels(KernelChoice choice) {

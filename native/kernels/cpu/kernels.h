@@ -18,11 +18,19 @@ struct WeightMatrix {
   size_t row_bytes = 0;
 };
 
+// Q8_0 weights times at least this many tokens (prefill, wide batches) take the int8 path: the
+// activations are quantized to Q8_0 blocks once per call (quantize_activations_q8) and each block's
+// integer dot product is scaled by the two block scales, as llama.cpp does. Fewer tokens (decode)
+// keep f32 activations. Every kernel set computes the same integers and the same float steps:
+// y = acc + b where acc = fma(float(int dot of block i), d_w[i] * d_x[i], acc) over the blocks in order.
+constexpr size_t kQ8Int8MinTokens = 5;
+
 struct CpuKernels {
   const char* name;
   // y[t * ldy + o] = dot(x[t * in ..], row o of w) + (b ? b[o] : 0) for t < tokens, o in [o0, o1).
-  // x: (tokens, in = w.cols). f16/bf16 rows are widened in registers; block formats are dequantized a
-  // few rows at a time into a cache-resident panel of f32 (activations stay f32 throughout).
+  // x: (tokens, in = w.cols). f16/bf16 rows are widened in registers; Q8_0 is read in place (fewer
+  // than kQ8Int8MinTokens tokens) or multiplied as int8 by int8 (more); the other block formats are
+  // dequantized a few rows at a time into a cache-resident panel of f32.
   void (*matmul)(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                  size_t o0, size_t o1);
   // out[r * w.cols ..] = rows [r0, r0 + n) of w as f32 (embedding lookups, tests).
@@ -43,6 +51,10 @@ extern const CpuKernels kPortableKernels;
 extern const CpuKernels kAvx2Kernels;    // only call when the CPU has AVX2, FMA and F16C
 extern const CpuKernels kAvx512Kernels;  // only call when the CPU has AVX-512 F/BW/VL
 
+// The int8 path with AVX-512 VNNI (avx512_vnni.cpp); only call when cpu_has_avx512_vnni().
+void matmul_q8_int8_vnni(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+                         size_t o0, size_t o1);
+
 enum class KernelChoice { Auto, Portable, Avx2, Avx512 };
 
 // Auto: the widest set the CPU runs. A forced set the CPU lacks throws EngineError.
@@ -50,5 +62,6 @@ const CpuKernels& select_kernels(KernelChoice choice);
 bool cpu_has_avx2_fma();
 bool cpu_has_f16c();
 bool cpu_has_avx512();
+bool cpu_has_avx512_vnni();
 
 }  // namespace mv

@@ -1,4 +1,5 @@
 // Plain C++ kernels: the reference the SIMD sets are tested against, and the fallback.
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -26,8 +27,33 @@ void dequantize_rows_portable(const WeightMatrix& w, size_t r0, size_t n, float*
   for (size_t r = 0; r < n; ++r) dequantize_row_reference(w.dtype, w.data + (r0 + r) * w.row_bytes, w.cols, out + r * w.cols);
 }
 
+// The int8 path (kernels.h, kQ8Int8MinTokens) one product at a time.
+void matmul_q8_int8_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y,
+                             size_t ldy, size_t o0, size_t o1) {
+  const size_t in = w.cols, nb = in / 32;
+  std::vector<int8_t> xq(tokens * in);
+  std::vector<float> xd(tokens * nb);
+  quantize_activations_q8(x, tokens, in, xq.data(), xd.data());
+  for (size_t o = o0; o < o1; ++o) {
+    const uint8_t* row = w.data + o * w.row_bytes;
+    for (size_t t = 0; t < tokens; ++t) {
+      float acc = 0;
+      for (size_t blk = 0; blk < nb; ++blk) {
+        const uint8_t* wb = row + blk * 34;
+        uint16_t h;
+        std::memcpy(&h, wb, 2);
+        int32_t dot = 0;
+        for (size_t j = 0; j < 32; ++j) dot += int32_t(int8_t(wb[2 + j])) * xq[t * in + blk * 32 + j];
+        acc = std::fma(float(dot), half_to_float(h) * xd[t * nb + blk], acc);
+      }
+      y[t * ldy + o] = acc + (b ? b[o] : 0.0f);
+    }
+  }
+}
+
 void matmul_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                      size_t o0, size_t o1) {
+  if (w.dtype == Dtype::Q8_0 && tokens >= kQ8Int8MinTokens) return matmul_q8_int8_portable(x, tokens, w, b, y, ldy, o0, o1);
   const size_t in = w.cols;
   std::vector<float> row(in);
   for (size_t o = o0; o < o1; ++o) {

@@ -1,5 +1,6 @@
 #include "kernels/cpu/quant.h"
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -108,6 +109,25 @@ void dequantize_row_reference(Dtype d, const uint8_t* src, size_t cols, float* o
     default: break;
   }
   block_decode::decode_blocks(d, src, cols, out);
+}
+
+void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d) {
+  // Adding and subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer, ties to
+  // even (the default rounding mode); unlike lrint it vectorises. Plain comparisons for the same
+  // reason (std::fmax must honour NaN).
+  constexpr float kRound = 12582912.0f;
+  for (size_t b = 0; b < tokens * cols / 32; ++b) {
+    const float* xb = x + 32 * b;
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float a = std::fabs(xb[j]);
+      amax = a > amax ? a : amax;
+    }
+    const float db = amax / 127.0f, inv = db > 0 ? 1.0f / db : 0.0f;
+    d[b] = db;
+    // |x| * (1 / d) can land a rounding above 127 but never past 127.5.
+    for (int j = 0; j < 32; ++j) q[32 * b + j] = int8_t(int32_t((xb[j] * inv + kRound) - kRound));
+  }
 }
 
 float* thread_scratch(size_t n) {

@@ -4,7 +4,8 @@
 //
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
 // mul(a, b), hsum(Reg), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that
-// address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t) and store_half(uint16_t*, Reg). No std:: templates here: an inline std function compiled with
+// address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t), store_half(uint16_t*, Reg), and
+// matmul_q8_int8 (the int8 path of kernels.h, int8_gemm.h). No std:: templates here: an inline std function compiled with
 // AVX-512 flags could be picked by the linker for the portable path too.
 #pragma once
 #include <cstring>
@@ -164,9 +165,9 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
             size_t o1) {
   // Token blocks small enough that their activations stay in L2 while the weight rows stream past.
   constexpr size_t kTokenBlock = 64, kRows = 4;
+  if (w.dtype == Dtype::Q8_0 && tokens >= kQ8Int8MinTokens) return V::matmul_q8_int8(x, tokens, w, b, y, ldy, o0, o1);
   const size_t in = w.cols;
-  const bool direct = w.dtype == Dtype::F32 || w.dtype == Dtype::F16 || w.dtype == Dtype::BF16 ||
-                      (w.dtype == Dtype::Q8_0 && tokens <= 4);
+  const bool direct = w.dtype == Dtype::F32 || w.dtype == Dtype::F16 || w.dtype == Dtype::BF16 || w.dtype == Dtype::Q8_0;
   // Block formats: kRows rows at a time dequantized into this L1-sized panel, then the f32 tile.
   float* panel = direct ? nullptr : thread_scratch(kRows * in);
   const bool stream = tokens <= 4;  // one token tile: each weight row is read once
@@ -182,14 +183,7 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
         case Dtype::F32: row_tiles<V, Dtype::F32>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
         case Dtype::F16: row_tiles<V, Dtype::F16>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
         case Dtype::BF16: row_tiles<V, Dtype::BF16>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
-        case Dtype::Q8_0:
-          // Read in place while the weights stream (decode); a prefill block decodes the panel once
-          // instead, since every token would widen the same int8s again.
-          if (nt <= 4) {
-            row_tiles<V, Dtype::Q8_0>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy);
-            break;
-          }
-          [[fallthrough]];
+        case Dtype::Q8_0: row_tiles<V, Dtype::Q8_0>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
         default:
           dequantize_rows<V>(w, o, r, panel);
           row_tiles<V, Dtype::F32>(r, xb, nt, in, reinterpret_cast<const uint8_t*>(panel), in * 4, false, bias, yb,

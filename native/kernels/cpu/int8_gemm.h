@@ -1,0 +1,157 @@
+// Q8_0 weights times Q8_0-quantized activations (the int8 path of kernels.h), for the AVX2 and
+// AVX-512 sets. G weight rows (G = the register's 32-bit lanes) are repacked so that one register
+// holds 4 consecutive int8 weights of each row (lane r = row r); one broadcast of 4 activation bytes
+// then feeds all G rows, and the G per-row sums of a 32-weight block accumulate exactly in int32
+// before one conversion and one FMA with the block scales. A row's blocks are not contiguous (each
+// starts with its f16 scale), so the repack is what lets one instruction serve G rows; it is done
+// once per G rows per call and serves every token.
+//
+// `I` supplies the registers and the 4-byte dot product: IReg/FReg (int32/float lanes), kGroup (=
+// lanes), kTokens (the tokens a tile takes: each keeps its own chain of dependent dot4s, and a
+// one-instruction dot4 needs several in flight to hide its latency), kOffset, and
+// dot4(acc, x4, w) = acc plus, per lane, the 4 products of activation bytes x4 (the same 4 in every
+// lane) and w, with load/convert/arithmetic helpers.
+//   - AVX2 (MaddubsDot, 8 rows): vpmaddubsw on |w| and x with w's sign, then vpmaddwd with ones
+//     (each pair of products is at most 2 * 128 * 127, inside int16).
+//   - AVX-512 VNNI (avx512_vnni.cpp, 16 rows): vpdpbusd, which multiplies unsigned by signed bytes:
+//     activations are stored offset by 128 (kOffset) and each row's block starts from
+//     -128 * (sum of its weights).
+// Everything is in an anonymous namespace: avx2.cpp and avx512.cpp each compile their own copy with
+// their own flags, and the copies must never merge at link time.
+#pragma once
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/quant.h"
+
+namespace mv {
+namespace {
+namespace int8_gemm {
+
+constexpr size_t kBlock = 32, kBlockBytes = 34;
+
+struct MaddubsDot {
+  using IReg = __m256i;
+  using FReg = __m256;
+  static constexpr size_t kGroup = 8;
+  static constexpr int kTokens = 4;
+  static constexpr bool kOffset = false;
+  static IReg dot4(IReg acc, IReg x4, IReg w) {
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x4, w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+  }
+  static IReg load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static IReg set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static FReg zero() { return _mm256_setzero_ps(); }
+  static FReg loadf(const float* p) { return _mm256_loadu_ps(p); }
+  static void storef(float* p, FReg v) { _mm256_storeu_ps(p, v); }
+  // acc + float(dot) * (dw * dx): the scale product first, then one fused multiply-add.
+  static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc);
+  }
+};
+
+// G rows of one call: per block, 8 registers of repacked weights (4 bytes of each row), the rows'
+// scales and the rows' starting sums (0, or the offset correction).
+struct Panel {
+  int8_t* q;      // (blocks, 8 registers, G * 4 bytes)
+  float* d;       // (blocks, G)
+  int32_t* init;  // (blocks, G)
+};
+
+template <class I>
+void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p) {
+  constexpr size_t kGroup = I::kGroup;
+  for (size_t b = 0; b < nb; ++b) {
+    int8_t* q = p.q + b * kGroup * kBlock;
+    for (size_t r = 0; r < kGroup; ++r) {
+      if (r >= n) {  // past the last row: zero weights, whose outputs are never stored
+        for (size_t k = 0; k < kBlock / 4; ++k) std::memset(q + k * kGroup * 4 + r * 4, 0, 4);
+        p.d[b * kGroup + r] = 0;
+        p.init[b * kGroup + r] = 0;
+        continue;
+      }
+      const uint8_t* blk = rows + r * rb + b * kBlockBytes;
+      uint16_t h;
+      std::memcpy(&h, blk, 2);
+      p.d[b * kGroup + r] = _cvtsh_ss(h);
+      int32_t sum = 0;
+      for (size_t k = 0; k < kBlock / 4; ++k) std::memcpy(q + k * kGroup * 4 + r * 4, blk + 2 + 4 * k, 4);
+      for (size_t j = 0; j < kBlock; ++j) sum += int8_t(blk[2 + j]);
+      p.init[b * kGroup + r] = I::kOffset ? -128 * sum : 0;
+    }
+  }
+}
+
+// T tokens x the panel's G rows; n of the rows are real. xq: (T, in) bytes, xd: (T, nb) scales.
+template <class I, int T>
+void tile(const Panel& p, size_t nb, const int8_t* xq, const float* xd, size_t in, const float* bias, size_t n,
+          float* y, size_t ldy) {
+  constexpr size_t kGroup = I::kGroup;
+  typename I::FReg acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = I::zero();
+  for (size_t b = 0; b < nb; ++b) {
+    typename I::IReg dot[T];
+    const typename I::IReg init = I::load(p.init + b * kGroup);
+    for (int t = 0; t < T; ++t) dot[t] = init;
+    const int8_t* q = p.q + b * kGroup * kBlock;
+    for (size_t k = 0; k < kBlock / 4; ++k) {
+      const typename I::IReg w = I::load(q + k * kGroup * 4);
+      for (int t = 0; t < T; ++t) {
+        int32_t x4;
+        std::memcpy(&x4, xq + t * in + b * kBlock + 4 * k, 4);
+        dot[t] = I::dot4(dot[t], I::set1(x4), w);
+      }
+    }
+    const typename I::FReg dw = I::loadf(p.d + b * kGroup);
+    for (int t = 0; t < T; ++t) acc[t] = I::scale_add(dot[t], dw, xd[t * nb + b], acc[t]);
+  }
+  float out[kGroup];
+  for (int t = 0; t < T; ++t) {
+    I::storef(out, acc[t]);
+    for (size_t r = 0; r < n; ++r) y[t * ldy + r] = out[r] + (bias ? bias[r] : 0.0f);
+  }
+}
+
+// The last `left` (< T) tokens of a call, in one tile of exactly that many.
+template <class I, int T>
+void leftover_tile(size_t left, const Panel& p, size_t nb, const int8_t* xq, const float* xd, size_t in,
+                   const float* bias, size_t n, float* y, size_t ldy) {
+  if constexpr (T > 1) {
+    if (left == T - 1) return tile<I, T - 1>(p, nb, xq, xd, in, bias, n, y, ldy);
+    leftover_tile<I, T - 1>(left, p, nb, xq, xd, in, bias, n, y, ldy);
+  }
+}
+
+// The kernels.h matmul contract for Q8_0 weights, rows [o0, o1), any number of tokens.
+template <class I>
+void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+            size_t o1) {
+  constexpr size_t kGroup = I::kGroup;
+  const size_t in = w.cols, nb = in / kBlock;
+  // One scratch: activation scales, panel scales and starts (4-byte values first), then the bytes.
+  const size_t words = tokens * nb + 2 * kGroup * nb, bytes = tokens * in + kGroup * in;
+  float* scratch = thread_scratch(words + (bytes + 3) / 4);
+  float* xd = scratch;
+  const Panel panel{reinterpret_cast<int8_t*>(scratch + words) + tokens * in, scratch + tokens * nb,
+                    reinterpret_cast<int32_t*>(scratch + tokens * nb + kGroup * nb)};
+  int8_t* xq = reinterpret_cast<int8_t*>(scratch + words);
+  quantize_activations_q8(x, tokens, in, xq, xd);
+  if (I::kOffset)
+    for (size_t i = 0; i < tokens * in; ++i) xq[i] = int8_t(uint8_t(xq[i]) ^ 0x80);
+  for (size_t o = o0; o < o1; o += kGroup) {
+    const size_t n = o1 - o < kGroup ? o1 - o : kGroup;
+    repack<I>(w.data + o * w.row_bytes, w.row_bytes, n, nb, panel);
+    const float* bias = b ? b + o : nullptr;
+    constexpr size_t T = I::kTokens;
+    size_t t = 0;
+    for (; t + T <= tokens; t += T) tile<I, T>(panel, nb, xq + t * in, xd + t * nb, in, bias, n, y + t * ldy + o, ldy);
+    leftover_tile<I, T>(tokens - t, panel, nb, xq + t * in, xd + t * nb, in, bias, n, y + t * ldy + o, ldy);
+  }
+}
+
+}  // namespace int8_gemm
+}  // namespace
+}  // namespace mv
