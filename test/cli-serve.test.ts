@@ -43,8 +43,8 @@ describe('multiverse serve', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', model: path.basename(model), protocol: 1, device: 'cpu' });
     const page = await fetch(`${s.url}/`);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await page.text()).toContain('<script type="module" src="dist/app.js">');
-    expect((await fetch(`${s.url}/dist/app.js`)).status).toBe(200);
+    expect(await page.text()).toContain('<script type="module" src="dist/viewer/src/app.js">');
+    expect((await fetch(`${s.url}/dist/viewer/src/app.js`)).status).toBe(200);
 
     const res = await fetch(`${s.url}/v1/chat/completions`, {
       method: 'POST',

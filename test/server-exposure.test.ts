@@ -196,12 +196,15 @@ describe('Host on a loopback server (DNS rebinding)', () => {
 
 describe('the viewer folder', () => {
   it('serves the built page, stylesheet and modules, and none of its sources or config', async () => {
-    expect(fs.existsSync(path.join(VIEWER_DIR, 'dist', 'app.js'))).toBe(true);
+    expect(fs.existsSync(path.join(VIEWER_DIR, 'dist', 'viewer', 'src', 'app.js'))).toBe(true);
     const { url } = await start({ viewerDir: VIEWER_DIR });
-    for (const asset of ['/', '/index.html', '/style.css', '/dist/app.js', '/dist/connection.js']) {
+    const assets = ['/', '/index.html', '/style.css', '/dist/viewer/src/app.js', '/dist/viewer/src/connection.js', '/dist/src/rx/branch-tree.js', '/dist/src/engine/branch-path.js'];
+    for (const asset of assets) {
       expect((await fetch(`${url}${asset}`)).status, asset).toBe(200);
     }
-    for (const source of ['/tsconfig.json', '/src/app.ts', '/src/connection.ts', '/dist/app.js.map', '/dist', '/dist/', '/src/', '/%2e%2e/package.json']) {
+    const hidden = ['/tsconfig.json', '/tsconfig.shared.json', '/src/app.ts', '/src/connection.ts', '/dist/viewer/src/app.js.map', '/dist/src/rx/branch-tree.js.map', '/dist/src/rx/stages.js',
+      '/dist/app.js', '/dist', '/dist/', '/src/', '/%2e%2e/package.json'];
+    for (const source of hidden) {
       expect((await fetch(`${url}${source}`)).status, source).toBe(404);
     }
   });

@@ -82,9 +82,9 @@ function random(seed: number): () => number {
 }
 
 /** Pieces that requests are assembled from: routes, escapes good and bad, separators, junk. */
-const TARGET_PIECES = ['/', '//', '/v1/ws', '/v1/chat/completions', '/v1/completions', '/v1/models', '/health', '/metrics', '/dist/app.js', '/src/app.ts', '/tsconfig.json',
+const TARGET_PIECES = ['/', '//', '/v1/ws', '/v1/chat/completions', '/v1/completions', '/v1/models', '/health', '/metrics', '/dist/viewer/src/app.js', '/src/app.ts', '/tsconfig.json',
   '%', '%E0', '%zz', '%2e%2e', '%00', '%2F', '[', ']', '\\', '?', '?api_key=', KEY, '#', '..', '*', 'http://', 'https://[', ':', '@', ';', '~', '\u00e9', '%C3%A9', 'a'];
-const ROUTES = ['/', '/v1/ws', '/v1/ws', '/v1/chat/completions', '/v1/completions', '/v1/models', '/v1/models/x', '/health', '/metrics', '/index.html', '/dist/app.js', '/tsconfig.json'];
+const ROUTES = ['/', '/v1/ws', '/v1/ws', '/v1/chat/completions', '/v1/completions', '/v1/models', '/v1/models/x', '/health', '/metrics', '/index.html', '/dist/viewer/src/app.js', '/tsconfig.json'];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'OPTIONS', 'HEAD', 'PUT', 'DELETE', 'CONNECT', 'get'];
 const HEADER_VALUES = ['', ' ', '%E0', '%', KEY, `Bearer ${KEY}`, `Bearer ${KEY}X`, 'Bearer', 'null', 'https://evil.example', 'http://127.0.0.1', 'evil.example', '127.0.0.1:1', '[::1]', 'websocket', 'Upgrade', '13', '99', '-1', '1e9', 'dGhlIHNhbXBsZSBub25jZQ==', '\u00ff\u00fe', '=;=;='];
 const HEADER_NAMES = ['Origin', 'Origin', 'Cookie', 'Authorization', 'Upgrade', 'Connection', 'Sec-WebSocket-Version', 'Sec-WebSocket-Key', 'Accept', 'Content-Type', 'Access-Control-Request-Method', 'X-Junk'];

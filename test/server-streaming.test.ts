@@ -6,7 +6,7 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromWire } from '../src/client/wire-events.js';
-import { BranchTreeBuilder } from '../src/rx/branch-tree.js';
+import { BranchTree } from '../src/rx/branch-tree.js';
 import { MergeOrder } from '../src/rx/merge-order.js';
 import { Outbox } from '../src/server/ws/outbox.js';
 import type { ServerEvent, WireTokenEvent, WireTokensEvent } from '../src/protocol/messages.js';
@@ -127,8 +127,8 @@ describe('merge order and the branch tree', () => {
   });
 
   it('builds the branch tree: labels, outlines, nested paths, texts that add up to the transcript', () => {
-    const builder = new BranchTreeBuilder('0');
-    for (const e of events) builder.add(e);
+    const builder = new BranchTree('0');
+    for (const e of events) builder.apply(e);
     const tree = builder.build(done.tail);
     expect(tree.text).toBe(done.text);
     expect(tree.tokens).toBe(done.tokenIds.length);
@@ -139,8 +139,8 @@ describe('merge order and the branch tree', () => {
     expect(fork.paths[1].text).toBe('<Path>2: b</Path>');
     expect(fork.paths[0].forks[0].paths.map((p) => p.text)).toEqual(['<Path>1: x x x x</Path>', '<Path>2: y</Path>']);
     // Without fork and join events (a session's branches) the same tree shape is inferred from branch paths.
-    const inferred = new BranchTreeBuilder('0');
-    for (const e of events) if (e.type === 'token') inferred.add(e);
+    const inferred = new BranchTree('0');
+    for (const e of events) if (e.type === 'token') inferred.apply(e);
     const bare = inferred.build(done.tail);
     expect(bare.text).toBe(done.text);
     expect(bare.forks[0].paths[0].forks[0].paths.map((p) => p.text)).toEqual(['<Path>1: x x x x</Path>', '<Path>2: y</Path>']);

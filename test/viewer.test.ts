@@ -29,7 +29,7 @@ describe('the live viewer', () => {
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`the viewer test drives Debian's chromium, and ${CHROMIUM} is missing: apt-get install -y chromium`);
-    if (!fs.existsSync(path.join(VIEWER_DIR, 'dist', 'app.js'))) throw new Error('viewer/dist/app.js is missing: run npm run build');
+    if (!fs.existsSync(path.join(VIEWER_DIR, 'dist', 'viewer', 'src', 'app.js'))) throw new Error('viewer/dist/viewer/src/app.js is missing: run npm run build');
     model = await loadModel('models/multiverse-arith', { kvSlots: 2048, contextLength: 1024 });
     server = createServer(model, { port: 0, apiKey: 'sekret', viewerDir: VIEWER_DIR });
     ({ url } = await server.listen());

@@ -18,7 +18,7 @@ import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Completion } from '../rx/completion.js';
 import type { BranchNode } from '../rx/branch-tree.js';
 import { ROOT_BRANCH } from '../engine/branch-path.js';
-import { BranchTreeBuilder } from '../rx/branch-tree.js';
+import { BranchTree } from '../rx/branch-tree.js';
 import type { DoneEvent } from '../rx/events.js';
 import type { GenerationApi } from '../rx/generation-api.js';
 import { MergeOrder } from '../rx/merge-order.js';
@@ -73,7 +73,7 @@ export class MultiverseLanguageModel implements LanguageModelV3 {
           if (text) controller.enqueue({ type: 'text-delta', id: TEXT_ID, delta: text });
         };
         const order = new MergeOrder<string>(ROOT_BRANCH, delta);
-        const tree = new BranchTreeBuilder(ROOT_BRANCH);
+        const tree = new BranchTree(ROOT_BRANCH);
         const finish = (done: DoneEvent) => {
           order.end();
           delta(done.tail);
@@ -89,7 +89,7 @@ export class MultiverseLanguageModel implements LanguageModelV3 {
         const subscription = events.subscribe({
           next: (e) => {
             if (e.type === 'done') return finish(e);
-            tree.add(e);
+            tree.apply(e);
             if (e.type === 'token') order.push(e.branch, e.text);
           },
           error: (error: unknown) => {

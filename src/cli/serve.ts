@@ -37,11 +37,11 @@ The api key may also come from the ${KEY_ENV} environment variable.`;
 const EXIT_CODES = { SIGTERM: 0, SIGINT: 130 } as const;
 type StopSignal = keyof typeof EXIT_CODES;
 
-/** The built viewer: index.html beside the compiled dist/app.js (`npm run build` compiles it). */
+/** The built viewer: index.html beside the compiled dist/viewer/src/app.js (`npm run build` compiles it). */
 function viewerDir(): string | undefined {
   const dir = path.join(packageRoot(), 'viewer');
-  if (fs.existsSync(path.join(dir, 'dist', 'app.js'))) return dir;
-  log(`viewer not built (no ${path.join(dir, 'dist', 'app.js')}; run npm run build): / will answer 404`);
+  if (fs.existsSync(path.join(dir, 'dist', 'viewer', 'src', 'app.js'))) return dir;
+  log(`viewer not built (no ${path.join(dir, 'dist', 'viewer', 'src', 'app.js')}; run npm run build): / will answer 404`);
   return undefined;
 }
 

@@ -1,12 +1,57 @@
 /**
- * The branch tree of one generation, built from its events: each fork with its goal and paths
- * (label, outline, transcript), nested forks inside paths. What the OpenAI endpoints return as
- * their `multiverse.tree` extension. Fork events are optional: without them (branches of a
- * session surface tokens only) forks are inferred from token branch paths, without goal or labels.
+ * The branch tree of one generation, grown event by event: each fork with its goal and paths
+ * (label, outline, transcript), nested forks inside paths, and which branches still decode. The
+ * one bookkeeping of branches that every view reads: the stage view (`stagesOf`), the terminal
+ * renderer, the browser viewer, and `build()`, the `multiverse.tree` of the OpenAI endpoints, the
+ * AI SDK and `complete()`. Fork events are optional: without them (branches of a session surface
+ * tokens only) forks are inferred from token branch paths, without goal or labels.
+ *
+ * Pure and browser-safe: the viewer's build compiles this file and branch-path.ts into the page
+ * (viewer/tsconfig.json), so it imports nothing else, not even types.
  */
 import { compareBranches, isWithin, parentBranch } from '../engine/branch-path.js';
-import type { GenerationEvent } from './events.js';
 
+/** A path's names, as fork and join events give them. */
+interface PathNames {
+  branch: string;
+  label: string;
+  outline: string;
+}
+
+/** What the tree reads of a flat event: a GenerationEvent, or its wire form, whose token event may carry several tokens. */
+export type TreeEvent =
+  | { type: 'token'; branch: string; text: string; tokenIds?: number[] }
+  | { type: 'fork'; branch: string; goal: string; paths: PathNames[]; dropped: number }
+  | { type: 'join'; branch: string; paths: (PathNames & { truncated: boolean })[] };
+
+/** One branch as it grows. Views read it and may keep their own state in `view`; only the tree changes the rest. */
+export interface TreeBranch<V> {
+  branch: string;
+  /** The outline label ('1', '1.2') and text, for a path of a Multiverse fork. */
+  label?: string;
+  outline?: string;
+  /** Text runs and nested forks, in transcript order. */
+  parts: (string | TreeFork<V>)[];
+  /** Tokens of this branch itself, nested paths not counted. */
+  ownTokens: number;
+  /** The path ended early (cancelled, or an end-of-sequence inside it), as its join said. */
+  truncated: boolean;
+  /** Tokens may still come: the root until the end, a path until its fork joins. */
+  live: boolean;
+  /** What a view keeps for this branch (its element, its subjects). */
+  view?: V;
+}
+
+export interface TreeFork<V> {
+  /** The goal block's text, tags included (absent when inferred from token branches). */
+  goal?: string;
+  /** Outlines that got no path (beyond maxPathsPerFork). */
+  dropped?: number;
+  paths: TreeBranch<V>[];
+  joined: boolean;
+}
+
+/** A finished branch: what `build()` returns and the endpoints serialize. */
 export interface BranchNode {
   branch: string;
   /** The outline label ('1', '1.2'), for a path of a Multiverse fork. */
@@ -31,76 +76,94 @@ export interface ForkNode {
   dropped?: number;
 }
 
-interface Draft {
-  node: Omit<BranchNode, 'text' | 'tokens' | 'forks'>;
-  /** Text runs and forks in transcript order. */
-  parts: (string | DraftFork)[];
-  ownTokens: number;
-}
-
-interface DraftFork {
-  goal?: string;
-  dropped?: number;
-  paths: Draft[];
-}
-
-export class BranchTreeBuilder {
-  private readonly drafts = new Map<string, Draft>();
-  private readonly root: Draft;
+export class BranchTree<V = never> {
+  private readonly branches = new Map<string, TreeBranch<V>>();
+  /** The branch at the top ('0', or a choice's branch such as '0/2'); events outside it are ignored. */
+  readonly root: TreeBranch<V>;
 
   constructor(root: string) {
-    this.root = this.register({ branch: root });
+    this.root = this.register(root);
   }
 
-  /** Takes a token, fork or join event of this generation; others, and other branches', are ignored. */
-  add(event: GenerationEvent): void {
-    const root = this.root.node.branch;
-    if (!isWithin(event.branch, root)) return;
-    if (event.type === 'token') {
-      const d = this.draftOf(event.branch);
-      d.ownTokens++;
-      const last = d.parts.at(-1);
-      if (typeof last === 'string') d.parts[d.parts.length - 1] = last + event.text;
-      else d.parts.push(event.text);
-    } else if (event.type === 'fork') {
-      const paths = event.paths.map((p) => this.register({ branch: p.branch, label: p.label, outline: p.outline }));
-      this.draftOf(event.branch).parts.push({ goal: event.goal, dropped: event.dropped, paths });
-    } else if (event.type === 'join') {
-      for (const p of event.paths) if (p.truncated) this.draftOf(p.branch).node.truncated = true;
-    }
+  /** The branch an event named, or undefined. */
+  get(branch: string): TreeBranch<V> | undefined {
+    return this.branches.get(branch);
   }
 
-  /** The tree so far; `tail` is text the root released only at the end (DoneEvent.tail). */
+  /** Branches that may still get tokens, the root included. */
+  live(): TreeBranch<V>[] {
+    return [...this.branches.values()].filter((b) => b.live);
+  }
+
+  /** Takes any event of the stream: tokens, forks and joins grow the tree; done and error are ignored. */
+  apply(e: TreeEvent | { type: 'done' | 'error' }): void {
+    if (e.type === 'token') this.token(e);
+    else if (e.type === 'fork') this.fork(e);
+    else if (e.type === 'join') this.join(e);
+  }
+
+  /** Appends a token event's text to its branch; returns that branch (undefined outside the root). */
+  token(e: Extract<TreeEvent, { type: 'token' }>): TreeBranch<V> | undefined {
+    if (!isWithin(e.branch, this.root.branch)) return undefined;
+    const b = this.branchOf(e.branch);
+    b.ownTokens += e.tokenIds?.length ?? 1;
+    const last = b.parts.at(-1);
+    if (typeof last === 'string') b.parts[b.parts.length - 1] = last + e.text;
+    else b.parts.push(e.text);
+    return b;
+  }
+
+  /** Opens a fork of live paths in the forking branch; returns it. */
+  fork(e: Extract<TreeEvent, { type: 'fork' }>): TreeFork<V> | undefined {
+    if (!isWithin(e.branch, this.root.branch)) return undefined;
+    const paths = e.paths.map((p) => this.register(p.branch, p.label, p.outline));
+    const fork: TreeFork<V> = { goal: e.goal, dropped: e.dropped, paths, joined: false };
+    this.branchOf(e.branch).parts.push(fork);
+    return fork;
+  }
+
+  /** Closes the forking branch's last fork: its paths end, the truncated ones marked; returns it. */
+  join(e: Extract<TreeEvent, { type: 'join' }>): TreeFork<V> | undefined {
+    if (!isWithin(e.branch, this.root.branch)) return undefined;
+    for (const p of e.paths) if (p.truncated) this.branchOf(p.branch).truncated = true;
+    const fork = this.branchOf(e.branch).parts.filter((part) => typeof part !== 'string').at(-1);
+    if (!fork) return undefined;
+    fork.joined = true;
+    for (const p of fork.paths) p.live = false;
+    return fork;
+  }
+
+  /** The finished tree so far; `tail` is text the root released only at the end (DoneEvent.tail). */
   build(tail = ''): BranchNode {
     const tree = finish(this.root);
     return { ...tree, text: tree.text + tail };
   }
 
-  private register(node: Draft['node']): Draft {
-    const d: Draft = { node, parts: [], ownTokens: 0 };
-    this.drafts.set(node.branch, d);
-    return d;
+  private register(branch: string, label?: string, outline?: string): TreeBranch<V> {
+    const b: TreeBranch<V> = { branch, ...(label !== undefined ? { label, outline } : {}), parts: [], ownTokens: 0, truncated: false, live: true };
+    this.branches.set(branch, b);
+    return b;
   }
 
-  /** The draft of `branch`; an unseen branch is a path of its parent's open fork, or of a new one. */
-  private draftOf(branch: string): Draft {
-    const known = this.drafts.get(branch);
+  /** The branch named `branch`; an unseen one is a path of its parent's open fork, or of a new one. */
+  private branchOf(branch: string): TreeBranch<V> {
+    const known = this.branches.get(branch);
     if (known) return known;
-    const parent = this.draftOf(parentBranch(branch)!);
+    const parent = this.branchOf(parentBranch(branch)!);
     let fork = parent.parts.at(-1);
-    if (fork === undefined || typeof fork === 'string') parent.parts.push((fork = { paths: [] }));
-    const d = this.register({ branch });
-    fork.paths.push(d);
-    fork.paths.sort((a, b) => compareBranches(a.node.branch, b.node.branch));
-    return d;
+    if (fork === undefined || typeof fork === 'string') parent.parts.push((fork = { paths: [], joined: false }));
+    const b = this.register(branch);
+    fork.paths.push(b);
+    fork.paths.sort((x, y) => compareBranches(x.branch, y.branch));
+    return b;
   }
 }
 
-function finish(d: Draft): BranchNode {
+function finish(b: TreeBranch<unknown>): BranchNode {
   let text = '';
-  let tokens = d.ownTokens;
+  let tokens = b.ownTokens;
   const forks: ForkNode[] = [];
-  for (const part of d.parts) {
+  for (const part of b.parts) {
     if (typeof part === 'string') {
       text += part;
       continue;
@@ -117,5 +180,12 @@ function finish(d: Draft): BranchNode {
       tokens += p.tokens;
     }
   }
-  return { ...d.node, text, tokens, forks };
+  return {
+    branch: b.branch,
+    ...(b.label !== undefined ? { label: b.label, outline: b.outline } : {}),
+    ...(b.truncated ? { truncated: true } : {}),
+    text,
+    tokens,
+    forks,
+  };
 }

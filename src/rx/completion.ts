@@ -5,7 +5,7 @@
 import { lastValueFrom, type Observable, reduce } from 'rxjs';
 import { ROOT_BRANCH } from '../engine/branch-path.js';
 import type { RequestStats } from '../engine/request-context.js';
-import { BranchTreeBuilder, type BranchNode } from './branch-tree.js';
+import { BranchTree, type BranchNode } from './branch-tree.js';
 import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, Usage } from './events.js';
 
 export interface Completion {
@@ -32,10 +32,10 @@ export async function completionOf(events: Observable<GenerationEvent>): Promise
       reduce(
         (acc, event) => {
           if (event.type === 'done') acc.done = event;
-          else acc.tree.add(event);
+          else acc.tree.apply(event);
           return acc;
         },
-        { tree: new BranchTreeBuilder(ROOT_BRANCH), done: undefined as DoneEvent | undefined },
+        { tree: new BranchTree(ROOT_BRANCH), done: undefined as DoneEvent | undefined },
       ),
     ),
   );

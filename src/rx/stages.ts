@@ -16,6 +16,7 @@
  */
 import { Observable, ReplaySubject, Subject } from 'rxjs';
 import { ancestorsOf, ROOT_BRANCH } from '../engine/branch-path.js';
+import { BranchTree } from './branch-tree.js';
 import type { DoneEvent, GenerationEvent, JoinEvent, TokenEvent } from './events.js';
 import { letGoCancels } from './let-go.js';
 
@@ -55,18 +56,20 @@ export interface PathBranch {
   stages$: Observable<Stage>;
 }
 
+/** What the stage view keeps for each branch of the tree. */
 interface Open {
   stages: Subject<Stage>;
   tokens?: Subject<TokenEvent>;
   stage?: ReplaySubject<TokenEvent>;
-  map?: { join: ReplaySubject<JoinEvent>; children: string[] };
+  join?: ReplaySubject<JoinEvent>;
 }
 
 /** Builds the stage view over a flat event stream; `cancelBranch` is called when a branch is let go. */
 export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (branch: string) => void): Observable<Stage> {
   return new Observable<Stage>((subscriber) => {
     const root = new Subject<Stage>();
-    const open = new Map<string, Open>([[ROOT_BRANCH, { stages: root }]]);
+    const tree = new BranchTree<Open>(ROOT_BRANCH);
+    tree.root.view = { stages: root };
     const rootSub = root.subscribe(subscriber);
 
     const closeStage = (o: Open) => {
@@ -77,52 +80,54 @@ export function stagesOf(events$: Observable<GenerationEvent>, cancelBranch: (br
     const sub = events$.subscribe({
       next: (e) => {
         if (e.type === 'token') {
-          const o = open.get(e.branch);
+          const node = tree.token(e);
+          const o = node?.live ? node.view : undefined;
           if (!o) return; // a path closed after its branch was let go
           if (!o.stage) {
             o.stage = new ReplaySubject<TokenEvent>();
             o.stages.next({ kind: 'sequential', branch: e.branch, tokens$: o.stage.asObservable() });
           }
           o.stage.next(e);
-          for (const b of ancestorsOf(e.branch)) open.get(b)?.tokens?.next(e);
+          for (const b of ancestorsOf(e.branch)) tree.get(b)?.view?.tokens?.next(e);
         } else if (e.type === 'fork') {
-          const o = open.get(e.branch)!;
+          const o = tree.get(e.branch)!.view!;
           closeStage(o);
           const branches = new ReplaySubject<PathBranch>();
-          const join = new ReplaySubject<JoinEvent>();
-          o.map = { join, children: e.paths.map((p) => p.branch) };
-          o.stages.next({ kind: 'map', branch: e.branch, goal: e.goal, branches$: branches.asObservable(), join$: join.asObservable() });
-          for (const p of e.paths) {
-            const child: Open = { stages: new ReplaySubject<Stage>(), tokens: new ReplaySubject<TokenEvent>() };
-            open.set(p.branch, child);
-            const ended = () => !open.has(p.branch);
+          o.join = new ReplaySubject<JoinEvent>();
+          o.stages.next({ kind: 'map', branch: e.branch, goal: e.goal, branches$: branches.asObservable(), join$: o.join.asObservable() });
+          const fork = tree.fork(e)!;
+          e.paths.forEach((p, i) => {
+            const node = fork.paths[i]!;
+            const child = { stages: new ReplaySubject<Stage>(), tokens: new ReplaySubject<TokenEvent>() };
+            node.view = child;
+            const ended = () => !node.live;
             branches.next({
               ...p,
-              tokens$: letGoCancels(child.tokens!, ended, () => cancelBranch(p.branch)),
+              tokens$: letGoCancels(child.tokens, ended, () => cancelBranch(p.branch)),
               stages$: letGoCancels(child.stages, ended, () => cancelBranch(p.branch)),
             });
-          }
+          });
           branches.complete();
         } else if (e.type === 'join') {
-          const o = open.get(e.branch)!;
-          for (const b of o.map?.children ?? []) {
-            const child = open.get(b)!;
+          const o = tree.get(e.branch)!.view!;
+          for (const path of tree.join(e)?.paths ?? []) {
+            const child = path.view!;
             closeStage(child);
-            open.delete(b);
             child.stages.complete();
             child.tokens?.complete();
           }
-          o.map?.join.next(e);
-          o.map?.join.complete();
-          o.map = undefined;
+          o.join?.next(e);
+          o.join?.complete();
+          o.join = undefined;
         } else {
-          closeStage(open.get(ROOT_BRANCH)!);
+          closeStage(tree.root.view!);
           root.next({ kind: 'done', done: e });
           root.complete();
         }
       },
       error: (err: unknown) => {
-        for (const o of open.values()) {
+        for (const { view: o } of tree.live()) {
+          if (!o) continue;
           o.stage?.error(err);
           if (o.stages !== root) o.stages.error(err);
           o.tokens?.error(err);

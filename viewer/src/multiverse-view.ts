@@ -6,47 +6,47 @@
  * that forks again gets its block inside its own column, so nesting shows as nesting.
  */
 import type { ServerEvent, WireForkEvent, WireJoinEvent } from '../../src/protocol/index.js';
+import { BranchTree } from '../../src/rx/branch-tree.js';
 import { el } from './dom.js';
 
 /** The 12 Multiverse tags, shown as chips rather than as text. */
 const TAG = /(<\/?(?:Think|Parallel|Goal|Outline|Path|Conclusion)>)/;
 
-/** An open parallel block: its element and the column of each path. */
-interface Block {
-  element: HTMLElement;
-  columns: Map<string, HTMLElement>;
+/** What the view draws for a branch: where its text goes; a path's column; its open block's element. */
+interface Drawn {
+  flow: HTMLElement;
+  column?: HTMLElement;
+  block?: HTMLElement;
 }
 
 export class MultiverseView {
-  /** Where each live branch's text goes. */
-  private readonly flows = new Map<string, HTMLElement>();
-  /** The open block of each branch that forked (a branch waits on one fork at a time). */
-  private readonly blocks = new Map<string, Block>();
+  /** Which branches still decode, and what is drawn for each. */
+  private readonly tree = new BranchTree<Drawn>('0');
   private readonly root: HTMLElement;
 
   constructor(container: HTMLElement) {
     this.root = el('div', 'flow root');
     container.replaceChildren(this.root);
-    this.flows.set('0', this.root);
+    this.tree.root.view = { flow: this.root };
   }
 
   /** Paths still decoding. */
   get livePaths(): number {
-    let n = 0;
-    for (const block of this.blocks.values()) n += [...block.columns.values()].filter((c) => c.classList.contains('live')).length;
-    return n;
+    return this.tree.live().filter((b) => b.view?.column).length;
   }
 
   apply(event: ServerEvent): void {
     switch (event.type) {
-      case 'token':
-        return this.write(event.branch, event.text);
+      case 'token': {
+        const branch = this.tree.token(event);
+        return branch?.live ? this.write(branch.view, event.text) : undefined;
+      }
       case 'fork':
         return this.fork(event);
       case 'join':
         return this.join(event);
       case 'done':
-        return this.write('0', event.tail);
+        return this.write(this.tree.root.view, event.tail);
       case 'error':
         return this.error(`${event.code}: ${event.message}`);
     }
@@ -57,9 +57,9 @@ export class MultiverseView {
     this.root.append(el('div', 'error', message));
   }
 
-  private write(branch: string, text: string): void {
-    const flow = this.flows.get(branch);
-    if (!flow || !text) return;
+  private write(drawn: Drawn | undefined, text: string): void {
+    if (!drawn || !text) return;
+    const { flow } = drawn;
     for (const part of text.split(TAG)) {
       if (!part) continue;
       if (TAG.test(part)) {
@@ -73,14 +73,14 @@ export class MultiverseView {
   }
 
   private fork(event: WireForkEvent): void {
-    const parent = this.flows.get(event.branch);
-    if (!parent) return;
+    const parent = this.tree.get(event.branch);
+    const fork = this.tree.fork(event);
+    if (!parent?.live || !parent.view || !fork) return;
     const element = el('section', 'parallel');
     const head = el('div', 'block-head', `fork into ${event.paths.length} paths`);
     if (event.dropped > 0) head.append(el('span', 'dropped', ` (${event.dropped} more outlines dropped)`));
     const grid = el('div', 'columns');
     grid.style.setProperty('--paths', String(event.paths.length));
-    const columns = new Map<string, HTMLElement>();
     event.paths.forEach((path, i) => {
       const column = el('article', 'path live');
       column.style.setProperty('--hue', String((200 + i * 67) % 360));
@@ -90,26 +90,26 @@ export class MultiverseView {
       const flow = el('div', 'flow');
       column.append(title, flow);
       grid.append(column);
-      columns.set(path.branch, column);
-      this.flows.set(path.branch, flow);
+      fork.paths[i]!.view = { flow, column };
     });
     element.append(head, grid);
-    parent.append(element);
-    this.blocks.set(event.branch, { element, columns });
+    parent.view.flow.append(element);
+    parent.view.block = element;
   }
 
   private join(event: WireJoinEvent): void {
-    const block = this.blocks.get(event.branch);
-    if (!block) return;
+    const drawn = this.tree.get(event.branch)?.view;
+    const block = drawn?.block;
+    this.tree.join(event);
+    if (!drawn || !block) return;
     for (const path of event.paths) {
-      const column = block.columns.get(path.branch);
+      const column = this.tree.get(path.branch)?.view?.column;
       column?.classList.replace('live', 'ended');
       const status = column?.querySelector('.status');
       if (status) status.textContent = `${path.tokens} tokens${path.truncated ? ', truncated' : ''}`;
-      this.flows.delete(path.branch);
     }
-    block.element.classList.add('merged');
-    block.element.append(el('div', 'merge-bar', `merged ${event.paths.length} paths · conclusion below`));
-    this.blocks.delete(event.branch);
+    block.classList.add('merged');
+    block.append(el('div', 'merge-bar', `merged ${event.paths.length} paths · conclusion below`));
+    drawn.block = undefined;
   }
 }

@@ -10,7 +10,7 @@ import type { GenerateOptions } from '../../engine/generate-options.js';
 import type { GenerationBackend } from '../../rx/backend.js';
 import type { FinishReason, GenerationEvent, TokenEvent } from '../../rx/events.js';
 import { ROOT_BRANCH } from '../../engine/branch-path.js';
-import { BranchTreeBuilder, type BranchNode } from '../../rx/branch-tree.js';
+import { BranchTree, type BranchNode } from '../../rx/branch-tree.js';
 import { MergeOrder } from '../../rx/merge-order.js';
 import type { ServerMetrics } from '../metrics.js';
 
@@ -53,7 +53,7 @@ export function runChoices(model: GenerationBackend, prompt: number[], options: 
 
 /** One choice's events: counted, added to its tree, tokens reordered into merge order. */
 class ChoiceStream {
-  private readonly tree: BranchTreeBuilder;
+  private readonly tree: BranchTree;
   private readonly order: MergeOrder<TokenEvent>;
   private ready: ChoiceEvent[] = [];
   private streamedChars = 0;
@@ -64,7 +64,7 @@ class ChoiceStream {
     branch: string,
     private readonly metrics: ServerMetrics,
   ) {
-    this.tree = new BranchTreeBuilder(branch);
+    this.tree = new BranchTree(branch);
     this.order = new MergeOrder(branch, (token) => {
       this.streamedChars += token.text.length;
       this.ready.push({ kind: 'token', choice: index, token });
@@ -74,7 +74,7 @@ class ChoiceStream {
   /** Takes a token, fork or join event; returns the tokens now placed in merge order. */
   add(event: GenerationEvent): ChoiceEvent[] {
     this.metrics.record(event);
-    this.tree.add(event);
+    this.tree.apply(event);
     if (event.type === 'token') {
       this.tokens++;
       this.order.push(event.branch, event);
