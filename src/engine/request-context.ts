@@ -6,7 +6,7 @@ import type { KvAdmission, Reservation } from './admission.js';
 import { GenerationError } from './errors.js';
 import type { Rng } from './rng.js';
 import { Sequence, type SequenceEngine, type SequenceOwner } from './sequence.js';
-import { SharedList } from './shared-list.js';
+import { Transcript } from './transcript.js';
 
 /** Per-request measurements, reported with the done event. */
 export interface RequestStats {
@@ -63,7 +63,7 @@ export class RequestContext implements SequenceOwner {
 
   /** A new empty sequence for this request. */
   createSequence(branch: string, rng: Rng): Sequence {
-    return new Sequence(this, this.engine, this.engine.create(), branch, 0, rng, SharedList.of<number>([]), SharedList.of<string>([]));
+    return new Sequence(this, this.engine, this.engine.create(), branch, 0, rng, Transcript.empty());
   }
 
   /** A token was emitted (sampled or forced), on any branch. */
@@ -148,14 +148,6 @@ export class RequestContext implements SequenceOwner {
     this.reservation = undefined;
     r?.hold();
     return r;
-  }
-
-  /**
-   * A sequence of this request on a native sequence the caller hands over (a chat turn takes a fork
-   * of the conversation's held sequence): it continues at `nextPos` with `history` behind it.
-   */
-  adoptSequence(id: number, branch: string, nextPos: number, rng: Rng, history: SharedList<number>): Sequence {
-    return new Sequence(this, this.engine, id, branch, nextPos, rng, history, SharedList.of<string>([]));
   }
 
   /** Releases every sequence the request still holds, then its reservation (cancel, error, or the end). Idempotent. */

@@ -1,17 +1,18 @@
 /**
  * One native sequence and everything TypeScript knows about it: its native id, the position its
- * next token takes, what it has seen (token ids, for the repetition penalty) and said (text, in
- * merge order), its own random stream, and the logits after its last step. It reaches the engine
- * through one seam, `SequenceEngine` (the step loop), and reports to the request that owns it
+ * next token takes, its transcript (the token ids in its KV, for the repetition penalty, with the
+ * text their events showed, in merge order: transcript.ts), its own random stream, and the logits
+ * after its last step. It reaches the engine through one seam, `SequenceEngine` (the step loop),
+ * and reports to the owner that holds it (a request, or a chat's conversation between turns)
  * through `SequenceOwner`; neither knows the other.
  *
- * Contract: a sequence steps one job at a time (feed/settle); fork and merge need no deferred
- * token (settle first) and never leave a native sequence unowned, even when they throw.
+ * Contract: a sequence steps one job at a time (feed/settle); fork, merge and continueIn need no
+ * deferred token (settle first) and never leave a native sequence unowned, even when they throw.
  */
 import type { LogitsRequest } from '../native/binding.js';
 import { GenerationError } from './errors.js';
 import type { Rng } from './rng.js';
-import type { SharedList } from './shared-list.js';
+import type { Transcript } from './transcript.js';
 
 /** What a sequence asks of the engine (implemented by StepLoop). */
 export interface SequenceEngine {
@@ -28,7 +29,7 @@ export interface SequenceEngine {
   length(seq: number): number;
 }
 
-/** The request a sequence belongs to (implemented by RequestContext). */
+/** What a sequence belongs to (implemented by RequestContext; a chat holds its conversation with another). */
 export interface SequenceOwner {
   /** The request's id: the step loop's unit of fairness. */
   readonly id: number;
@@ -51,7 +52,7 @@ export class Sequence {
   private pending?: { token: number; position: number };
   private logitsAfterLast?: Float32Array;
 
-  /** @internal Use RequestContext.createSequence / adoptSequence, fork or merge. */
+  /** @internal Use RequestContext.createSequence, fork, merge or continueIn. */
   constructor(
     private readonly owner: SequenceOwner,
     private readonly engine: SequenceEngine,
@@ -60,9 +61,7 @@ export class Sequence {
     readonly branch: string,
     private next: number,
     readonly rng: Rng,
-    readonly history: SharedList<number>,
-    /** Text this sequence emitted (all of its branch's text, in merge order, after merges). */
-    readonly text: SharedList<string>,
+    private readonly transcript: Transcript,
   ) {
     owner.track(this);
   }
@@ -82,17 +81,38 @@ export class Sequence {
     return this.engine.length(this.id);
   }
 
+  /** Token ids in its transcript, deferred ones included. */
+  get tokenCount(): number {
+    return this.transcript.tokenCount;
+  }
+
+  /** The token ids in its transcript, in merge order: what the repetition penalty sees. */
+  tokenIds(): number[] {
+    return this.transcript.tokenIds();
+  }
+
+  /** Its transcript: the token ids, and the text their events showed (all of its branch's, in merge order). */
+  written(): { tokenIds: number[]; text: string } {
+    return { tokenIds: this.transcript.tokenIds(), text: this.transcript.text() };
+  }
+
+  /** Text released after its tokens were written (held back until a run ended): see transcript.ts. */
+  appendText(text: string): void {
+    this.transcript.write([], text);
+  }
+
   /**
    * Steps `tokens` at `positions` (default: consecutive from nextPos) and resolves with the logits
-   * asked for. nextPos becomes the last position + 1. Rejects with GenerationError (KV_EXHAUSTED,
-   * ENGINE_ERROR, MODEL_DISPOSED, CANCELLED once released).
+   * asked for; `text` is what their events show (a prompt shows none). nextPos becomes the last
+   * position + 1. Rejects with GenerationError (KV_EXHAUSTED, ENGINE_ERROR, MODEL_DISPOSED,
+   * CANCELLED once released).
    */
-  feed(tokens: number[], logits: LogitsRequest = 'last', positions?: number[]): Promise<Float32Array> {
+  feed(tokens: number[], logits: LogitsRequest = 'last', positions?: number[], text = ''): Promise<Float32Array> {
     // A released id may already belong to another request's new sequence: never step it.
     if (this.released) return Promise.reject(new GenerationError('CANCELLED', `sequence of branch ${this.branch} was released`));
     const pos = positions ?? tokens.map((_, i) => this.next + i);
     this.next = pos[pos.length - 1] + 1;
-    this.history.push(...tokens);
+    this.transcript.write(tokens, text);
     // A deferred token goes first, in the same step; its logits row is not returned.
     const deferred = this.pending;
     this.pending = undefined;
@@ -102,12 +122,13 @@ export class Sequence {
   }
 
   /**
-   * Appends a token to the transcript without stepping it: the last token of a finished sequence
-   * needs no KV unless someone continues from it. Any later feed or settle steps it first.
+   * Appends a token (and the text its event showed) to the transcript without stepping it: the
+   * last token of a finished sequence needs no KV unless someone continues from it. Any later
+   * feed or settle steps it first.
    */
-  defer(token: number): void {
+  defer(token: number, text = ''): void {
     this.pending = { token, position: this.next };
-    this.history.push(token);
+    this.transcript.write([token], text);
     this.next++;
   }
 
@@ -134,12 +155,19 @@ export class Sequence {
     const t0 = performance.now();
     const ids = this.engine.fork(this.id, n);
     this.owner.forked(performance.now() - t0, (n - 1) * this.length);
-    return ids.map((id, i) => {
-      const child = new Sequence(this.owner, this.engine, id, `${this.branch}/${i}`, this.next, streams.derive(i), this.history.fork(), this.text.fork());
-      // A child's first token is drawn from where the parent stands.
-      child.logitsAfterLast = this.logitsAfterLast;
-      return child;
-    });
+    return ids.map((id, i) => this.child(this.owner, id, `${this.branch}/${i}`, streams.derive(i)));
+  }
+
+  /**
+   * This sequence continued by another owner (a chat turn from the held conversation, the
+   * conversation from its last turn): a one-child native fork at the same next position, with the
+   * same transcript behind it, on branch `branch` and random stream `rng`. Not one of either
+   * owner's Multiverse forks (their stats do not count it); this sequence stays live until released.
+   * @throws Error while a token is deferred (settle() first).
+   */
+  continueIn(owner: SequenceOwner, branch: string, rng: Rng): Sequence {
+    if (this.pending) throw new Error('Sequence.continueIn: settle() the deferred token first');
+    return this.child(owner, this.engine.fork(this.id, 1)[0], branch, rng);
   }
 
   /**
@@ -155,7 +183,7 @@ export class Sequence {
     const id = this.engine.merge(this.id, children.map((c) => c.id));
     this.owner.merged(performance.now() - t0);
     const next = Math.max(...children.map((c) => c.next));
-    const merged = new Sequence(this.owner, this.engine, id, this.branch, next, this.rng, this.history.merge(children.map((c) => c.history)), this.text.merge(children.map((c) => c.text)));
+    const merged = new Sequence(this.owner, this.engine, id, this.branch, next, this.rng, this.transcript.merge(children.map((c) => c.transcript)));
     merged.forkCount = this.forkCount;
     merged.logitsAfterLast = children[children.length - 1].logitsAfterLast;
     return merged;
@@ -167,6 +195,14 @@ export class Sequence {
     this.released = true;
     this.owner.untrack(this);
     this.engine.release(this.id);
+  }
+
+  /** A sequence on native `id`, a fork of this one: it stands where this one does. */
+  private child(owner: SequenceOwner, id: number, branch: string, rng: Rng): Sequence {
+    const child = new Sequence(owner, this.engine, id, branch, this.next, rng, this.transcript.fork());
+    // Its first token is drawn from where this sequence stands.
+    child.logitsAfterLast = this.logitsAfterLast;
+    return child;
   }
 
   private step(tokens: number[], positions: number[], logits: LogitsRequest): Promise<Float32Array> {

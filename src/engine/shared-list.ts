@@ -1,7 +1,7 @@
 /**
  * An append-only list shared between forks the way the KV is: sealed chunks plus an own tail, so
- * fork and merge copy chunk references, never the items. Sequences use it for what they have seen
- * (token ids, for the repetition penalty) and what they have said (text, in merge order).
+ * fork and merge copy chunk references, never the items. A sequence's transcript (transcript.ts)
+ * is one.
  */
 export class SharedList<T> {
   private constructor(
@@ -33,10 +33,6 @@ export class SharedList<T> {
     const depth = this.chunks.length;
     // Children are finished when they merge, so their tails can be held as chunks as they are.
     return new SharedList([...this.chunks, ...children.flatMap((c) => [...c.chunks.slice(depth), c.own])], []);
-  }
-
-  get length(): number {
-    return this.chunks.reduce((n, c) => n + c.length, this.own.length);
   }
 
   toArray(): T[] {

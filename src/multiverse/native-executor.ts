@@ -80,16 +80,16 @@ class NativeExecutor implements Executor<Sequence> {
     if (run.finished) await Promise.all(ended.map((s) => s.settle()));
     const merged = parent.merge(ended);
     for (const s of new Set([parent, ...children, ...ended])) s.release();
-    const before = parent.history.length;
-    return { seq: merged, pathTokens: ended.map((s) => s.history.length - before) };
+    const before = parent.tokenCount;
+    return { seq: merged, pathTokens: ended.map((s) => s.tokenCount - before) };
   }
 
   written(seq: Sequence): { tokenIds: number[]; text: string } {
-    return { tokenIds: seq.history.toArray(), text: seq.text.toArray().join('') };
+    return seq.written();
   }
 
   appendText(seq: Sequence, text: string): void {
-    seq.text.push(text);
+    seq.appendText(text);
   }
 
   promptTokens(startTokens: number): number {
@@ -133,18 +133,21 @@ class NativeCursor implements Cursor<Sequence> {
       if (this.endAt(seq, 0)) return { kind: 'interrupted' };
       const picked = this.pick(seq, seq.lastLogits!);
       if (this.ctx.options.stopTokenIds.has(picked.token)) return { kind: 'endOfSequence' };
+      const position = seq.nextPos;
       const text = this.detok.push(picked.token);
-      this.emit(seq, picked, seq.nextPos, inPath ? text : run.show(text), false);
+      const shown = inPath ? text : run.show(text);
+      // The text goes into the transcript with its token (feed or defer).
+      this.run.emitToken(seq, picked, position, shown, false);
       const tags = this.scanner.push(picked.token);
       if (tags.includes('<Goal>')) this.goal = [];
       this.goal?.push(picked.token);
       // The token just emitted takes seq.nextPos; if the one after it would break a limit, this
       // token's KV is never needed: end here without a step.
       if (run.finished || this.endAt(seq, 1)) {
-        seq.defer(picked.token);
+        seq.defer(picked.token, shown);
         return { kind: 'interrupted' };
       }
-      await seq.feed([picked.token]);
+      await seq.feed([picked.token], 'last', [position], shown);
       // A path ends with its closing tag's KV computed in the path itself.
       if (inPath && tags.includes('</Path>')) return { kind: 'pathClosed' };
       if (this.goal && tags.includes('</Goal>')) {
@@ -183,10 +186,11 @@ class NativeCursor implements Cursor<Sequence> {
   private async force(seq: Sequence, tokens: number[], positions: number[]): Promise<void> {
     const vocab = this.ctx.vocabSize;
     const before = seq.lastLogits!;
-    const rows = await seq.feed(tokens, 'all', positions);
+    const texts = tokens.map((token) => this.detok.push(token));
+    const rows = await seq.feed(tokens, 'all', positions, texts.join(''));
     tokens.forEach((token, i) => {
       const prev = i === 0 ? before : rows.subarray((i - 1) * vocab, i * vocab);
-      this.emit(seq, scoreToken(prev, token, this.ctx.options.sampling.topLogprobs), positions[i], this.detok.push(token), true);
+      this.run.emitToken(seq, scoreToken(prev, token, this.ctx.options.sampling.topLogprobs), positions[i], texts[i], true);
     });
   }
 
@@ -200,12 +204,7 @@ class NativeCursor implements Cursor<Sequence> {
       }
       return scoreToken(logits, forced, options.sampling.topLogprobs);
     }
-    const history = options.sampling.repetitionPenalty === 1 ? [] : seq.history.toArray();
+    const history = options.sampling.repetitionPenalty === 1 ? [] : seq.tokenIds();
     return sampleToken(logits, options.sampling, seq.rng, history);
-  }
-
-  private emit(seq: Sequence, t: SampledToken, position: number, text: string, forced: boolean): void {
-    seq.text.push(text);
-    this.run.emitToken(seq, t, position, text, forced);
   }
 }

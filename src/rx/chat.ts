@@ -5,9 +5,9 @@
  * Multiverse positions — stay in the KV as they were generated. `fork()` branches a conversation
  * (no KV copied); `dispose()` frees it.
  *
- * The conversation is one held native sequence. A turn runs on a fork of it, as its own request,
- * and replaces it only when the turn ends: a turn that is cancelled or fails leaves the
- * conversation as it was.
+ * The conversation is one held `Sequence` (its native sequence, next position and transcript). A
+ * turn runs on a continuation of it (Sequence.continueIn), as its own request, and replaces it
+ * only when the turn ends: a turn that is cancelled or fails leaves the conversation as it was.
  */
 import { defer, Observable } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
@@ -16,7 +16,7 @@ import type { Reservation } from '../engine/admission.js';
 import { ROOT_BRANCH } from '../engine/branch-path.js';
 import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { Rng } from '../engine/rng.js';
-import { SharedList } from '../engine/shared-list.js';
+import type { Sequence, SequenceOwner } from '../engine/sequence.js';
 import type { LoadedModel } from '../multiverse/loaded-model.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { abortable } from './abort.js';
@@ -32,36 +32,52 @@ export interface ChatOptions {
 }
 
 /**
- * The admission reservations behind a conversation's KV, one per turn, shared the way the KV is:
- * a fork of a chat holds its parent's turns too, and a turn's slots go back to the pool when the
- * last conversation holding them lets go.
+ * The admission reservations behind a conversation's KV, one per turn, shared the way the KV is,
+ * and the owner of the held sequences over them: a fork of a chat holds its parent's turns too,
+ * the next turn's reservations hold the turns before, and a turn's slots go back to the pool when
+ * the last of them lets go.
  */
-class HeldTurns {
-  private holders = 1;
+class HeldTurns implements SequenceOwner {
+  /** Held sequences are never stepped, so they are no unit of the step loop's fairness. */
+  readonly id = 0;
+  private holders = 0;
 
   constructor(
     private readonly reservation: Reservation | undefined,
     private readonly before: HeldTurns | undefined,
-  ) {}
-
-  share(): HeldTurns {
-    this.holders++;
-    return this;
+  ) {
+    before?.track();
   }
 
-  letGo(): void {
+  /** @internal SequenceOwner: a held sequence (or the next turn's reservations) keeps these turns. */
+  track(): void {
+    this.holders++;
+  }
+
+  /** @internal SequenceOwner */
+  untrack(): void {
     if (--this.holders > 0) return;
     this.reservation?.release();
-    this.before?.letGo();
+    this.before?.untrack();
+  }
+
+  /** @internal SequenceOwner: a held sequence is only continued (Sequence.continueIn), never stepped, forked or merged. */
+  charge(): never {
+    throw new Error('a held conversation is never stepped; a turn steps its continuation');
+  }
+
+  forked(): never {
+    return this.charge();
+  }
+
+  merged(): never {
+    return this.charge();
   }
 }
 
-/** What the conversation holds between turns: its native sequence, where it stands, and its reservations. */
+/** What the conversation holds between turns: its sequence (owned by its turns) and those turns. */
 interface Held {
-  seq: number;
-  nextPos: number;
-  /** Every token in the KV: the prompts and the answers, in transcript order. */
-  history: SharedList<number>;
+  seq: Sequence;
   turns: HeldTurns;
 }
 
@@ -107,7 +123,7 @@ export class ChatSession {
   /** A second conversation that shares this one's KV up to now and goes on separately. */
   fork(): ChatSession {
     this.checkIdle('fork');
-    const held = this.held && { seq: this.model.loop.fork(this.held.seq, 1)[0], nextPos: this.held.nextPos, history: this.held.history.fork(), turns: this.held.turns.share() };
+    const held = this.held && { seq: this.held.seq.continueIn(this.held.turns, ROOT_BRANCH, this.held.seq.rng), turns: this.held.turns };
     return new ChatSession(this.model, [...this.messages], this.defaults, held);
   }
 
@@ -115,14 +131,9 @@ export class ChatSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.letGo(this.held);
+    // Its turns let go with it (HeldTurns.untrack).
+    this.held?.seq.release();
     this.held = undefined;
-  }
-
-  private letGo(held: Held | undefined): void {
-    if (!held) return;
-    this.model.loop.release(held.seq);
-    held.turns.letGo();
   }
 
   private checkIdle(what: string): void {
@@ -142,9 +153,7 @@ export class ChatSession {
         const tokens = this.turnTokens(message);
         const rng = Rng.fromSeed(resolved.seed);
         const held = this.held;
-        const start = held
-          ? request.adoptSequence(model.loop.fork(held.seq, 1)[0], ROOT_BRANCH, held.nextPos, rng, held.history.fork())
-          : request.createSequence(ROOT_BRANCH, rng);
+        const start = held ? held.seq.continueIn(request, ROOT_BRANCH, rng) : request.createSequence(ROOT_BRANCH, rng);
         const ctx = model.info.contextLength;
         if (start.nextPos + tokens.length >= ctx) {
           throw new GenerationError('CONTEXT_OVERFLOW', `this turn needs ${tokens.length} more tokens; the conversation has ${start.nextPos} of ${ctx} positions`);
@@ -160,9 +169,9 @@ export class ChatSession {
         // The answer's last token may be deferred; the next turn continues after it.
         await end.settle();
         const turns = new HeldTurns(request.holdReservation(), held?.turns);
-        this.held = { seq: model.loop.fork(end.id, 1)[0], nextPos: end.nextPos, history: end.history.fork(), turns };
-        // The old handle goes; its turns stay held through the new one.
-        if (held) model.loop.release(held.seq);
+        this.held = { seq: end.continueIn(turns, ROOT_BRANCH, end.rng), turns };
+        // The old sequence goes; its turns stay held through the new ones.
+        held?.seq.release();
         this.messages.push({ role: 'user', content: message }, { role: 'assistant', content: done.text });
         // The turn is over before anyone hears of it, so the next send may follow at once.
         endTurn();
