@@ -123,6 +123,16 @@ describe('chat sessions', () => {
     expect(first.text.endsWith('Answer: 51')).toBe(true);
   });
 
+  it('a chat disposed while its turn runs keeps nothing once the turn ends', async () => {
+    const chat = shipped.chat({ defaults: { temperature: 0 } });
+    await chat.reply('Compute 17*3');
+    const turn = chat.reply('Compute 12*9');
+    chat.dispose();
+    expect((await turn).text).toMatch(/Answer: \d+/);
+    await expectPoolFree(shipped);
+    expect(shipped.admissionStats()).toMatchObject({ reservedSlots: 0, running: 0 });
+  });
+
   it('one turn at a time', async () => {
     const chat = shipped.chat();
     const running = chat.reply('Compute 17*3');

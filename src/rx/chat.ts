@@ -168,10 +168,8 @@ export class ChatSession {
         if (cancelled) return;
         // The answer's last token may be deferred; the next turn continues after it.
         await end.settle();
-        const turns = new HeldTurns(request.holdReservation(), held?.turns);
-        this.held = { seq: end.continueIn(turns, ROOT_BRANCH, end.rng), turns };
-        // The old sequence goes; its turns stay held through the new ones.
-        held?.seq.release();
+        // A conversation disposed during the turn holds nothing more: all of the turn's KV goes back.
+        if (!this.disposed) this.holdAnswer(end, request, held);
         this.messages.push({ role: 'user', content: message }, { role: 'assistant', content: done.text });
         // The turn is over before anyone hears of it, so the next send may follow at once.
         endTurn();
@@ -192,6 +190,14 @@ export class ChatSession {
         endTurn();
       };
     });
+  }
+
+  /** Keeps the turn's last sequence for the next turn, in place of the one it continued. */
+  private holdAnswer(end: Sequence, request: RequestContext, before: Held | undefined): void {
+    const turns = new HeldTurns(request.holdReservation(), before?.turns);
+    this.held = { seq: end.continueIn(turns, ROOT_BRANCH, end.rng), turns };
+    // The old sequence goes; its turns stay held through the new ones.
+    before?.seq.release();
   }
 
   /**
