@@ -3,7 +3,7 @@
 // instantiated with a type local to that file, so the two instantiations never merge at link time.
 //
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
-// mul(a, b), add(a, b), sub(a, b), max(a, b), hsum(Reg), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n)
+// mul(a, b), add(a, b), sub(a, b), max(a, b), hsum(Reg), hsum4(const Reg[4], float[4]) (four sums at once), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n)
 // (p * 2^n for integral n in [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that
 // address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t), store_half(uint16_t*, Reg), and
 // matmul_q8_int8 (the int8 path of kernels.h, int8_gemm.h). No std:: templates here: an inline std function compiled with
@@ -194,31 +194,65 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
   }
 }
 
-// Up to 8 query heads at a time keep their partial dots in registers while one K row streams past.
+// One K row against up to 8 query heads at a time, their partial dots in registers (leftover rows).
+template <class V, Dtype K>
+void dot_one_row(const float* q, size_t nq, const uint8_t* row, size_t n, size_t d, float scale, float* scores) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), kHeads = 8;
+  for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
+    const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
+    Reg acc[kHeads];
+    for (size_t j = 0; j < nh; ++j) acc[j] = V::zero();
+    for (size_t e = 0; e < d; e += L) {
+      const bool full = e + L <= d;
+      const Reg kv = full ? V::template widen<K>(row + e * E) : widen_tail<V, K>(row + e * E, d - e);
+      for (size_t j = 0; j < nh; ++j) {
+        const float* qj = q + (j0 + j) * d + e;
+        const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
+        acc[j] = V::fma(qv, kv, acc[j]);
+      }
+    }
+    for (size_t j = 0; j < nh; ++j) scores[(j0 + j) * n] = V::hsum(acc[j]) * scale;
+  }
+}
+
+// Blocks of 4 K rows against a few query heads: the 4 dots of a head are reduced together (hsum4),
+// a fraction of the cost of 4 horizontal sums, which dominated when each score had its own. The
+// block's rows stay in L1 while every head block passes over them.
 template <class V, Dtype K>
 void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
                   float scale, float* scores) {
   using Reg = typename V::Reg;
-  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), kHeads = 8;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), R = 4, kHeads = V::kLanes >= 16 ? 4 : 2;
   const uint8_t* b = static_cast<const uint8_t*>(base);
-  for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
-    const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
-    for (size_t i = 0; i < n; ++i) {
-      const uint8_t* row = b + size_t(rows[i]) * stride * E;
-      Reg acc[kHeads];
-      for (size_t j = 0; j < nh; ++j) acc[j] = V::zero();
+  size_t i = 0;
+  for (; i + R <= n; i += R) {
+    const uint8_t* row[R];
+    for (size_t r = 0; r < R; ++r) row[r] = b + size_t(rows[i + r]) * stride * E;
+    for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
+      const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
+      Reg acc[kHeads][R];
+      for (auto& a : acc)
+        for (auto& x : a) x = V::zero();
       for (size_t e = 0; e < d; e += L) {
         const bool full = e + L <= d;
-        const Reg kv = full ? V::template widen<K>(row + e * E) : widen_tail<V, K>(row + e * E, d - e);
-        for (size_t j = 0; j < nh; ++j) {
+        Reg kv[R];
+        for (size_t r = 0; r < R; ++r) kv[r] = full ? V::template widen<K>(row[r] + e * E) : widen_tail<V, K>(row[r] + e * E, d - e);
+        for (size_t j = 0; j < kHeads; ++j) {
+          if (j >= nh) break;
           const float* qj = q + (j0 + j) * d + e;
           const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
-          acc[j] = V::fma(qv, kv, acc[j]);
+          for (size_t r = 0; r < R; ++r) acc[j][r] = V::fma(qv, kv[r], acc[j][r]);
         }
       }
-      for (size_t j = 0; j < nh; ++j) scores[(j0 + j) * n + i] = V::hsum(acc[j]) * scale;
+      for (size_t j = 0; j < nh; ++j) {
+        float s[R];
+        V::hsum4(acc[j], s);
+        for (size_t r = 0; r < R; ++r) scores[(j0 + j) * n + i + r] = s[r] * scale;
+      }
     }
   }
+  for (; i < n; ++i) dot_one_row<V, K>(q, nq, b + size_t(rows[i]) * stride * E, n, d, scale, scores + i);
 }
 
 // Registers gather_axpy keeps outputs in: half the register file, the rest holds V chunks and weights.
