@@ -3,9 +3,9 @@
 // instantiated with a type local to that file, so the two instantiations never merge at link time.
 //
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
-// mul(a, b), add(a, b), sub(a, b), max(a, b), hsum(Reg), hsum4(const Reg[4], float[4]) (four sums at once), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n)
-// (p * 2^n for integral n in [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that
-// address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t), store_half(uint16_t*, Reg), and
+// mul(a, b), add(a, b), sub(a, b), max(a, b), hsum(Reg), hsum4(const Reg[4], float[4]) (four sums at
+// once), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n) (p * 2^n for integral n in
+// [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t), store_half(uint16_t*, Reg), and
 // matmul_q8_int8 (the int8 path of kernels.h, int8_gemm.h). No std:: templates here: an inline std function compiled with
 // AVX-512 flags could be picked by the linker for the portable path too.
 #pragma once
