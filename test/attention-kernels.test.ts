@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadNative } from '../src/native/binding.js';
+import { loadNative, type KernelSet } from '../src/native/binding.js';
 import { Prng } from '../src/testkit/prng.js';
 import { denseForward } from './reference/dense-forward.js';
 import { tinyModel } from './support/models.js';
@@ -88,7 +88,7 @@ describe.each(SETS.filter((s) => s !== 'portable'))('%s attention on the f16 KV 
   it.each([16, 32])('equals the portable set at head dim %i', async (headDim) => {
     const dir = tinyModel('qwen2', 'F32', { hiddenSize: 7 * headDim, numHeads: 7, numKvHeads: 1, intermediateSize: 133, vocabSize: VOCAB });
     const { checkpoint } = await loadForReference(await withSharpAttention(dir));
-    const run = async (kernels: typeof set) => {
+    const run = async (kernels: KernelSet) => {
       const engine = engineFor(checkpoint, 128, kernels, undefined, 'f16');
       try {
         const seq = engine.createSequence();
