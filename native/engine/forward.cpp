@@ -117,18 +117,7 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
       const size_t n = tok_ctx_[t], first = (t * heads + size_t(kvh) * group) * d;
       scores.resize(group * n);
       k_.gather_dot(&q_[first], group, layer_k + kvh * d * elem, kv, stride, slots.data(), n, d, scale, scores.data());
-      for (int j = 0; j < group; ++j) {
-        float* s = &scores[j * n];
-        float mx = -INFINITY;
-        for (size_t i = 0; i < n; ++i) mx = std::max(mx, s[i]);
-        double sum = 0;
-        for (size_t i = 0; i < n; ++i) {
-          s[i] = std::exp(s[i] - mx);
-          sum += s[i];
-        }
-        const float inv = float(1.0 / sum);
-        for (size_t i = 0; i < n; ++i) s[i] *= inv;
-      }
+      for (int j = 0; j < group; ++j) k_.softmax(&scores[j * n], n);
       std::memset(&att_[first], 0, sizeof(float) * group * d);
       k_.gather_axpy(scores.data(), group, layer_v + kvh * d * elem, kv, stride, slots.data(), n, d, &att_[first]);
     }

@@ -43,6 +43,9 @@ struct CpuKernels {
   // y[j * d ..][0..d) += sum over i < n of p[j * n + i] * row i, for j < nq.
   void (*gather_axpy)(const float* p, size_t nq, const void* base, KvDtype kv, size_t stride, const int32_t* rows,
                       size_t n, size_t d, float* y);
+  // s[0..n) = exp(s - max s) / sum, in place, n >= 1. The SIMD sets use a polynomial exp (max relative
+  // error in docs/kernels.md); arguments below -87 give exp(-87), negligible next to the max's 1.
+  void (*softmax)(float* s, size_t n);
   // dst[0..n) = src in the KV dtype (f16: rounded to nearest even).
   void (*store_kv)(const float* src, void* dst, KvDtype kv, size_t n);
 };

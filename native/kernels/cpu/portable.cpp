@@ -1,4 +1,5 @@
 // Plain C++ kernels: the reference the SIMD sets are tested against, and the fallback.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -92,6 +93,18 @@ void gather_axpy_portable(const float* p, size_t nq, const void* base, KvDtype k
   }
 }
 
+void softmax_portable(float* s, size_t n) {
+  float mx = -INFINITY;
+  for (size_t i = 0; i < n; ++i) mx = std::max(mx, s[i]);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    s[i] = std::exp(s[i] - mx);
+    sum += s[i];
+  }
+  const float inv = float(1.0 / sum);
+  for (size_t i = 0; i < n; ++i) s[i] *= inv;
+}
+
 void store_kv_portable(const float* src, void* dst, KvDtype kv, size_t n) {
   if (kv == KvDtype::F32) {
     std::memcpy(dst, src, n * 4);
@@ -104,6 +117,7 @@ void store_kv_portable(const float* src, void* dst, KvDtype kv, size_t n) {
 }  // namespace
 
 const CpuKernels kPortableKernels = {"cpu-portable",      matmul_portable,      dequantize_rows_portable,
-                                     gather_dot_portable, gather_axpy_portable, store_kv_portable};
+                                     gather_dot_portable, gather_axpy_portable, softmax_portable,
+                                     store_kv_portable};
 
 }  // namespace mv

@@ -3,8 +3,9 @@
 // instantiated with a type local to that file, so the two instantiations never merge at link time.
 //
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
-// mul(a, b), hsum(Reg), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that
-// address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t), store_half(uint16_t*, Reg), and
+// mul(a, b), add(a, b), sub(a, b), max(a, b), hsum(Reg), hsum4(const Reg[4], float[4]) (four sums at
+// once), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n) (p * 2^n for integral n in
+// [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address), widen_i8(const uint8_t*) (kLanes int8), half(uint16_t), store_half(uint16_t*, Reg), and
 // matmul_q8_int8 (the int8 path of kernels.h, int8_gemm.h). No std:: templates here: an inline std function compiled with
 // AVX-512 flags could be picked by the linker for the portable path too.
 #pragma once
@@ -193,31 +194,120 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
   }
 }
 
-// Up to 8 query heads at a time keep their partial dots in registers while one K row streams past.
+// One K row against up to 8 query heads at a time, their partial dots in registers (leftover rows).
+template <class V, Dtype K>
+void dot_one_row(const float* q, size_t nq, const uint8_t* row, size_t n, size_t d, float scale, float* scores) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), kHeads = 8;
+  for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
+    const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
+    Reg acc[kHeads];
+    for (size_t j = 0; j < nh; ++j) acc[j] = V::zero();
+    for (size_t e = 0; e < d; e += L) {
+      const bool full = e + L <= d;
+      const Reg kv = full ? V::template widen<K>(row + e * E) : widen_tail<V, K>(row + e * E, d - e);
+      for (size_t j = 0; j < nh; ++j) {
+        const float* qj = q + (j0 + j) * d + e;
+        const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
+        acc[j] = V::fma(qv, kv, acc[j]);
+      }
+    }
+    for (size_t j = 0; j < nh; ++j) scores[(j0 + j) * n] = V::hsum(acc[j]) * scale;
+  }
+}
+
+// Blocks of 4 K rows against a few query heads: the 4 dots of a head are reduced together (hsum4),
+// a fraction of the cost of 4 horizontal sums, which dominated when each score had its own. The
+// block's rows stay in L1 while every head block passes over them.
 template <class V, Dtype K>
 void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
                   float scale, float* scores) {
   using Reg = typename V::Reg;
-  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), kHeads = 8;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), R = 4, kHeads = V::kLanes >= 16 ? 4 : 2;
   const uint8_t* b = static_cast<const uint8_t*>(base);
-  for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
-    const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
-    for (size_t i = 0; i < n; ++i) {
-      const uint8_t* row = b + size_t(rows[i]) * stride * E;
-      Reg acc[kHeads];
-      for (size_t j = 0; j < nh; ++j) acc[j] = V::zero();
+  size_t i = 0;
+  for (; i + R <= n; i += R) {
+    const uint8_t* row[R];
+    for (size_t r = 0; r < R; ++r) row[r] = b + size_t(rows[i + r]) * stride * E;
+    for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
+      const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
+      Reg acc[kHeads][R];
+      for (auto& a : acc)
+        for (auto& x : a) x = V::zero();
       for (size_t e = 0; e < d; e += L) {
         const bool full = e + L <= d;
-        const Reg kv = full ? V::template widen<K>(row + e * E) : widen_tail<V, K>(row + e * E, d - e);
-        for (size_t j = 0; j < nh; ++j) {
+        Reg kv[R];
+        for (size_t r = 0; r < R; ++r) kv[r] = full ? V::template widen<K>(row[r] + e * E) : widen_tail<V, K>(row[r] + e * E, d - e);
+        for (size_t j = 0; j < kHeads; ++j) {
+          if (j >= nh) break;
           const float* qj = q + (j0 + j) * d + e;
           const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
-          acc[j] = V::fma(qv, kv, acc[j]);
+          for (size_t r = 0; r < R; ++r) acc[j][r] = V::fma(qv, kv[r], acc[j][r]);
         }
       }
-      for (size_t j = 0; j < nh; ++j) scores[(j0 + j) * n + i] = V::hsum(acc[j]) * scale;
+      for (size_t j = 0; j < nh; ++j) {
+        float s[R];
+        V::hsum4(acc[j], s);
+        for (size_t r = 0; r < R; ++r) scores[(j0 + j) * n + i + r] = s[r] * scale;
+      }
     }
   }
+  for (; i < n; ++i) dot_one_row<V, K>(q, nq, b + size_t(rows[i]) * stride * E, n, d, scale, scores + i);
+}
+
+// Registers gather_axpy keeps outputs in: half the register file, the rest holds V chunks and weights.
+template <class V>
+constexpr size_t axpy_regs() {
+  return V::kLanes >= 16 ? 16 : 8;
+}
+
+// Heads [0, nh) of at most axpy_regs / C, each output row C registers long (d = C * kLanes), held
+// in registers across all n rows: each V row is widened once per pass and y is read and written once.
+template <class V, Dtype K, size_t C>
+void axpy_in_registers(const float* p, size_t nh, const uint8_t* b, size_t stride, const int32_t* rows, size_t n,
+                       float* y) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), H = axpy_regs<V>() / C, d = C * L;
+  Reg acc[H][C];
+  for (size_t j = 0; j < H; ++j)
+    for (size_t c = 0; c < C; ++c) acc[j][c] = j < nh ? V::loadu(y + j * d + c * L) : V::zero();
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* row = b + size_t(rows[i]) * stride * E;
+    Reg w[H];
+    for (size_t j = 0; j < H; ++j) w[j] = V::set1(j < nh ? p[j * n + i] : 0.0f);
+    for (size_t c = 0; c < C; ++c) {
+      const Reg v = V::template widen<K>(row + c * L * E);
+      for (size_t j = 0; j < H; ++j) acc[j][c] = V::fma(w[j], v, acc[j][c]);
+    }
+  }
+  for (size_t j = 0; j < nh; ++j)
+    for (size_t c = 0; c < C; ++c) V::storeu(y + j * d + c * L, acc[j][c]);
+}
+
+// Returns false (nothing done) unless d is 1 to 8 whole registers.
+template <class V, Dtype K>
+bool axpy_by_register_count(const float* p, size_t nq, const uint8_t* b, size_t stride, const int32_t* rows, size_t n,
+                            size_t d, float* y) {
+  constexpr size_t L = V::kLanes;
+  const size_t C = d / L;
+  if (d % L != 0 || C < 1 || C > 8) return false;
+  const size_t heads = axpy_regs<V>() / C;
+  for (size_t j0 = 0; j0 < nq; j0 += heads) {
+    const size_t nh = nq - j0 < heads ? nq - j0 : heads;
+    const float* pj = p + j0 * n;
+    float* yj = y + j0 * d;
+    switch (C) {
+      case 1: axpy_in_registers<V, K, 1>(pj, nh, b, stride, rows, n, yj); break;
+      case 2: axpy_in_registers<V, K, 2>(pj, nh, b, stride, rows, n, yj); break;
+      case 3: axpy_in_registers<V, K, 3>(pj, nh, b, stride, rows, n, yj); break;
+      case 4: axpy_in_registers<V, K, 4>(pj, nh, b, stride, rows, n, yj); break;
+      case 5: axpy_in_registers<V, K, 5>(pj, nh, b, stride, rows, n, yj); break;
+      case 6: axpy_in_registers<V, K, 6>(pj, nh, b, stride, rows, n, yj); break;
+      case 7: axpy_in_registers<V, K, 7>(pj, nh, b, stride, rows, n, yj); break;
+      default: axpy_in_registers<V, K, 8>(pj, nh, b, stride, rows, n, yj); break;
+    }
+  }
+  return true;
 }
 
 template <class V, Dtype K>
@@ -226,6 +316,8 @@ void gather_axpy_t(const float* p, size_t nq, const void* base, size_t stride, c
   using Reg = typename V::Reg;
   constexpr size_t L = V::kLanes, E = elem_bytes<K>();
   const uint8_t* b = static_cast<const uint8_t*>(base);
+  if (axpy_by_register_count<V, K>(p, nq, b, stride, rows, n, d, y)) return;
+  // Other head sizes: y is read and written per row.
   const size_t full = d - d % L;
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* row = b + size_t(rows[i]) * stride * E;
@@ -259,6 +351,54 @@ void gather_axpy(const float* p, size_t nq, const void* base, KvDtype kv, size_t
   else gather_axpy_t<V, Dtype::F32>(p, nq, base, stride, rows, n, d, y);
 }
 
+// exp(x) for x in [-87, 0] (the softmax's arguments after subtracting the max; lower x are taken as
+// -87): x = n ln2 + r with |r| <= ln2 / 2, exp(r) by a degree-7 polynomial (Cephes' expf
+// coefficients, r^2 times a quintic plus 1 + r), times 2^n. ln2 is split in two so n ln2 is exact.
+template <class V>
+typename V::Reg exp_nonpositive(typename V::Reg x) {
+  using Reg = typename V::Reg;
+  x = V::max(V::set1(-87.0f), x);  // in this order a NaN stays NaN
+  const Reg n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  Reg r = V::fma(n, V::set1(-0.693359375f), x);
+  r = V::fma(n, V::set1(2.12194440e-4f), r);
+  Reg p = V::set1(1.9875691500e-4f);
+  p = V::fma(p, r, V::set1(1.3981999507e-3f));
+  p = V::fma(p, r, V::set1(8.3334519073e-3f));
+  p = V::fma(p, r, V::set1(4.1665795894e-2f));
+  p = V::fma(p, r, V::set1(1.6666665459e-1f));
+  p = V::fma(p, r, V::set1(5.0000001201e-1f));
+  p = V::fma(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
+  return V::ldexp(p, n);
+}
+
+// The leftover k (< kLanes) scores go through a padded buffer: -inf pads give no max and exp 0.
+template <class V>
+void softmax(float* s, size_t n) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes;
+  const size_t full = n - n % L, k = n - full;
+  alignas(64) float tail[L];
+  for (size_t i = 0; i < L; ++i) tail[i] = i < k ? s[full + i] : -__builtin_inff();
+  Reg mx = V::loadu(tail);
+  for (size_t i = 0; i < full; i += L) mx = V::max(mx, V::loadu(s + i));
+  const Reg m = V::set1(V::hmax(mx));
+  Reg sum = V::zero();
+  for (size_t i = 0; i < full; i += L) {
+    const Reg e = exp_nonpositive<V>(V::sub(V::loadu(s + i), m));
+    V::storeu(s + i, e);
+    sum = V::add(sum, e);
+  }
+  // Pads: exp(-inf) would be exp(-87) after the clamp, so they are zeroed before the sum.
+  const Reg et = exp_nonpositive<V>(V::sub(V::loadu(tail), m));
+  V::storeu(tail, et);
+  for (size_t i = k; i < L; ++i) tail[i] = 0.0f;
+  sum = V::add(sum, V::loadu(tail));
+  const float inv = 1.0f / V::hsum(sum);
+  const Reg vinv = V::set1(inv);
+  for (size_t i = 0; i < full; i += L) V::storeu(s + i, V::mul(V::loadu(s + i), vinv));
+  for (size_t i = 0; i < k; ++i) s[full + i] = tail[i] * inv;
+}
+
 template <class V>
 void store_kv(const float* src, void* dst, KvDtype kv, size_t n) {
   if (kv == KvDtype::F32) {
@@ -273,7 +413,7 @@ void store_kv(const float* src, void* dst, KvDtype kv, size_t n) {
 
 template <class V>
 constexpr CpuKernels kernel_set(const char* name) {
-  return {name, matmul<V>, dequantize_rows<V>, gather_dot<V>, gather_axpy<V>, store_kv<V>};
+  return {name, matmul<V>, dequantize_rows<V>, gather_dot<V>, gather_axpy<V>, softmax<V>, store_kv<V>};
 }
 
 }  // namespace simd
