@@ -3,7 +3,10 @@
  * that many paths of a fork decode at once, the others wait in label order. The issue's invariant:
  * the transcript and every logit are those of running all the paths at once. The oracle is the
  * all-at-once run of the same forced script on the same engine; the CPU kernels compute each row
- * on its own (no reduction across the rows of a step), so the two must agree bit for bit.
+ * on its own (no reduction across the rows of a step), so the two must agree bit for bit. Run
+ * twice: with the tiny model's default split (a step's loops on one thread, or one forward per
+ * thread over its share of the sequences) and with every loop split over the pool
+ * (`parallelMinWork: 0`: multi-row matmul tiles, as larger models run).
  */
 import { lastValueFrom, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,14 +29,14 @@ const PATHS: Record<string, string> = {
 };
 const SCRIPTS = { '0': ROOT, ...PATHS };
 
-describe('lanes: paths of a fork decoded a few at a time', () => {
+describe.each([{}, { parallelMinWork: 0 }])('lanes: paths of a fork decoded a few at a time (%j)', (loadOptions) => {
   let model: Model;
   let eos: number;
   /** Sequences in each native step, in order. */
   const rowsPerStep: number[] = [];
 
   beforeAll(async () => {
-    model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 2048 });
+    model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 2048, ...loadOptions });
     eos = model.tokenizer.eosTokenIds[0];
     const step = model.engine.step.bind(model.engine);
     // The binding's method is read-only on its prototype: shadowed on this engine only.
