@@ -8,7 +8,7 @@
  *
  * Prints the machine, each model's step-cost curve and its lanes, then per setting (all at once,
  * 'auto', and lanes 2 forced, to show waves where the curve does not call for them) the median
- * wall clock, native steps and peak KV slots in use (sampled after every step), and whether the
+ * wall clock, CPU time, native steps and peak KV slots in use (sampled after every step), and whether the
  * settings wrote the same transcripts, every token's logprob included (they must: lanes change
  * when a path runs, not what it writes). The shipped model answers arithmetic problems greedily with its own forks (2-4 paths);
  * the random model is forced to fork into 6 paths of 24 tokens each (its outputs are noise, its
@@ -64,6 +64,8 @@ interface Workload {
 
 interface Run {
   wallMs: number;
+  /** This process's CPU time (user + system, every thread): less swayed than the wall clock by other jobs on the machine. */
+  cpuMs: number;
   steps: number;
   peakKv: number;
   transcripts: string[];
@@ -93,6 +95,7 @@ async function runAll(w: Workload, inFlight: number, multiverse: GenerateOptions
     },
   });
   const steps0 = model.loop.steps;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   try {
     const done = await lastValueFrom(
@@ -106,7 +109,9 @@ async function runAll(w: Workload, inFlight: number, multiverse: GenerateOptions
       ),
     );
     const transcripts = done.sort((a, b) => a[0] - b[0]).map(([, t]) => t);
-    return { wallMs: performance.now() - t0, steps: model.loop.steps - steps0, peakKv, transcripts };
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, steps: model.loop.steps - steps0, peakKv, transcripts };
   } finally {
     delete (engine as Partial<typeof engine>).step;
   }
@@ -170,11 +175,12 @@ async function bench(w: Workload): Promise<void> {
       const same = runs[k].every((r) => r.transcripts.join('|') === reference);
       const wall = median(runs[k].map((r) => r.wallMs));
       const ratio = wall / median(runs[0].map((r) => r.wallMs));
-      rows.push([String(inFlight), s.name, wall.toFixed(0), ratio.toFixed(2), String(median(runs[k].map((r) => r.steps))), String(median(runs[k].map((r) => r.peakKv))), k === 0 ? '' : same ? 'yes' : 'NO']);
+      const cpu = median(runs[k].map((r) => r.cpuMs));
+      rows.push([String(inFlight), s.name, wall.toFixed(0), ratio.toFixed(2), cpu.toFixed(0), (cpu / median(runs[0].map((r) => r.cpuMs))).toFixed(2), String(median(runs[k].map((r) => r.steps))), String(median(runs[k].map((r) => r.peakKv))), k === 0 ? '' : same ? 'yes' : 'NO']);
     }
   }
   console.log(`\n${w.name}, ${w.requests} requests, median of ${PASSES}`);
-  console.log(formatTable(['in flight', 'setting', 'wall ms', 'x all', 'steps', 'peak KV', 'same transcripts'], rows));
+  console.log(formatTable(['in flight', 'setting', 'wall ms', 'x all', 'CPU ms', 'x all', 'steps', 'peak KV', 'same transcripts'], rows));
   await w.model.dispose();
 }
 

@@ -183,6 +183,28 @@ describe.each([{}, { parallelMinWork: 0 }])('lanes: paths of a fork decoded a fe
   });
 });
 
+describe("'auto' where the step cost cannot be measured", () => {
+  it('runs the fork all at once when the pool cannot hold the measurement now', async () => {
+    // Its own folder, so no curve measured for another model of this process is reused; a pool
+    // too small for the measurement (16 sequences of 32 tokens and their steps).
+    const model = await loadModel(tinyModel('qwen2', 'F32', { seed: 29 }), { kvSlots: 600 });
+    try {
+      const rows: number[] = [];
+      const step = model.engine.step.bind(model.engine);
+      Object.defineProperty(model.engine, 'step', { value: (items: Parameters<typeof step>[0]) => (rows.push(items.length), step(items)) });
+      const eos = model.tokenizer.eosTokenIds[0];
+      const forcing = forceScripts(model, SCRIPTS, eos);
+      const events = await lastValueFrom(model.events(PROMPT, { pickToken: forcing.pickToken, maxTokens: 60, multiverse: { maxPathsPerFork: 'auto' } }).pipe(toArray()));
+      expect((events.at(-1) as DoneEvent).finishReason).toBe('stop');
+      expect(Math.max(...rows)).toBe(OUTLINES.length);
+      await expect(model.stepCost()).rejects.toThrow('KV');
+      await expectPoolFree(model);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
 describe('lanesFor: the widest step that is still nearly free', () => {
   const cost = (ms: number[]) => ({ rows: [1, 2, 4, 8, 16], ms, contextTokens: 32, backend: 'cpu-test' });
 

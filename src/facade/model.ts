@@ -113,7 +113,8 @@ export class Model extends GenerationApi implements LoadedModel {
    * at a 32-token context): where more parallel paths stop being nearly free. Measured on the first
    * call (its KV reserved like a request's; steps shared with running requests count their work
    * too, so ask while the model is idle), then kept for this model folder and kernel set for the
-   * life of the process. `stepMs(cost, rows)` reads a row count off the curve.
+   * life of the process. `stepMs(cost, rows)` reads a row count off the curve;
+   * `multiverse.maxPathsPerFork: 'auto'` reads its lanes off it (docs/multiverse.md).
    *
    * @example
    * ```ts
