@@ -8,11 +8,11 @@
  *
  * Prints the machine, each model's step-cost curve and its lanes, then per setting (all at once,
  * 'auto', and lanes 2 forced, to show waves where the curve does not call for them) the median
- * wall clock, CPU time, native steps and peak KV slots in use (sampled after every step), and whether the
- * settings wrote the same transcripts, every token's logprob included (they must: lanes change
- * when a path runs, not what it writes). The shipped model answers arithmetic problems greedily with its own forks (2-6 paths on these problems);
- * the random model is forced to fork into 6 paths of 24 tokens each (its outputs are noise, its
- * steps real).
+ * wall clock, CPU time, native steps and peak KV slots in use (sampled after every step), and
+ * whether the settings wrote the same transcripts, every token's logprob included (they must:
+ * lanes change when a path runs, not what it writes). The shipped model answers arithmetic
+ * problems greedily with its own forks (2-6 paths on these problems); the random model is forced
+ * to fork into 6 paths of 24 tokens each (its outputs are noise, its steps real).
  */
 import fs from 'node:fs';
 import os from 'node:os';
