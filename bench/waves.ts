@@ -60,6 +60,8 @@ interface Workload {
   /** Request i of `count`: its input and options. */
   request(i: number): { input: string | number[]; options: GenerateOptions };
   requests: number;
+  /** Removes what the workload wrote (the random checkpoint). */
+  cleanup?: () => void;
 }
 
 interface Run {
@@ -149,6 +151,7 @@ async function randomWorkload(): Promise<Workload> {
     name: `random ${(model.info.parameterCount / 1e6).toFixed(0)}M (forced: ${FORCED_PATHS} paths x ${FORCED_PATH_TOKENS} tokens)`,
     model,
     requests: quick ? 4 : 8,
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
     request: (i) => ({
       input: [5 + i, 17, 42, 99],
       options: {
@@ -182,6 +185,7 @@ async function bench(w: Workload): Promise<void> {
   console.log(`\n${w.name}, ${w.requests} requests, median of ${PASSES}`);
   console.log(formatTable(['in flight', 'setting', 'wall ms', 'x all', 'CPU ms', 'x all', 'steps', 'peak KV', 'same transcripts'], rows));
   await w.model.dispose();
+  w.cleanup?.();
 }
 
 console.log(machineLine());
