@@ -135,6 +135,16 @@ describe('remoteModel against our server on loopback', () => {
     await expectFree();
   });
 
+  it("runs maxPathsPerFork 'auto' as the embedded model runs all of its paths at once", async () => {
+    const seed = SEED + 100;
+    force(seed, TWO_PATHS);
+    const local = await lastValueFrom(model.events('hi', { maxTokens: 200, pickToken: forceScripts(model, TWO_PATHS, eos).pickToken }).pipe(toArray()));
+    const got = await lastValueFrom(remote().events('hi', { maxTokens: 200, seed, multiverse: { maxPathsPerFork: 'auto' } }).pipe(toArray()));
+    expect(structure(got)).toEqual(structure(local));
+    expect((got.at(-1) as DoneEvent).text).toBe((local.at(-1) as DoneEvent).text);
+    await expectFree();
+  });
+
   it('runs a block nested three levels deep as the embedded model does', async () => {
     force(SEED + 1, NESTED);
     const local = await lastValueFrom(model.events('hi', { raw: true, maxTokens: 400, pickToken: forceScripts(model, NESTED, eos).pickToken }).pipe(toArray()));

@@ -15,6 +15,7 @@ import { connect, type MultiverseConnection } from '../src/client/index.js';
 import { createServer, type MultiverseServer } from '../src/server/index.js';
 import { exposureRefusal } from '../src/server/http/exposure.js';
 import { parseRequestTarget } from '../src/server/http/request-target.js';
+import { findLimitBreach } from '../src/server/request-limits.js';
 import { tinyModel } from './support/models.js';
 import { getRequest, rawRequest, UPGRADE_HEADERS } from './support/raw-http.js';
 
@@ -271,6 +272,16 @@ describe('the same caps on WebSocket and HTTP', () => {
     const [key, value] = Object.entries(options)[0];
     const atCap = typeof value === 'object' ? { [key]: { [Object.keys(value)[0]]: 2 } } : { [key]: 20 };
     expect(await wsError(atCap)).toBeUndefined();
+  });
+
+  it("the WebSocket refuses maxPathsPerFork 'auto' under a cap below its 64 paths, and the rule takes it at 64", async () => {
+    expect(await wsError({ multiverse: { maxPathsPerFork: 'auto' } })).toMatchObject({
+      code: 'INVALID_REQUEST',
+      message: "options.multiverse.maxPathsPerFork must be an integer 0..3 ('auto' opens up to 64 paths, over this server's maxPathsPerFork), got \"auto\"",
+    });
+    const limits = { maxTokens: MAX_TOKENS, maxDepth: 2, maxPathsPerFork: 64, vocabSize: 512 };
+    expect(findLimitBreach({ multiverse: { maxPathsPerFork: 'auto' } }, limits)).toBeUndefined();
+    expect(findLimitBreach({ multiverse: { maxPathsPerFork: 'auto' } }, { ...limits, maxPathsPerFork: 63 })).toMatchObject({ option: 'multiverse.maxPathsPerFork', value: 'auto' });
   });
 
   it('the WebSocket refuses stop token ids outside the vocab', async () => {

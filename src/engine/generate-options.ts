@@ -11,8 +11,18 @@ export interface MultiverseOptions {
   enabled?: boolean;
   /** Most nested forks on one path; a deeper goal is written sequentially. Default 4. */
   maxDepth?: number;
-  /** Most paths in one fork; further outlines get no path. Default 8. */
-  maxPathsPerFork?: number;
+  /**
+   * Most paths in one fork; further outlines get no path. Default 8. `'auto'`: every outline gets
+   * its path (up to AUTO_MAX_PATHS), decoded in lanes sized from the engine's step cost (`lanes`).
+   */
+  maxPathsPerFork?: number | 'auto';
+  /**
+   * Most paths of one fork decoding at once; the others wait, in label order, and each starts when
+   * a running path of the fork ends. The transcript and every logit are those of running them all
+   * at once. Default: all of them; under `maxPathsPerFork: 'auto'`, the widest step the measured
+   * step cost calls nearly free (docs/multiverse.md, lanes).
+   */
+  lanes?: number;
   /** No fork when fewer critical-path tokens than this remain; the model continues sequentially. Default 16. */
   forkMargin?: number;
   /** Path opener, `{label}` replaced by the outline label. Default: the model's multiverse.json, else `<Path>{label}:`. */
@@ -67,7 +77,7 @@ export interface GenerateOptions {
 }
 
 /** What a value of each option must be; `library` options cannot cross the wire (functions, signals). */
-type OptionKind = 'number' | 'boolean' | 'string' | 'number[]' | 'string[]' | 'multiverse' | 'library';
+type OptionKind = 'number' | 'paths' | 'boolean' | 'string' | 'number[]' | 'string[]' | 'multiverse' | 'library';
 
 /** Keyed by every option, so an option added to GenerateOptions must be given a kind here. */
 const OPTION_KINDS: Record<keyof GenerateOptions, OptionKind> = {
@@ -94,7 +104,8 @@ const OPTION_KINDS: Record<keyof GenerateOptions, OptionKind> = {
 const MULTIVERSE_KINDS: Record<keyof MultiverseOptions, OptionKind> = {
   enabled: 'boolean',
   maxDepth: 'number',
-  maxPathsPerFork: 'number',
+  maxPathsPerFork: 'paths',
+  lanes: 'number',
   forkMargin: 'number',
   pathOpener: 'string',
   conclusionOpener: 'string',
@@ -128,19 +139,34 @@ function hasKind(key: string, v: unknown, kind: OptionKind): boolean {
   if (kind === 'number[]') return Array.isArray(v) && v.every((x) => typeof x === 'number');
   if (kind === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string');
   if (kind === 'library') return key === 'signal' ? v instanceof AbortSignal : typeof v === 'function';
+  if (kind === 'paths') return typeof v === 'number' || v === 'auto';
   return typeof v === kind;
 }
 
 function kindName(key: string, kind: OptionKind): string {
   if (kind === 'library') return key === 'signal' ? 'an AbortSignal' : 'a function';
+  if (kind === 'paths') return "a number or 'auto'";
   return `of type ${kind}`;
+}
+
+/**
+ * Most paths a fork opens under `maxPathsPerFork: 'auto'`: a safety cap against a model that
+ * writes runaway outlines (the paths wait for lanes, but each holds its KV until the merge).
+ */
+export const AUTO_MAX_PATHS = 64;
+
+/** Multiverse options with defaults filled; `lanes: 'auto'` is read off the step cost at the fork. */
+export interface ResolvedMultiverseOptions extends Required<Omit<MultiverseOptions, 'maxPathsPerFork' | 'lanes'>> {
+  maxPathsPerFork: number;
+  /** Paths of one fork decoding at once (Infinity: all). */
+  lanes: number | 'auto';
 }
 
 export interface ResolvedOptions {
   maxTokens: number;
   maxTotalTokens: number;
   timeoutMs: number;
-  multiverse: Required<MultiverseOptions>;
+  multiverse: ResolvedMultiverseOptions;
   pickToken?: TokenPicker;
   sampling: SamplingParams;
   seed: number;
@@ -166,17 +192,20 @@ export function resolveOptions(
   const timeoutMs = options.timeoutMs ?? Infinity;
   if (!(timeoutMs > 0)) invalid(`timeoutMs must be > 0, got ${timeoutMs}`);
   const m = options.multiverse ?? {};
-  const multiverse: Required<MultiverseOptions> = {
+  const auto = m.maxPathsPerFork === 'auto';
+  const multiverse: ResolvedMultiverseOptions = {
     enabled: m.enabled ?? true,
     maxDepth: m.maxDepth ?? 4,
-    maxPathsPerFork: m.maxPathsPerFork ?? 8,
+    maxPathsPerFork: m.maxPathsPerFork === 'auto' ? AUTO_MAX_PATHS : (m.maxPathsPerFork ?? 8),
+    lanes: m.lanes ?? (auto ? 'auto' : Infinity),
     forkMargin: m.forkMargin ?? 16,
     pathOpener: m.pathOpener ?? defaults.template.pathOpener,
     conclusionOpener: m.conclusionOpener ?? defaults.template.conclusionOpener,
   };
   for (const key of ['maxDepth', 'maxPathsPerFork', 'forkMargin'] as const) {
-    if (!Number.isInteger(multiverse[key]) || multiverse[key] < 0) invalid(`multiverse.${key} must be an integer >= 0, got ${multiverse[key]}`);
+    if (!Number.isInteger(multiverse[key]) || multiverse[key] < 0) invalid(`multiverse.${key} must be an integer >= 0${key === 'maxPathsPerFork' ? " or 'auto'" : ''}, got ${multiverse[key]}`);
   }
+  if (m.lanes !== undefined && !(Number.isInteger(m.lanes) && m.lanes >= 1)) invalid(`multiverse.lanes must be an integer >= 1, got ${m.lanes}`);
   if (!multiverse.pathOpener.includes('{label}')) invalid('multiverse.pathOpener must contain {label}');
   if (options.waitForKv !== undefined && typeof options.waitForKv !== 'boolean') invalid(`waitForKv must be a boolean, got ${JSON.stringify(options.waitForKv)}`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);

@@ -9,6 +9,7 @@
  */
 import type { NativeEngine } from '../native/binding.js';
 import type { KvAdmission } from './admission.js';
+import type { NativeRuntime } from './native-runtime.js';
 import type { StepLoop } from './step-loop.js';
 
 export interface StepCost {
@@ -32,6 +33,8 @@ export interface StepCostOptions {
   contextTokens?: number;
   /** Timed steps per row count, after one untimed warm-up round. Default 9. */
   repeats?: number;
+  /** Wait in the admission queue when the pool is taken (true), or fail at once with OVERLOADED. Default true. */
+  waitForKv?: boolean;
 }
 
 /** What measureStepCost needs of a loaded model. */
@@ -61,7 +64,7 @@ export async function measureStepCost(target: StepCostTarget, options: StepCostO
   const { engine, loop, admission, vocabSize } = target;
   const width = rows[rows.length - 1];
   const decodeSlots = rows.reduce((n, r) => n + r * (repeats + 1), 0);
-  const reservation = admission.reserve(width * contextTokens + decodeSlots, true);
+  const reservation = admission.reserve(width * contextTokens + decodeSlots, options.waitForKv ?? true);
   const seqs: number[] = [];
   try {
     await reservation.granted;
@@ -98,6 +101,37 @@ export function stepMs(cost: StepCost, rows: number): number {
   while (i < xs.length - 1 && xs[i] < rows) i++;
   const slope = (ms[i] - ms[i - 1]) / (xs[i] - xs[i - 1]);
   return ms[i - 1] + slope * (rows - xs[i - 1]);
+}
+
+/**
+ * What "nearly free" means for `lanesFor`: a step of r rows may cost at most this fraction of a
+ * one-row step for each row beyond the first. 1 would be no gain at all (each row as dear as its
+ * own step); the fastest-of-9 one-row figure still moves by 10-30% between measurements on a busy
+ * CPU, so a tighter line would be drawn by the noise. A quarter sits above the noise and keeps
+ * every row within the lanes at least about four times cheaper than a step of its own.
+ */
+export const NEARLY_FREE_ROW = 0.25;
+
+/**
+ * The lane count for `maxPathsPerFork: 'auto'`: the largest measured row count r whose step
+ * costs at most ms(1) × (1 + NEARLY_FREE_ROW × (r − 1)); at least 1.
+ */
+export function lanesFor(cost: StepCost): number {
+  const one = stepMs(cost, 1);
+  let lanes = 1;
+  for (const [i, r] of cost.rows.entries()) {
+    if (r > lanes && cost.ms[i] <= one * (1 + NEARLY_FREE_ROW * (r - 1))) lanes = r;
+  }
+  return lanes;
+}
+
+/**
+ * The step cost of a loaded model, measured once per model folder and kernel set in this process
+ * (`waitForKv`: see StepCostOptions; a measurement that could not start is not kept).
+ */
+export function runtimeStepCost(model: NativeRuntime, options: Pick<StepCostOptions, 'waitForKv'> = {}): Promise<StepCost> {
+  const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
+  return cachedStepCost(`${model.info.dir}\n${model.info.backend}`, () => measureStepCost(target, options));
 }
 
 const measured = new Map<string, Promise<StepCost>>();

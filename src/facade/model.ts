@@ -5,7 +5,7 @@ import type { Node, SessionPlan } from '../rx/session.js';
 import type { AdmissionStats, KvAdmission } from '../engine/admission.js';
 import type { GenerateOptions } from '../engine/generate-options.js';
 import type { StepLoop } from '../engine/step-loop.js';
-import { cachedStepCost, measureStepCost, type StepCost } from '../engine/step-cost.js';
+import { runtimeStepCost, type StepCost } from '../engine/step-cost.js';
 import type { KvStats, NativeEngine } from '../native/binding.js';
 import type { TagMode } from '../multiverse/tag-scanner.js';
 import type { MultiverseTemplate } from '../multiverse/template.js';
@@ -113,7 +113,8 @@ export class Model extends GenerationApi implements LoadedModel {
    * at a 32-token context): where more parallel paths stop being nearly free. Measured on the first
    * call (its KV reserved like a request's; steps shared with running requests count their work
    * too, so ask while the model is idle), then kept for this model folder and kernel set for the
-   * life of the process. `stepMs(cost, rows)` reads a row count off the curve.
+   * life of the process. `stepMs(cost, rows)` reads a row count off the curve;
+   * `multiverse.maxPathsPerFork: 'auto'` reads its lanes off it (docs/multiverse.md).
    *
    * @example
    * ```ts
@@ -124,8 +125,7 @@ export class Model extends GenerationApi implements LoadedModel {
    * ```
    */
   stepCost(): Promise<StepCost> {
-    const target = { engine: this.engine, loop: this.loop, admission: this.admission, vocabSize: this.checkpoint.config.vocabSize };
-    return cachedStepCost(`${this.info.dir}\n${this.info.backend}`, () => measureStepCost(target));
+    return runtimeStepCost(this);
   }
 
   /** KV pool occupancy (free slots return to the total once every request has ended). */

@@ -78,6 +78,8 @@ export interface Executor<S extends PlanSequence> {
   /** Whether a fork of `paths` paths may go on (the KV for its worst case, waited for when need be). */
   admitFork(paths: number, remaining: number, totalLeft: number): Promise<boolean>;
   refuseFork(): void;
+  /** How many paths of a fork decode at once under `maxPathsPerFork: 'auto'` (Infinity: all of them). */
+  autoLanes(): Promise<number>;
   /**
    * Every path of a fork ended (`ended[i]` is where child i stands): the parent's continuation
    * with the paths in order, and each path's token count; undefined when the run was cancelled

@@ -8,6 +8,7 @@
  */
 import { GenerationError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/generate-options.js';
+import { lanesFor, type StepCost } from '../engine/step-cost.js';
 import { FORCED_TOKENS_SLACK, type RequestContext, type RequestStats } from '../engine/request-context.js';
 import { sampleToken, scoreToken, type SampledToken } from '../engine/sampler.js';
 import type { Sequence } from '../engine/sequence.js';
@@ -31,6 +32,8 @@ export interface NativeRunContext {
   branchCancelled(branch: string): boolean;
   /** True once the whole request was cancelled. */
   cancelled(): boolean;
+  /** The engine's step cost (measured once per model and kernels; rejects when it cannot run now). */
+  stepCost(): Promise<StepCost>;
 }
 
 /** The plan of one run (a request, a session branch, a chat turn) on the embedded engine. */
@@ -72,6 +75,11 @@ class NativeExecutor implements Executor<Sequence> {
 
   refuseFork(): void {
     this.ctx.request.refuseFork();
+  }
+
+  /** Read off the step-cost curve; all at once when it cannot be measured now (the KV pool is taken). */
+  autoLanes(): Promise<number> {
+    return this.ctx.stepCost().then(lanesFor, () => Infinity);
   }
 
   async join(parent: Sequence, children: readonly Sequence[], ended: readonly Sequence[], run: { cancelled: boolean; finished: boolean }) {

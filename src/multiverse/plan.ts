@@ -6,6 +6,10 @@
  * forced, and the parent continues at the largest next position among them. Paths may fork
  * again: the call stack is the fork stack.
  *
+ * Lanes: at most `multiverse.lanes` paths of a fork decode at once (maxPathsPerFork 'auto' asks
+ * the executor how many); the others wait in label order, each starting when a running path of
+ * the fork ends. A path's tokens do not depend on when it starts, so the transcript is the same.
+ *
  * Guards: multiverse.enabled, maximum depth, maximum paths per fork, no fork within `forkMargin`
  * of the critical-path budget (or of the context), or when the executor cannot admit every path's
  * worst case (the embedded engine's KV, src/engine/admission.ts); a goal without outlines is not
@@ -198,19 +202,21 @@ export class MultiversePlan<S extends PlanSequence> implements RunState<S> {
     return this.fork(seq, paths, outlines.length - paths.length, depth, goal, cursor);
   }
 
-  /** Forks one path per outline, decodes them together, joins them and forces the conclusion opener. */
+  /** Forks one path per outline, decodes them in lanes, joins them and forces the conclusion opener. */
   private async fork(parent: S, outlines: Outline[], dropped: number, depth: number, goal: string, cursor: Cursor<S>): Promise<S> {
     const m = this.options.multiverse;
+    const lanes = m.lanes === 'auto' ? await this.exec.autoLanes() : m.lanes;
     const children = this.exec.fork(parent, outlines.length);
     const infos: PathInfo[] = children.map((c, i) => ({ branch: c.branch, label: outlines[i].label, outline: outlines[i].text }));
     this.emit({ type: 'fork', branch: parent.branch, goal, paths: infos, dropped });
-    const ended = await Promise.all(
-      children.map(async (child, i) => {
-        const path = this.exec.cursor(this, true);
-        await path.open(child, m.pathOpener.replace('{label}', outlines[i].label), '<Path>');
-        return this.decode(child, depth + 1, path);
-      }),
-    );
+    const ended = await inLanes(children.length, lanes, async (i) => {
+      const child = children[i];
+      // A path that waited for its lane past the run's end is never opened: it joins empty.
+      if (i >= lanes && (this.finish || this.cancelled())) return { seq: child, truncated: true };
+      const path = this.exec.cursor(this, true);
+      await path.open(child, m.pathOpener.replace('{label}', outlines[i].label), '<Path>');
+      return this.decode(child, depth + 1, path);
+    });
     const joined = await this.exec.join(
       parent,
       children,
@@ -232,4 +238,21 @@ export class MultiversePlan<S extends PlanSequence> implements RunState<S> {
     await cursor.close(seq);
     return { seq, truncated: true };
   }
+}
+
+/**
+ * Runs task(0..n-1), at most `lanes` at once: the first `lanes` start together, and each task
+ * that ends hands its lane to the next one in index order. Results in index order.
+ */
+async function inLanes<T>(n: number, lanes: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(n);
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, n) }, lane));
+  return results;
 }

@@ -96,6 +96,11 @@ class RemoteExecutor implements Executor<RemoteSequence> {
     this.forksRefused++;
   }
 
+  /** No step cost to read here: every path is a request of its own, all sent at once (the server batches them). */
+  autoLanes(): Promise<number> {
+    return Promise.resolve(Infinity);
+  }
+
   async join(parent: RemoteSequence, children: readonly RemoteSequence[], ended: readonly RemoteSequence[], run: { cancelled: boolean }) {
     // Until every path streamed: the server's prefill of the shared prefix (once, with prefix caching).
     this.forkLatencyMs.push(Math.max(...children.map((c) => (c.firstChunkAt ?? performance.now()) - c.createdAt)));

@@ -13,6 +13,7 @@ import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
 import { Rng } from '../engine/rng.js';
+import { runtimeStepCost } from '../engine/step-cost.js';
 import type { Sequence } from '../engine/sequence.js';
 import type { LoadedModel } from '../multiverse/loaded-model.js';
 import { nativePlan, type NativeRunContext } from '../multiverse/native-executor.js';
@@ -90,6 +91,8 @@ export function multiverseRun(
     contextLength: model.info.contextLength,
     options,
     branchCancelled: () => false,
+    // Never waits for KV: this request holds its own, and others may be waiting for theirs to fork.
+    stepCost: () => runtimeStepCost(model, { waitForKv: false }),
     ...hooks,
   });
 }

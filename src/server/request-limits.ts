@@ -4,6 +4,7 @@
  * prepareOptions hook and the engine. The engine checks the rest of each option's range.
  */
 import { GenerationError } from '../engine/errors.js';
+import { AUTO_MAX_PATHS } from '../engine/generate-options.js';
 import type { ServerContext } from './context.js';
 import type { WireGenerateOptions } from '../protocol/messages.js';
 
@@ -56,10 +57,16 @@ export function findLimitBreach(options: WireGenerateOptions, limits: RequestLim
     atMost('maxTotalTokens', options.maxTotalTokens, TOTAL_TOKENS_FACTOR * limits.maxTokens, 1) ??
     atMost('topLogprobs', options.topLogprobs, MAX_TOP_LOGPROBS, 0) ??
     atMost('multiverse.maxDepth', m.maxDepth, limits.maxDepth, 0) ??
-    atMost('multiverse.maxPathsPerFork', m.maxPathsPerFork, limits.maxPathsPerFork, 0) ??
+    (m.maxPathsPerFork === 'auto' ? autoPathsBreach(limits.maxPathsPerFork) : atMost('multiverse.maxPathsPerFork', m.maxPathsPerFork, limits.maxPathsPerFork, 0)) ??
     (options.topP === undefined || (options.topP > 0 && options.topP <= 1) ? undefined : { option: 'topP', rule: 'a number in (0, 1]', value: options.topP }) ??
     stopTokenBreach(options.stopTokenIds, limits.vocabSize)
   );
+}
+
+/** 'auto' opens up to AUTO_MAX_PATHS paths: allowed where the server's cap allows that many. */
+function autoPathsBreach(max: number): LimitBreach | undefined {
+  if (max >= AUTO_MAX_PATHS) return undefined;
+  return { option: 'multiverse.maxPathsPerFork', rule: `an integer 0..${max} ('auto' opens up to ${AUTO_MAX_PATHS} paths, over this server's maxPathsPerFork)`, value: 'auto' };
 }
 
 function stopTokenBreach(ids: number[] | undefined, vocabSize: number): LimitBreach | undefined {
