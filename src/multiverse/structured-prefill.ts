@@ -27,6 +27,7 @@ import type { Sequence } from '../engine/sequence.js';
 import { MultiverseFormatError } from './attention.js';
 import { planPrefill, type PrefillPlan, type Strand } from './prefill-plan.js';
 import type { MultiverseTagIds } from './tags.js';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 
 /** A block the transcript ends inside of: its paths were stepped but not merged. */
 export interface OpenBlock {
@@ -115,7 +116,7 @@ export async function prefillStructured(
     return { seq, open: [], next: seq };
   };
 
-  const { open, next } = await run(request.createSequence('0', rng), plan.root);
+  const { open, next } = await run(request.createSequence(ROOT_BRANCH, rng), plan.root);
   return {
     seq: next,
     open,

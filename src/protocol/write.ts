@@ -6,6 +6,7 @@
 import { GenerationError } from '../engine/errors.js';
 import type { GenerationEvent } from '../rx/events.js';
 import { ProtocolError, type RequestId, type ServerEvent, type WireErrorEvent, type WireTokenEvent, type WireTokensEvent } from './messages.js';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 
 /** The wire form of one model event of request `id`. */
 export function toWire(id: RequestId, event: GenerationEvent): ServerEvent {
@@ -16,7 +17,7 @@ export function toWire(id: RequestId, event: GenerationEvent): ServerEvent {
 export function errorEvent(id: RequestId | null, err: unknown): WireErrorEvent {
   const code = err instanceof GenerationError || err instanceof ProtocolError ? err.code : 'INTERNAL_ERROR';
   const message = err instanceof Error ? err.message : String(err);
-  return { type: 'error', id, branch: '0', code, message };
+  return { type: 'error', id, branch: ROOT_BRANCH, code, message };
 }
 
 /** Consecutive token events of one branch of one request (at least two) as one event. */

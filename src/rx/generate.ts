@@ -8,7 +8,7 @@
 import { Observable } from 'rxjs';
 import { GenerationError } from '../engine/errors.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from '../engine/generate-options.js';
-import { isWithin } from '../engine/branch-path.js';
+import { isWithin, ROOT_BRANCH } from '../engine/branch-path.js';
 import { RequestContext, stretchSlots } from '../engine/request-context.js';
 import { eosTokenIds } from '../model/eos.js';
 import { promptTokens, type GenerateInput } from '../engine/prompt-tokens.js';
@@ -54,7 +54,7 @@ export function requestEvents(
         cancelled: () => cancelled,
         branchCancelled: (branch) => [...cancelledBranches].some((b) => isWithin(branch, b)),
       });
-      const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
+      const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
       await root.feed(prompt, 'last');
       const { done } = await run.continueFrom(root);
       request.releaseAll();

@@ -16,6 +16,7 @@ import type { LoadedModel } from '../multiverse/loaded-model.js';
 import type { GenerationEvent } from '../multiverse/events.js';
 import { multiverseRun, resolveModelOptions } from './generate.js';
 import { runSession, type BranchRun, type Node, type SessionBackend, type SessionPlan } from './session.js';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 
 export function session<T>(model: LoadedModel, input: GenerateInput, options: GenerateOptions, build: (root: Node) => ObservableInput<T>, plan: SessionPlan = {}): Observable<T> {
   return runSession(
@@ -30,7 +31,7 @@ export function session<T>(model: LoadedModel, input: GenerateInput, options: Ge
         const planned = branches * stretchSlots(prompt.length, resolved.maxTokens, ctx);
         await request.admit(model.admission, Math.min(prompt.length + FORCED_TOKENS_SLACK, model.info.kvSlots) + planned, resolved.waitForKv, planned);
         if (closed()) return undefined;
-        const root = request.createSequence('0', Rng.fromSeed(resolved.seed));
+        const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
         await root.feed(prompt, 'last');
         return { backend: new NativeSessionBackend(model, request, closed), root };
       })();

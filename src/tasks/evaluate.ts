@@ -8,6 +8,7 @@ import type { GenerateOptions } from '../engine/generate-options.js';
 import type { Model } from '../facade/model.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { DoneEvent, GenerationEvent } from '../rx/events.js';
+import { ROOT_BRANCH } from '../engine/branch-path.js';
 
 /** What the evaluation needs to know about a task's problems. */
 export interface EvalTask<P> {
@@ -63,7 +64,7 @@ async function solve<P>(model: Model, task: EvalTask<P>, problem: P, maxTokens: 
   const done = (await lastValueFrom(
     model.events(task.prompt(problem, model.tokenizer), { raw: true, temperature: 0, maxTokens, maxTotalTokens: 8 * maxTokens, ...extra }).pipe(
       tap((e: GenerationEvent) => {
-        if (e.type === 'fork' && e.branch === '0' && forkedPaths === 0) forkedPaths = e.paths.length;
+        if (e.type === 'fork' && e.branch === ROOT_BRANCH && forkedPaths === 0) forkedPaths = e.paths.length;
       }),
     ),
   )) as DoneEvent;
