@@ -130,6 +130,14 @@ class Batches:
         self.epoch = 0
         self._batches, self._at = [], 0
 
+    def state(self):
+        """Where the endless iteration stands: the rest of this epoch and the shuffler's state."""
+        return {"rng": self.rng.getstate(), "epoch": self.epoch, "batches": self._batches, "at": self._at}
+
+    def restore(self, state):
+        self.rng.setstate(state["rng"])
+        self.epoch, self._batches, self._at = state["epoch"], state["batches"], state["at"]
+
     def next(self, device="cpu"):
         """The next batch on `device`; its mask is built there (on a GPU, building the (B, T, T) mask
         on the CPU would take longer than the training step)."""

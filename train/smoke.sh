@@ -28,4 +28,17 @@ smoke arith 300 --batch_tokens=2048 --max_steps=30 --warmup_steps=5 --eval_inter
 # Countdown examples are ~3x longer: fewer steps at a higher rate; its decoding is checked by selftest.py.
 smoke countdown 200 --batch_tokens=2048 --max_steps=12 --warmup_steps=2 --lr=1e-2 --eval_interval=0 \
   --final_eval_problems=1 --max_new_tokens=16
+# Resuming: the same countdown run in two sittings (stop at step 6, resume) must end with the very
+# weights of the run above, which went through in one.
+split="$DIR/countdown/split"
+for sitting in --stop_at_step=6 --resume=true; do
+  /usr/bin/python3 train/train.py --data_dir="$DIR/countdown/data" --out_dir="$split" --hidden_size=32 --intermediate_size=64 \
+    --num_hidden_layers=2 --log_interval=10 --batch_tokens=2048 --max_steps=12 --warmup_steps=2 --lr=1e-2 --eval_interval=0 \
+    --final_eval_problems=1 --max_new_tokens=16 "$sitting" > "$DIR/split.log" 2>&1 || { cat "$DIR/split.log"; fail "countdown: training in two sittings"; }
+done
+/usr/bin/python3 -c "
+import sys, torch
+a, b = (torch.load(f'{d}/ckpt.pt', map_location='cpu')['model'] for d in sys.argv[1:])
+sys.exit(0 if a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a) else 1)" "$DIR/countdown/run" "$split" \
+  || fail "countdown: two sittings (stop_at_step, resume) did not reproduce the one-sitting weights"
 echo PASS

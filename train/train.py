@@ -30,6 +30,11 @@ CONFIG = dict(
     out_dir="train/out/mv",
     hf_dir="",  # where the final HF checkpoint goes; default out_dir/hf
     init_from="",  # weights to start from (training further): a ckpt.pt or a Hugging Face folder; empty: random init
+    # Continue an interrupted run exactly where its out_dir/state.pt left it (weights, optimizer, step,
+    # data order, random state), so a long CPU run can stop and go on and still follow one schedule.
+    resume=False,
+    state_interval=100,  # steps between state.pt saves (0: never)
+    stop_at_step=0,  # > 0: save state.pt and stop when this step is reached (a long run in sittings); 0: run to max_steps
     seed=1,
     threads=2,
     # model
@@ -108,10 +113,40 @@ def validation_loss(model, val_batches):
     return sum(losses) / len(losses)
 
 
+# Keys that may differ between an interrupted run and its resumption: where it runs, not what it trains.
+RESUMABLE_CHANGES = {"resume", "threads", "state_interval", "stop_at_step", "log_interval"}
+
+
+def save_state(path, model, opt, step, train, c):
+    """Everything the next step depends on, written to a temporary file first so that a run killed
+    mid-save leaves the previous state intact."""
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "config": c,
+             "batches": train.state(), "torch_rng": torch.get_rng_state(), "py_rng": random.getstate()}
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def load_state(path, model, opt, train, c):
+    """Restores a save_state file; returns the step to continue from. Refuses a state written under
+    another training config, since the schedule and data order would silently change."""
+    state = torch.load(path, map_location="cpu")
+    changed = sorted(k for k in c if k not in RESUMABLE_CHANGES and state["config"].get(k) != c[k])
+    if changed:
+        raise SystemExit(f"{path} was written with other settings ({', '.join(changed)}); resume with the same ones")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    train.restore(state["batches"])
+    torch.set_rng_state(state["torch_rng"])
+    random.setstate(state["py_rng"])
+    return state["step"]
+
+
 def main():
     c = parse_overrides(sys.argv[1:], dict(CONFIG))
     if c["time_budget_s"] > 0 and c["warmup_steps"] < 2:
         raise SystemExit("time_budget_s needs warmup_steps >= 2: the step rate is measured over the warmup")
+    if c["time_budget_s"] > 0 and c["resume"]:
+        raise SystemExit("resume needs a fixed max_steps, not time_budget_s: the schedule must not change on the way")
     if c["final_eval_problems"] < 1 or (c["eval_interval"] > 0 and c["eval_problems"] < 1):
         raise SystemExit("final_eval_problems and eval_problems must be >= 1 (eval_interval=0 turns the periodic evaluation off)")
     torch.set_num_threads(c["threads"])
@@ -170,10 +205,19 @@ def main():
 
     log(f"config {json.dumps(c)}")
     log(f"{model.num_params() / 1e6:.2f}M parameters, {len(train.examples)} training examples, device {device}")
-    started = time.time()
+    state_path = os.path.join(c["out_dir"], "state.pt")
     step = 0
+    if c["resume"] and os.path.exists(state_path):
+        step = load_state(state_path, model, opt, train, c)
+        log(f"resumed at step {step} from {state_path}")
+    started = time.time()
+    first_step = step
     while step < c["max_steps"]:
-        if step == 1:
+        if c["stop_at_step"] > 0 and step == c["stop_at_step"]:
+            save_state(state_path, model, opt, step, train, c)
+            log(f"stopped at step {step}; state in {state_path} (go on with --resume=true)")
+            return
+        if step == first_step + 1:
             first_done = time.time()  # the first step pays one-off costs (CUDA start-up); the rate leaves it out
         if step == c["warmup_steps"] and c["time_budget_s"] > 0:
             now = time.time()
@@ -191,6 +235,8 @@ def main():
             evaluate(step, c["eval_problems"])
             torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
         step += 1
+        if c["state_interval"] > 0 and step % c["state_interval"] == 0 and step < c["max_steps"]:
+            save_state(state_path, model, opt, step, train, c)
     train_seconds = time.time() - started
     torch.save({"model": model.state_dict(), "config": c}, os.path.join(c["out_dir"], "ckpt.pt"))
     acc, loss, breakdown = evaluate(c["max_steps"], min(c["final_eval_problems"], len(val_records)))
