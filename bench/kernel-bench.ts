@@ -8,12 +8,14 @@
  * Per dtype: prefill of a 512-token prompt, decode at 1 and 4 sequences per step (128-token
  * context; with --long also 1 sequence at a 4096-token context), each the median of alternating
  * passes. With --before, an older build of the addon runs the same figures in the same passes,
- * turn about, so a shared machine's noise hits both alike (block formats: this build only). Bandwidth fraction = weight bytes a
- * decode step streams x steps/s / STREAM-like triad bandwidth measured by the addon on all cores
- * (the best of probes before each model and at the end).
+ * turn about, so a shared machine's noise hits both alike (block formats: this build only). Bandwidth
+ * fraction: bandwidthFraction in src/cli/bench-measure.ts (weight bytes a decode step streams x
+ * steps/s ÷ STREAM triad on the engine's thread count, here all cores; the best of probes before
+ * each model and at the end), as `multiverse bench` and bench:peer report it.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import type { ModelConfig } from '../src/model/config.js';
@@ -21,14 +23,16 @@ import { loadNative, type NativeAddon, type NativeDtype, type NativeTensorRef } 
 import { BLOCK, randomWeightBytes } from '../src/testkit/random-blocks.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
 import { ensureModel } from './bench-model.js';
+import { bandwidthFraction, decodeWeightBytes, triadBandwidth } from '../src/cli/bench-measure.js';
 import { decodeTokensPerSecond, prefillTokensPerSecond } from './engine-bench.js';
-import { machineLine } from './machine.js';
+import { loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const long = args.includes('--long');
 const beforeAt = args.indexOf('--before');
+const threads = os.availableParallelism();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 interface Build {
@@ -69,7 +73,7 @@ async function figures(build: Build, m: BenchModel): Promise<Map<string, number>
   const out = new Map<string, number>();
   let engine;
   try {
-    engine = new build.addon.Engine({ ...m.config, kvSlots: long ? 4352 : 1024, threads: 0, kernels: 'auto', tensors: m.tensors });
+    engine = new build.addon.Engine({ ...m.config, kvSlots: long ? 4352 : 1024, threads, kernels: 'auto', tensors: m.tensors });
   } catch {
     return out; // an older build without the block formats
   }
@@ -87,11 +91,6 @@ async function figures(build: Build, m: BenchModel): Promise<Map<string, number>
   }
 }
 
-/** Bytes a decode step reads from the weights: every matrix and vector except the embedding table. */
-function streamedBytes(m: BenchModel): number {
-  return m.tensors.filter((t) => t.name !== 'model.embed_tokens.weight' || m.config.tieWordEmbeddings).reduce((n, t) => n + t.byteLength, 0);
-}
-
 async function main(): Promise<void> {
   const native = loadNative();
   const builds: Build[] = [{ label: 'this build', addon: native }];
@@ -99,10 +98,10 @@ async function main(): Promise<void> {
     const file = path.resolve(args[beforeAt + 1]);
     builds.unshift({ label: 'before', addon: createRequire(import.meta.url)(file) as NativeAddon });
   }
-  console.log(`machine: ${machineLine()} (shared with other jobs: figures are medians of alternating passes)`);
+  console.log(`machine: ${machineLine()}, ${threads} threads (shared with other jobs: figures are medians of alternating passes); ${loadAverage()} at the start`);
   // The machine's bandwidth is the best seen: probed before each model, since other jobs come and go.
   let triad = 0;
-  const probe = () => (triad = Math.max(triad, native.memoryBandwidth(512).triad));
+  const probe = () => (triad = Math.max(triad, triadBandwidth(native, threads)));
   const passes = quick ? 3 : 5;
   const rows: string[][] = [];
   const f32 = await openCheckpoint(ensureModel('bench-150m', BENCH_150M));
@@ -121,12 +120,12 @@ async function main(): Promise<void> {
         for (const [k, v] of await figures(builds[b], ck)) runs[b].set(k, [...(runs[b].get(k) ?? []), v]);
       }
     }
-    const bytes = streamedBytes(ck);
+    const bytes = decodeWeightBytes(ck.tensors, ck.config.tieWordEmbeddings);
     for (const figure of runs[runs.length - 1].keys()) {
       const perBuild = runs.map((r) => (r.has(figure) ? median(r.get(figure)!) : NaN));
       const now = perBuild[perBuild.length - 1];
       const sequences = figure.startsWith('decode x4') ? 4 : 1;
-      const fraction = figure.startsWith('decode') ? `${((100 * bytes * (now / sequences)) / triad).toFixed(0)}%` : '';
+      const fraction = figure.startsWith('decode') ? `${(100 * bandwidthFraction(bytes, now / sequences, triad)).toFixed(0)}%` : '';
       rows.push([
         `${dtype} ${figure}`,
         ...perBuild.map((v) => (Number.isNaN(v) ? '—' : `${v.toFixed(1)} tok/s`)),
@@ -136,7 +135,8 @@ async function main(): Promise<void> {
     }
   }
   probe();
-  console.log(`memory bandwidth (STREAM-like triad, all cores, best of the run): ${(triad / 1e9).toFixed(1)} GB/s`);
+  console.log(`memory bandwidth (STREAM triad, ${threads} threads as the engine, best of the run): ${(triad / 1e9).toFixed(1)} GB/s`);
+  console.log(`${loadAverage()} at the end`);
   const header = ['figure', ...builds.map((b) => `${b.label} (${b.backend})`), ...(builds.length > 1 ? ['ratio'] : []), 'of triad bandwidth'];
   console.log(formatTable(header, rows));
 }

@@ -2,7 +2,10 @@
  * `npm run bench:peer`: our engine and llama.cpp (the prebuilt libllama in node-llama-cpp) on the
  * same GGUF files of the ~150M random Qwen2 bench model (f16, Q8_0, f32, written by the testkit),
  * in one run, alternating passes, medians: prefill 512 tokens and decode at 1 and 4 sequences with
- * 64 and 4096 tokens of context, and the ratio ours ÷ llama.cpp.
+ * 64 and 4096 tokens of context, and the ratio ours ÷ llama.cpp. Each one-sequence decode row also
+ * gives both engines' share of the triad bound: bandwidthFraction in src/cli/bench-measure.ts,
+ * weight bytes per decode step × steps/s ÷ STREAM triad on the same thread count, the best triad
+ * probe of the run (weights only, so at a 4096-token context the KV reads are not counted).
  *
  *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64,4096] [--json]
  *
@@ -14,16 +17,23 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { runBench, type BenchSettings } from '../src/cli/bench.js';
+import { bandwidthFraction } from '../src/cli/bench-measure.js';
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
-import { machineLine } from './machine.js';
+import { loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
 
 interface Figures {
   prefill: number;
   /** Decode tokens/s by decodeKey(sequences, context). */
   decode: Map<string, number>;
+}
+
+/** What our side's bench reports besides its speeds: the triad probe and the bytes a step streams. */
+interface Bound {
+  triad: number;
+  weightBytesPerStep: number;
 }
 
 const { values } = parseArgs({
@@ -113,8 +123,10 @@ class Peer {
   }
 }
 
-async function ours(file: string): Promise<Figures> {
+async function ours(file: string, bound: Bound): Promise<Figures> {
   const r = await runBench(file, settings);
+  bound.triad = Math.max(bound.triad, r.bandwidth.bytesPerSecond);
+  bound.weightBytesPerStep = r.weightBytesPerStep;
   return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [decodeKey(d.sequences, d.context), d.tokensPerSecond])) };
 }
 
@@ -126,6 +138,9 @@ function medianFigures(all: Figures[]): Figures {
 }
 
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+const loadAtStart = loadAverage();
+// The best triad probe of the run (runBench probes before and after each of our passes).
+const bound: Bound = { triad: 0, weightBytesPerStep: 0 };
 const rows: string[][] = [];
 const results: Record<string, unknown>[] = [];
 for (const type of types) {
@@ -135,9 +150,9 @@ for (const type of types) {
   const theirs: Figures[] = [];
   let failure: string | undefined;
   for (let pass = 0; pass < passes; pass++) {
-    process.stderr.write(`${type} pass ${pass + 1}/${passes}\n`);
+    process.stderr.write(`${type} pass ${pass + 1}/${passes} (${loadAverage()})\n`);
     try {
-      if (!failure) mine.push(await ours(file));
+      if (!failure) mine.push(await ours(file, bound));
     } catch (e) {
       failure = (e as Error).message;
     }
@@ -146,21 +161,35 @@ for (const type of types) {
   await peer.close();
   const peerMedian = medianFigures(theirs);
   const ourMedian = failure ? undefined : medianFigures(mine);
-  const figure = (name: string, a: number | undefined, b: number) => {
-    rows.push([type, name, b.toFixed(1), a === undefined ? `fails: ${failure}` : a.toFixed(1), a === undefined ? '-' : (a / b).toFixed(2)]);
-    results.push({ weights: type, figure: name, llamaCpp: b, ours: a ?? null, ratio: a === undefined ? null : a / b });
+  // Both engines stream the same bytes per step, so one bound serves both; prefill and batches get none.
+  const share = (tokensPerSecond: number | undefined, single: boolean) =>
+    single && tokensPerSecond !== undefined && bound.triad > 0 ? bandwidthFraction(bound.weightBytesPerStep, tokensPerSecond, bound.triad) : undefined;
+  const percent = (f: number | undefined) => (f === undefined ? '' : `${(100 * f).toFixed(0)}%`);
+  const figure = (name: string, a: number | undefined, b: number, single = false) => {
+    const [ourShare, theirShare] = [share(a, single), share(b, single)];
+    rows.push([type, name, b.toFixed(1), a === undefined ? `fails: ${failure}` : a.toFixed(1), a === undefined ? '-' : (a / b).toFixed(2), percent(theirShare), percent(ourShare)]);
+    results.push({
+      weights: type,
+      figure: name,
+      llamaCpp: b,
+      ours: a ?? null,
+      ratio: a === undefined ? null : a / b,
+      ...(single && { bandwidthFraction: ourShare ?? null, llamaCppBandwidthFraction: theirShare ?? null }),
+    });
   };
   figure(`prefill ${settings.promptTokens}`, ourMedian?.prefill, peerMedian.prefill);
   for (const c of settings.contexts) {
     for (const n of settings.sequences) {
       const key = decodeKey(n, c);
-      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!);
+      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!, n === 1);
     }
   }
 }
 await llama.dispose();
 
-const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians`;
-process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n\n`);
-process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio'], rows)}\n`);
-if (values.json) process.stdout.write(`${JSON.stringify({ machine, results })}\n`);
+const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s on ${settings.threads} threads (best probe of the run)`;
+const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
+process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
+process.stdout.write('of triad bound: weight bytes per decode step × steps/s ÷ triad (one-sequence rows; weights only)\n\n');
+process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);
+if (values.json) process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, threads: settings.threads, results })}\n`);

@@ -25,7 +25,11 @@ describe('multiverse bench', () => {
     const bytes = checkpoint.tensors.reduce((n, t) => n + t.byteLength, 0);
     const embed = checkpoint.tensors[0].byteLength;
     expect(report.weightBytesPerStep).toBe(checkpoint.config.tieWordEmbeddings ? bytes : bytes - embed);
+    // The triad bound on the engine's thread count; each one-sequence row carries its own share.
+    expect(report.bandwidth.method).toBe('STREAM triad, 1 thread');
     expect(report.bandwidthFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
+    expect(report.decode[0].bandwidthFraction).toBe(report.bandwidthFraction);
+    expect(report.decode[1].bandwidthFraction).toBeUndefined();
   });
 
   it('--context takes a list: decode is timed at every context for every sequence count', () => {

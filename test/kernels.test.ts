@@ -25,8 +25,6 @@ const COLS: Record<NativeDtype, number[]> = {
   Q6_K: [512],
 };
 const ROWS = 13;
-/** kQ8Int8MinTokens in native/kernels/cpu/kernels.h. */
-const INT8_MIN_TOKENS = 5;
 
 describe('kernel sets on this CPU', () => {
   it('include the portable one and, on an x86-64 with AVX2, the AVX2 one', () => {
@@ -52,8 +50,9 @@ describe.each(SETS)('%s kernels', (set) => {
       const bytes = randomWeightBytes(dtype, ROWS, cols, 100 + cols);
       const w = dequantize(dtype, bytes, ROWS * cols);
       const rng = new Prng(cols);
-      // Q8_0 times 5 or more tokens takes the int8 path, tested below.
-      for (let tokens = 1; tokens <= (dtype === 'Q8_0' ? INT8_MIN_TOKENS - 1 : 7); tokens++) {
+      // Q8_0 takes the int8 path (activations rounded to 8 bits), tested below.
+      if (dtype === 'Q8_0') return;
+      for (let tokens = 1; tokens <= 7; tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
         const y = native.matmul(set, dtype, bytes, ROWS, cols, x, tokens);
         expect(y.length).toBe(tokens * ROWS);
@@ -75,24 +74,28 @@ describe.each(SETS)('%s kernels', (set) => {
     });
   });
 
-  describe('Q8_0 weights times int8 activations (5 tokens or more)', () => {
-    // 21 rows: groups of 8 (AVX2) or 16 (AVX-512 VNNI) interleaved rows and 5 left over; 5..13
-    // tokens: whole 4- or 8-token tiles and every leftover count.
+  describe('Q8_0 weights times int8 activations', () => {
+    // 21 rows: groups of 8 (AVX2, and the 1-4-token matvec) or 16 (AVX-512 VNNI) rows and 5 left
+    // over; 1..4 tokens take the matvec, 5..13 whole 4- or 8-token tiles and every leftover count.
     const ROWS = 21;
     it.each([96, 288])('rows of %i weights equal the portable set bit for bit', (cols) => {
       const bytes = randomWeightBytes('Q8_0', ROWS, cols, 300 + cols);
       const rng = new Prng(7 * cols);
-      for (let tokens = INT8_MIN_TOKENS; tokens <= 13; tokens++) {
+      for (let tokens = 1; tokens <= 13; tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
         expect(native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens)).toEqual(native.matmul('portable', 'Q8_0', bytes, ROWS, cols, x, tokens));
       }
     });
 
-    it.each([96, 288])('rows of %i weights within the activation rounding of the float64 product', (cols) => {
+    it.each([
+      [96, 1],
+      [96, 3],
+      [288, 1],
+      [288, 9],
+    ])('rows of %i weights times %i tokens within the activation rounding of the float64 product', (cols, tokens) => {
       const bytes = randomWeightBytes('Q8_0', ROWS, cols, 400 + cols);
       const w = dequantize('Q8_0', bytes, ROWS * cols);
       const rng = new Prng(11 * cols);
-      const tokens = 9;
       // Activations spanning three orders of magnitude, so blocks get very different scales.
       const x = Float32Array.from({ length: tokens * cols }, () => (rng.nextFloat() * 2 - 1) * 10 ** Math.floor(rng.nextFloat() * 3 - 1));
       const y = native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens);
@@ -127,9 +130,11 @@ describe.each(SETS)('%s kernels', (set) => {
       const bytes = new Uint8Array(34).fill(1);
       bytes[0] = 0x00;
       bytes[1] = 0x3c;
-      const x = new Float32Array(32 * INT8_MIN_TOKENS);
-      for (let t = 0; t < INT8_MIN_TOKENS; t++) x.set([127, 0.4, 2.5], 32 * t);
-      expect(Array.from(native.matmul(set, 'Q8_0', bytes, 1, 32, x, INT8_MIN_TOKENS))).toEqual(new Array(INT8_MIN_TOKENS).fill(129));
+      for (const tokens of [1, 5]) {
+        const x = new Float32Array(32 * tokens);
+        for (let t = 0; t < tokens; t++) x.set([127, 0.4, 2.5], 32 * t);
+        expect(Array.from(native.matmul(set, 'Q8_0', bytes, 1, 32, x, tokens))).toEqual(new Array(tokens).fill(129));
+      }
     });
   });
 

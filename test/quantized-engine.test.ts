@@ -6,11 +6,11 @@
  *
  * Tolerance: the kernels decode each block exactly to f32 and keep activations in f32, so the engine
  * does the same arithmetic as on f32 weights and the engine invariant's 1e-4 of the logits' scale
- * holds unchanged. The exception is Q8_0 times 5 or more tokens (this prefill of 11): like llama.cpp,
- * it rounds each matrix product's input to Q8_0 blocks and multiplies int8 by int8. The reference
- * for that prefill rounds the same inputs the same way (roundToQ8Blocks), so 1e-4 holds there too
- * (the engine gets ~2e-7); against the unrounded reference that prefill is ~2e-2 of the scale off
- * on this random model, the accuracy cost of the activation rounding itself.
+ * holds unchanged. The exception is Q8_0 (prefill and decode alike): like llama.cpp, it rounds each
+ * matrix product's input to Q8_0 blocks and multiplies int8 by int8. The reference for Q8_0 rounds
+ * the same inputs the same way (roundToQ8Blocks), so 1e-4 holds there too (the engine gets ~2e-7);
+ * against the unrounded reference Q8_0 is ~2e-2 of the scale off on this random model, the accuracy
+ * cost of the activation rounding itself.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -76,13 +76,11 @@ const tokens = Array.from({ length: 11 }, () => Math.floor(rng.nextFloat() * 515
 describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
   let model: QuantModel;
   let reference: Float64Array[];
-  let prefillReference: Float64Array[];
   beforeAll(() => {
     model = quantize(base, label, dtypeOf);
-    reference = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal);
-    // Q8_0 times 5 or more tokens quantizes the activations (the int8 path); the reference does too.
-    prefillReference =
-      label === 'Q8_0' ? denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal, roundToQ8Blocks) : reference;
+    // Q8_0 quantizes the activations (the int8 path); the reference does too.
+    const round = label === 'Q8_0' ? roundToQ8Blocks : undefined;
+    reference = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal, round);
   });
 
   it.each(SETS)('%s kernels: prefill and decode logits match the reference', async (set) => {
@@ -91,7 +89,7 @@ describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
     try {
       const a = engine.createSequence();
       const all = await engine.step([{ seq: a, tokens: Int32Array.from(tokens), positions: Int32Array.from(range(0, tokens.length)), logits: 'all' }]);
-      expectLogitsClose(all, prefillReference, c.vocabSize);
+      expectLogitsClose(all, reference, c.vocabSize);
       const b = engine.createSequence();
       for (let i = 0; i < 3; i++) {
         const out = await engine.step([{ seq: b, tokens: Int32Array.of(tokens[i]), positions: Int32Array.of(i), logits: 'last' }]);

@@ -86,7 +86,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
   const size_t n = size_arg(info, 0, "megabytes") * (size_t(1) << 20) / 4;  // floats per array
   std::vector<float> a(n, 1.0f), b(n, 2.0f), c(n, 0.5f);
-  const size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  // The engine's thread count, so decode is set against what the same number of cores can stream.
+  const size_t threads = info.Length() > 1 && !info[1].IsUndefined() ? size_arg(info, 1, "threads")
+                                                                     : std::max(1u, std::thread::hardware_concurrency());
   // Best of five passes of `body` over every thread's share of the arrays, in seconds.
   const auto best = [&](auto body) {
     double fastest = 1e30;

@@ -11,7 +11,8 @@ Napi::Value KernelSets(const Napi::CallbackInfo& info);
 Napi::Value DequantizeRows(const Napi::CallbackInfo& info);
 // matmul(kernels, dtype, bytes, rows, cols, x, tokens): Float32Array (tokens * rows), y = x W^T.
 Napi::Value Matmul(const Napi::CallbackInfo& info);
-// memoryBandwidth(megabytes): {copy, triad} in bytes per second, best of a few passes on all cores.
+// memoryBandwidth(megabytes, threads?): {copy, triad} in bytes per second, best of a few passes on
+// `threads` threads (default: all cores).
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info);
 
 }  // namespace mv

@@ -1,5 +1,9 @@
 #include "common/thread_pool.h"
 
+#include <limits>
+
+#include "common/check.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MV_PAUSE() _mm_pause()
@@ -10,21 +14,20 @@
 namespace mv {
 
 namespace {
-// Chunk i of n items split over k threads.
-void chunk(size_t n, int k, int i, size_t* begin, size_t* end) {
-  *begin = n * static_cast<size_t>(i) / static_cast<size_t>(k);
-  *end = n * static_cast<size_t>(i + 1) / static_cast<size_t>(k);
-}
-
 // Pause instructions spun before sleeping: roughly 50-100 microseconds, longer than the gap
 // between two loops of one step, much shorter than the JavaScript work between two steps.
 constexpr int kSpins = 1 << 11;
+// Chunks per thread: enough that a descheduled thread leaves little behind, few enough that
+// claiming (one atomic add on a shared line) costs nothing next to a chunk of matmul rows.
+constexpr size_t kChunksPerThread = 4;
+
+uint32_t generation_of(uint64_t word) { return uint32_t(word >> 32); }
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -36,6 +39,31 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+void ThreadPool::work(uint32_t gen) {
+  for (;;) {
+    uint64_t word = job_word_.load(std::memory_order_acquire);
+    size_t begin, n, chunk;
+    do {
+      begin = size_t(uint32_t(word));
+      n = job_n_.load(std::memory_order_relaxed);
+      chunk = chunk_.load(std::memory_order_relaxed);
+      if (generation_of(word) != gen || begin >= n) return;
+    } while (!job_word_.compare_exchange_weak(word, word + chunk, std::memory_order_acq_rel));
+    // The claim succeeded on this generation's word, so n and chunk were this job's.
+    const size_t end = begin + chunk < n ? begin + chunk : n;
+    try {
+      (*job_)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    if (done_items_.fetch_add(end - begin) + (end - begin) == n && caller_sleeping_.load()) {
+      { std::lock_guard<std::mutex> lock(mu_); }  // the caller is waiting on done_ or about to
+      done_.notify_one();
+    }
+  }
+}
+
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
   const int k = size();
@@ -43,68 +71,57 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)
     fn(0, n);
     return;
   }
+  MV_CHECK(n <= (size_t(1) << 31), "parallel_for: too many items");  // claims stay inside the low 32 bits
+  // Close: a late thread of the previous job can no longer claim, and nobody claims this one yet.
+  const uint32_t closed = generation_of(job_word_.load()) + 1, gen = closed + 1;
+  job_word_.store(uint64_t(closed) << 32 | std::numeric_limits<uint32_t>::max());
   job_ = &fn;
-  job_n_ = n;
-  pending_.store(k - 1);
-  generation_.fetch_add(1);
+  job_n_.store(n, std::memory_order_relaxed);
+  chunk_.store((n + kChunksPerThread * k - 1) / (kChunksPerThread * k), std::memory_order_relaxed);
+  done_items_.store(0);
+  job_word_.store(uint64_t(gen) << 32, std::memory_order_release);
   // A worker that found no job under the lock is waiting by the time we can take the lock.
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
     wake_.notify_all();
   }
-  size_t b, e;
-  chunk(n, k, 0, &b, &e);
-  std::exception_ptr mine;
-  try {
-    if (b < e) fn(b, e);
-  } catch (...) {
-    mine = std::current_exception();
+  work(gen);
+  // Every item is claimed; wait for the chunks other threads are still running (usually none).
+  for (int spins = 0; done_items_.load(std::memory_order_acquire) != n && spins < kSpins; ++spins) MV_PAUSE();
+  if (done_items_.load(std::memory_order_acquire) != n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    caller_sleeping_.store(true);
+    done_.wait(lock, [&] { return done_items_.load() == n; });
+    caller_sleeping_.store(false);
   }
-  for (int spins = 0; pending_.load() != 0 && spins < kSpins; ++spins) MV_PAUSE();
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [this] { return pending_.load() == 0; });
   job_ = nullptr;
-  std::exception_ptr error = mine ? mine : error_;
-  error_ = nullptr;
+  std::exception_ptr error;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    error = error_;
+    error_ = nullptr;
+  }
   if (error) std::rethrow_exception(error);
 }
 
-void ThreadPool::await_job(unsigned long seen) {
+void ThreadPool::await_job(uint32_t seen) {
   for (int spins = 0; spins < kSpins; ++spins) {
-    if (generation_.load() != seen || stop_.load()) return;
+    if (generation_of(job_word_.load()) != seen || stop_.load()) return;
     MV_PAUSE();
   }
   std::unique_lock<std::mutex> lock(mu_);
   sleepers_.fetch_add(1);
-  wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+  wake_.wait(lock, [&] { return stop_.load() || generation_of(job_word_.load()) != seen; });
   sleepers_.fetch_sub(1);
 }
 
-void ThreadPool::worker_loop(int index) {
-  unsigned long seen = 0;
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;
   for (;;) {
     await_job(seen);
     if (stop_.load()) return;
-    seen = generation_.load();
-    const std::function<void(size_t, size_t)>* job = job_;
-    const size_t n = job_n_;
-    size_t b, e;
-    chunk(n, size(), index, &b, &e);
-    std::exception_ptr failed;
-    try {
-      if (b < e) (*job)(b, e);
-    } catch (...) {
-      failed = std::current_exception();
-    }
-    if (failed) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = failed;
-    }
-    if (pending_.fetch_sub(1) == 1) {
-      // The caller may have stopped spinning and be waiting on done_.
-      { std::lock_guard<std::mutex> lock(mu_); }
-      done_.notify_one();
-    }
+    seen = generation_of(job_word_.load(std::memory_order_acquire));
+    work(seen);
   }
 }
 

@@ -3,7 +3,7 @@
  * batched decode tokens/s straight on the native engine (no sampling, no Observables), and a
  * memory bandwidth figure to set decode against.
  */
-import type { NativeEngine } from '../native/binding.js';
+import type { NativeAddon, NativeEngine } from '../native/binding.js';
 
 /** Median of repeated measurements: robust to the noise of a shared machine. */
 export function median(values: number[]): number {
@@ -48,20 +48,28 @@ export async function decodeTokensPerSecond(engine: NativeEngine, batch: number,
 }
 
 /**
- * Memory bandwidth as one thread copying a 128 MiB buffer (far beyond the caches; bytes read +
- * bytes written per second, best of `reps`): a floor on what the machine streams. STREAM's triad on
- * all cores is higher, so a fraction computed against this overstates how close decode is to the
- * limit.
+ * The bytes of weights one decode step reads, in their stored format: every tensor but the
+ * embedding table, of which a step reads one row per token; a tied table is read whole as the output
+ * projection, so it counts then.
  */
-export function copyBandwidth(reps = 4): number {
-  const bytes = 128 * 2 ** 20;
-  const src = Buffer.alloc(bytes, 1);
-  const dst = Buffer.alloc(bytes);
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    src.copy(dst);
-    best = Math.min(best, performance.now() - t0);
-  }
-  return (2 * bytes) / (best / 1000);
+export function decodeWeightBytes(tensors: readonly { name: string; byteLength: number }[], tieWordEmbeddings: boolean): number {
+  return tensors.filter((t) => tieWordEmbeddings || t.name !== 'model.embed_tokens.weight').reduce((n, t) => n + t.byteLength, 0);
+}
+
+/**
+ * The bandwidth decode is set against: STREAM's triad (a = b + 3c, bytes of the three arrays per
+ * second, write-allocate traffic not counted) over 128 MiB arrays on `threads` threads, the engine's
+ * own count; best of five passes. Takes about a second.
+ */
+export function triadBandwidth(native: NativeAddon, threads: number): number {
+  return native.memoryBandwidth(128, threads).triad;
+}
+
+/**
+ * How close decode at one sequence comes to the memory's limit: decodeWeightBytes x steps per second
+ * ÷ triadBandwidth. The one definition of `multiverse bench`, bench:peer and bench:kernels. It counts
+ * weights only: at a long context the KV cache a step also reads is left out, so the fraction drops.
+ */
+export function bandwidthFraction(weightBytesPerStep: number, stepsPerSecond: number, triad: number): number {
+  return (weightBytesPerStep * stepsPerSecond) / triad;
 }

@@ -4,10 +4,10 @@
  * sequence reaches. With --json the last line of stdout is one JSON object (BenchReport).
  */
 import os from 'node:os';
-import type { Checkpoint } from '../model/checkpoint.js';
 import { loadModel } from '../facade/load-model.js';
 import { numberOption, UsageError, type ParsedArgs } from './args.js';
-import { copyBandwidth, decodeTokensPerSecond, prefillTokensPerSecond } from './bench-measure.js';
+import { loadNative } from '../native/binding.js';
+import { bandwidthFraction, decodeTokensPerSecond, decodeWeightBytes, prefillTokensPerSecond, triadBandwidth } from './bench-measure.js';
 import { machineLine } from './machine.js';
 import { log, MODEL_SPEC, parseCommand } from './model-input.js';
 
@@ -31,12 +31,13 @@ export interface BenchReport {
   backend: string;
   threads: number;
   prefill: { tokens: number; tokensPerSecond: number };
-  decode: { sequences: number; context: number; tokensPerSecond: number }[];
-  /** Bytes of weights one decode step streams: every matrix but the embedding table, of which it reads one row per token (the output projection is read whole, tied or not). */
+  /** At one sequence, also that row's bandwidthFraction (weights only: a long context's KV reads are not counted). */
+  decode: { sequences: number; context: number; tokensPerSecond: number; bandwidthFraction?: number }[];
+  /** Bytes of weights one decode step streams (decodeWeightBytes): every tensor but the embedding table, of which it reads one row per token (the output projection is read whole, tied or not). */
   weightBytesPerStep: number;
-  /** Single-thread buffer copy, bytes read + written per second (see copyBandwidth). */
+  /** STREAM triad on `threads` threads, the best of a probe before and after the figures (triadBandwidth). */
   bandwidth: { bytesPerSecond: number; method: string };
-  /** weightBytesPerStep × decode steps/s at one sequence (the first context) ÷ bandwidth. */
+  /** weightBytesPerStep × decode steps/s at one sequence (the first context) ÷ bandwidth (bandwidthFraction). */
   bandwidthFraction: number;
 }
 
@@ -53,8 +54,11 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
         `${report.model}: ${report.weights}, ${report.backend}, ${report.threads} threads`,
         report.machine,
         `prefill ${report.prefill.tokens} tokens: ${report.prefill.tokensPerSecond.toFixed(1)} tok/s`,
-        ...report.decode.map((d) => `decode ${d.sequences} sequence${d.sequences === 1 ? '' : 's'} at ${d.context} tokens: ${d.tokensPerSecond.toFixed(1)} tok/s`),
-        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method})`,
+        ...report.decode.map((d) => {
+          const share = d.bandwidthFraction === undefined ? '' : ` (${(d.bandwidthFraction * 100).toFixed(0)}% of the triad bound)`;
+          return `decode ${d.sequences} sequence${d.sequences === 1 ? '' : 's'} at ${d.context} tokens: ${d.tokensPerSecond.toFixed(1)} tok/s${share}`;
+        }),
+        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method}; weights only)`,
       ].join('\n') + '\n',
     );
   }
@@ -99,6 +103,9 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
   const model = await loadModel(modelPath, { threads: s.threads, kvSlots: slots, contextLength: longest, maxStepTokens: Math.max(512, s.promptTokens) });
   try {
     const { engine } = model;
+    const native = loadNative();
+    // Other jobs on the machine come and go: the best of a probe before and after the figures.
+    let triad = triadBandwidth(native, s.threads);
     log(`prefill ${s.promptTokens} tokens ...`);
     const prefill = await prefillTokensPerSecond(engine, s.promptTokens, s.passes);
     const decode = [];
@@ -108,8 +115,8 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
         decode.push({ sequences, context, tokensPerSecond: await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes) });
       }
     }
-    const bytesPerSecond = copyBandwidth();
-    const weightBytesPerStep = decodeWeightBytes(model.checkpoint);
+    triad = Math.max(triad, triadBandwidth(native, s.threads));
+    const weightBytesPerStep = decodeWeightBytes(model.checkpoint.tensors, model.checkpoint.config.tieWordEmbeddings);
     const single = decode.find((d) => d.sequences === 1)?.tokensPerSecond ?? NaN;
     return {
       model: model.info.dir,
@@ -118,19 +125,12 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
       backend: model.info.backend,
       threads: s.threads,
       prefill: { tokens: s.promptTokens, tokensPerSecond: prefill },
-      decode,
+      decode: decode.map((d) => (d.sequences === 1 ? { ...d, bandwidthFraction: bandwidthFraction(weightBytesPerStep, d.tokensPerSecond, triad) } : d)),
       weightBytesPerStep,
-      bandwidth: { bytesPerSecond, method: 'one-thread Buffer copy (read + write)' },
-      bandwidthFraction: (weightBytesPerStep * single) / bytesPerSecond,
+      bandwidth: { bytesPerSecond: triad, method: `STREAM triad, ${s.threads} thread${s.threads === 1 ? '' : 's'}` },
+      bandwidthFraction: bandwidthFraction(weightBytesPerStep, single, triad),
     };
   } finally {
     await model.dispose();
   }
-}
-
-function decodeWeightBytes(checkpoint: Checkpoint): number {
-  const all = checkpoint.tensors.reduce((n, t) => n + t.byteLength, 0);
-  const embed = checkpoint.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
-  // A tied model reads the embedding table whole as its output projection; an untied one reads one row.
-  return checkpoint.config.tieWordEmbeddings ? all : all - embed.byteLength;
 }

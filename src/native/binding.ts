@@ -162,10 +162,11 @@ export interface NativeAddon {
   /** y = x W^T by one kernel set: x (tokens, cols), result (tokens, rows). Sync. For tests. */
   matmul(kernels: KernelSet, dtype: NativeDtype, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number): Float32Array;
   /**
-   * STREAM-like copy and triad bandwidth in bytes/s on all cores, best of five passes over arrays
-   * of `megabytes` each (use several times the last-level cache). Sync; takes about a second.
+   * STREAM-like copy and triad bandwidth in bytes/s on `threads` threads (default: all cores), best
+   * of five passes over arrays of `megabytes` each (use several times the last-level cache). STREAM's
+   * byte counts: copy moves 2 arrays, triad (a = b + 3c) 3. Sync; takes about a second.
    */
-  memoryBandwidth(megabytes: number): { copy: number; triad: number };
+  memoryBandwidth(megabytes: number, threads?: number): { copy: number; triad: number };
   /**
    * Picks a token from one row of logits (native/engine/sampling.h). `params`: temperature, topK,
    * topP, minP, repetitionPenalty, topLogprobs in that order; `uniform` in [0, 1) is the draw a

@@ -32,8 +32,6 @@ struct Avx512 {
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
   }
   static float hmax(Reg v) { return _mm512_reduce_max_ps(v); }
-  static Reg widen_i8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
-  static float half(uint16_t h) { return _cvtsh_ss(h); }
   static float hsum(Reg v) { return _mm512_reduce_add_ps(v); }
   template <Dtype D>
   static Reg widen(const uint8_t* p) {

@@ -20,6 +20,11 @@ struct VnniDot {
   static IReg dot4(IReg acc, IReg x4, IReg w) { return _mm512_dpbusd_epi32(acc, x4, w); }
   static IReg load(const void* p) { return _mm512_loadu_si512(p); }
   static IReg set1(int32_t v) { return _mm512_set1_epi32(v); }
+  // One block's 32 products as 8 int32 partial sums (matvec): |w| is unsigned and x takes w's sign,
+  // so no offset is needed (|w| <= 128, |x| <= 127).
+  static __m256i block_dot(__m256i w, __m256i x) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  }
   static FReg zero() { return _mm512_setzero_ps(); }
   static FReg loadf(const float* p) { return _mm512_loadu_ps(p); }
   static void storef(float* p, FReg v) { _mm512_storeu_ps(p, v); }

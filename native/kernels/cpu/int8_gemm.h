@@ -4,7 +4,8 @@
 // then feeds all G rows, and the G per-row sums of a 32-weight block accumulate exactly in int32
 // before one conversion and one FMA with the block scales. A row's blocks are not contiguous (each
 // starts with its f16 scale), so the repack is what lets one instruction serve G rows; it is done
-// once per G rows per call and serves every token.
+// once per G rows per call and serves every token. Steps of 1-4 tokens (decode) skip the repack
+// (matvec below).
 //
 // `I` supplies the registers and the 4-byte dot product: IReg/FReg (int32/float lanes), kGroup (=
 // lanes), kTokens (the tokens a tile takes: each keeps its own chain of dependent dot4s, and a
@@ -47,6 +48,11 @@ struct MaddubsDot {
   static FReg zero() { return _mm256_setzero_ps(); }
   static FReg loadf(const float* p) { return _mm256_loadu_ps(p); }
   static void storef(float* p, FReg v) { _mm256_storeu_ps(p, v); }
+  // One block's 32 products w * x (signed bytes both) as 8 int32 partial sums (matvec).
+  static __m256i block_dot(__m256i w, __m256i x) {
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+  }
   // acc + float(dot) * (dw * dx): the scale product first, then one fused multiply-add.
   static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc);
@@ -125,6 +131,57 @@ void leftover_tile(size_t left, const Panel& p, size_t nb, const int8_t* xq, con
   }
 }
 
+// Lane r of the result = the sum of the 8 int32 lanes of p[r], for 8 registers (integer adds: exact
+// in any order).
+inline __m256i sum_lanes8(const __m256i p[8]) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+  // a: rows 0-3 from the low 128 bits of each input, then the same rows from the high 128 bits.
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// A step of T = 1..4 tokens (decode), rows [o0, o1): the weights are read in place, not repacked
+// (the repack would cost more than the products with so few tokens to serve). 8 rows at a time: each
+// block of a row gives 8 partial sums per token (I::block_dot), the 8 rows' sums are gathered into
+// one register (lane r = row r), then the same conversion and FMA as tile(), so the result is the
+// same bit for bit. A block is read from memory once; the other tokens find it in L1. Each block
+// load prefetches the same block 8 rows on: 8 short rows read side by side are too many streams
+// for the hardware prefetcher to follow.
+template <class I, int T>
+void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
+            size_t ldy, size_t o0, size_t o1) {
+  constexpr size_t kRows = 8;
+  const size_t rb = w.row_bytes, nb = in / kBlock;
+  for (size_t o = o0; o < o1; o += kRows) {
+    const size_t n = o1 - o < kRows ? o1 - o : kRows;
+    const uint8_t* row[kRows];
+    for (size_t r = 0; r < kRows; ++r) row[r] = w.data + (o + (r < n ? r : 0)) * rb;  // past n: a real row, unused
+    __m256 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; ++b) {
+      alignas(16) uint16_t scale[kRows];
+      for (size_t r = 0; r < kRows; ++r) {
+        const uint8_t* blk = row[r] + b * kBlockBytes;
+        __builtin_prefetch(blk + kRows * rb, 0, 0);
+        std::memcpy(&scale[r], blk, 2);
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scale)));
+      for (int t = 0; t < T; ++t) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * in + b * kBlock));
+        __m256i p[kRows];
+        for (size_t r = 0; r < kRows; ++r)
+          p[r] = I::block_dot(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r] + b * kBlockBytes + 2)), x);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(p)), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * nb + b])), acc[t]);
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      alignas(32) float out[kRows];
+      _mm256_store_ps(out, acc[t]);
+      for (size_t r = 0; r < n; ++r) y[t * ldy + o + r] = out[r] + (bias ? bias[o + r] : 0.0f);
+    }
+  }
+}
+
 // The kernels.h matmul contract for Q8_0 weights, rows [o0, o1), any number of tokens.
 template <class I>
 void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
@@ -139,6 +196,13 @@ void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b
                     reinterpret_cast<int32_t*>(scratch + tokens * nb + kGroup * nb)};
   int8_t* xq = reinterpret_cast<int8_t*>(scratch + words);
   quantize_activations_q8(x, tokens, in, xq, xd);
+  switch (tokens) {
+    case 1: return matvec<I, 1>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 2: return matvec<I, 2>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 3: return matvec<I, 3>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 4: return matvec<I, 4>(xq, xd, in, w, b, y, ldy, o0, o1);
+    default: break;
+  }
   if (I::kOffset)
     for (size_t i = 0; i < tokens * in; ++i) xq[i] = int8_t(uint8_t(xq[i]) ^ 0x80);
   for (size_t o = o0; o < o1; o += kGroup) {

@@ -18,19 +18,19 @@ struct WeightMatrix {
   size_t row_bytes = 0;
 };
 
-// Q8_0 weights times at least this many tokens (prefill, wide batches) take the int8 path: the
-// activations are quantized to Q8_0 blocks once per call (quantize_activations_q8) and each block's
-// integer dot product is scaled by the two block scales, as llama.cpp does. Fewer tokens (decode)
-// keep f32 activations. Every kernel set computes the same integers and the same float steps:
+// Q8_0 weights take the int8 path for any number of tokens: the activations are quantized to Q8_0
+// blocks once per call (quantize_activations_q8) and each block's integer dot product is scaled by
+// the two block scales, as llama.cpp does. So a token's result does not depend on how many tokens
+// share its step (a prompt's logits equal the same tokens decoded one at a time). Every kernel set
+// computes the same integers and the same float steps:
 // y = acc + b where acc = fma(float(int dot of block i), d_w[i] * d_x[i], acc) over the blocks in order.
-constexpr size_t kQ8Int8MinTokens = 5;
 
 struct CpuKernels {
   const char* name;
   // y[t * ldy + o] = dot(x[t * in ..], row o of w) + (b ? b[o] : 0) for t < tokens, o in [o0, o1).
-  // x: (tokens, in = w.cols). f16/bf16 rows are widened in registers; Q8_0 is read in place (fewer
-  // than kQ8Int8MinTokens tokens) or multiplied as int8 by int8 (more); the other block formats are
-  // dequantized a few rows at a time into a cache-resident panel of f32.
+  // x: (tokens, in = w.cols). f16/bf16 rows are widened in registers; Q8_0 is multiplied as int8 by
+  // int8 (above); the other block formats are dequantized a few rows at a time into a cache-resident
+  // panel of f32.
   void (*matmul)(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                  size_t o0, size_t o1);
   // out[r * w.cols ..] = rows [r0, r0 + n) of w as f32 (embedding lookups, tests).

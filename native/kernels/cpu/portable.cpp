@@ -28,7 +28,7 @@ void dequantize_rows_portable(const WeightMatrix& w, size_t r0, size_t n, float*
   for (size_t r = 0; r < n; ++r) dequantize_row_reference(w.dtype, w.data + (r0 + r) * w.row_bytes, w.cols, out + r * w.cols);
 }
 
-// The int8 path (kernels.h, kQ8Int8MinTokens) one product at a time.
+// The int8 path of Q8_0 weights (kernels.h) one product at a time.
 void matmul_q8_int8_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y,
                              size_t ldy, size_t o0, size_t o1) {
   const size_t in = w.cols, nb = in / 32;
@@ -54,7 +54,7 @@ void matmul_q8_int8_portable(const float* x, size_t tokens, const WeightMatrix& 
 
 void matmul_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                      size_t o0, size_t o1) {
-  if (w.dtype == Dtype::Q8_0 && tokens >= kQ8Int8MinTokens) return matmul_q8_int8_portable(x, tokens, w, b, y, ldy, o0, o1);
+  if (w.dtype == Dtype::Q8_0) return matmul_q8_int8_portable(x, tokens, w, b, y, ldy, o0, o1);
   const size_t in = w.cols;
   std::vector<float> row(in);
   for (size_t o = o0; o < o1; ++o) {
