@@ -12,7 +12,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MULTIVERSE_TAGS } from '../src/multiverse/tags.js';
-import { cli, cliWithEnv } from './support/cli.js';
+import { cli } from './support/cli.js';
+import { cliAll } from './support/cli-async.js';
 import { isRunning, serve as serveProcess, type Served } from './support/serve.js';
 import { tinyModel } from './support/models.js';
 
@@ -111,31 +112,41 @@ describe('multiverse serve', () => {
     expect((await fetch(`${fromFile.url}/health`, { headers: { origin: 'https://evil.example', authorization: 'Bearer from-file' } })).status).toBe(403);
   });
 
-  it('warns on stderr when it binds beyond loopback without a key; refuses two key flags and a bad origin', () => {
+  it('warns on stderr when it binds beyond loopback without a key; refuses two key flags and a bad origin', async () => {
     const env = { ...process.env, MULTIVERSE_API_KEY: '' };
     // 192.0.2.1 (TEST-NET-1) is on no interface here: the bind fails after the warning, so nothing is exposed.
-    const open = cliWithEnv(env, 'serve', '--model', model, '--host', '192.0.2.1', '--port', '0');
+    const beyondLoopback = ['serve', '--model', model, '--host', '192.0.2.1', '--port', '0'];
+    const [[open], [keyed], [both, emptyKeyFile, badOrigin]] = await Promise.all([
+      cliAll([beyondLoopback], env),
+      cliAll([beyondLoopback], { ...env, MULTIVERSE_API_KEY: 'k' }),
+      cliAll([
+        ['serve', '--model', model, '--api-key', 'a', '--api-key-file', '/dev/null'],
+        ['serve', '--model', model, '--api-key-file', '/dev/null'],
+        ['serve', '--model', model, '--allow-origin', 'https://app.example/'],
+      ]),
+    ]);
     expect(open.code).toBe(1);
     expect(open.stderr).toMatch(/warning: binding 192\.0\.2\.1 without an api key/);
-    const keyed = cliWithEnv({ ...env, MULTIVERSE_API_KEY: 'k' }, 'serve', '--model', model, '--host', '192.0.2.1', '--port', '0');
     expect(keyed.code).toBe(1);
     expect(keyed.stderr).not.toMatch(/warning/);
 
-    const both = cli('serve', '--model', model, '--api-key', 'a', '--api-key-file', '/dev/null');
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--api-key or --api-key-file, not both/);
-    expect(cli('serve', '--model', model, '--api-key-file', '/dev/null').stderr).toMatch(/holds no key/);
-    const badOrigin = cli('serve', '--model', model, '--allow-origin', 'https://app.example/');
+    expect(emptyKeyFile.stderr).toMatch(/holds no key/);
     expect(badOrigin.code).toBe(2);
     expect(badOrigin.stderr).toMatch(/allowOrigins must be origins like/);
   });
 
   it('exits 2 on a usage error and 1 when the port is taken', async () => {
-    expect(cli('serve', '--model', model, '--port', 'http').code).toBe(2);
-    const outOfRange = cli('serve', '--model', model, '--port', '70000');
+    const [notANumber, outOfRange, extra] = await cliAll([
+      ['serve', '--model', model, '--port', 'http'],
+      ['serve', '--model', model, '--port', '70000'],
+      ['serve', '--model', model, 'extra'],
+    ]);
+    expect(notANumber.code).toBe(2);
     expect(outOfRange.code).toBe(2);
     expect(outOfRange.stderr).toMatch(/port must be an integer 0\.\.65535/);
-    expect(cli('serve', '--model', model, 'extra').code).toBe(2);
+    expect(extra.code).toBe(2);
 
     const s = await serve();
     const taken = cli('serve', '--model', model, '--port', new URL(s.url).port);
@@ -169,14 +180,14 @@ describe('multiverse inspect', () => {
     expect(report.chatTemplate).toContain('add_generation_prompt');
   });
 
-  it('prints the tensors table and the tags as text, and exits 2 without a model, 1 for a missing one', () => {
-    const r = cli('inspect', model);
+  it('prints the tensors table and the tags as text, and exits 2 without a model, 1 for a missing one', async () => {
+    const [r, noModel, missing] = await cliAll([['inspect', model], ['inspect'], ['inspect', path.join(model, 'nope')]]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^parameters\s+139,840 \(0\.14M\)$/m);
     expect(r.stdout).toMatch(/^\s+model\.embed_tokens\.weight\s+\[512, 64\]\s+F32$/m);
     expect(r.stdout).toMatch(/^\s+<Parallel>\s+\d+\s+<\/Parallel>\s+\d+$/m);
-    expect(cli('inspect').code).toBe(2);
-    expect(cli('inspect', path.join(model, 'nope')).code).toBe(1);
+    expect(noModel.code).toBe(2);
+    expect(missing.code).toBe(1);
   });
 });
 
@@ -188,12 +199,12 @@ describe('--help', () => {
     expect(r.stdout).toMatch(/\n {2}--help\s+show this help/);
   });
 
-  it('multiverse --help lists every command and the exit codes; no command is a usage error', () => {
-    const r = cli('--help');
+  it('multiverse --help lists every command and the exit codes; no command is a usage error', async () => {
+    const [r, none, bogus] = await cliAll([['--help'], [], ['bogus']]);
     expect(r.code).toBe(0);
     for (const command of ['run', 'score', 'eval', 'serve', 'inspect']) expect(r.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
     expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 failure.*2 usage error, 130/);
-    expect(cli().code).toBe(2);
-    expect(cli('bogus').code).toBe(2);
+    expect(none.code).toBe(2);
+    expect(bogus.code).toBe(2);
   });
 });

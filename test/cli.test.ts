@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliIn, cliWithInput } from './support/cli.js';
+import { cliAll } from './support/cli-async.js';
 import { tinyModel } from './support/models.js';
 
 describe('multiverse run', () => {
@@ -59,30 +60,30 @@ describe('multiverse run', () => {
     expect(done.text).toContain('</Goal>'); // it closed a goal, and nothing forked on it
   });
 
-  it('exits 2 on a usage error and 1 on a broken model, with the error code', () => {
-    const usage = cli('run', '--bogus');
+  it('exits 2 on a usage error and 1 on a broken model, with the error code', async () => {
+    const [usage, missing, badTokens] = await cliAll([['run', '--bogus'], ['run', '--model', '/nonexistent/model', 'hi'], ['run', '--model', model, '--tokens', '1,x']]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/unknown option --bogus/);
-    const missing = cli('run', '--model', '/nonexistent/model', 'hi');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/MODEL_DIR_NOT_FOUND/);
-    expect(cli('run', '--model', model, '--tokens', '1,x').code).toBe(2);
+    expect(badTokens.code).toBe(2);
   });
 });
 
 describe('multiverse run: flags and input', () => {
-  it('exits 2 for a bad flag value before loading any model', () => {
+  it('exits 2 for a bad flag value before loading any model', async () => {
     // A model folder that does not exist: loading first would exit 1 with MODEL_DIR_NOT_FOUND.
-    for (const [flag, value, message] of [
+    const cases = [
       ['--max-tokens', '0', /--max-tokens must be an integer >= 1, got 0/],
       ['--temperature', '-1', /--temperature must be a finite number >= 0, got -1/],
       ['--top-p', '2', /--top-p must be in \(0, 1\], got 2/],
       ['--top-logprobs', '-3', /--top-logprobs must be an integer >= 0/],
-    ] as const) {
-      const r = cli('run', '--model', '/no/such/model', flag, value, 'Compute 17*3');
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).not.toMatch(/MODEL_DIR_NOT_FOUND|loading model/);
+    ] as const;
+    const results = await cliAll(cases.map(([flag, value]) => ['run', '--model', '/no/such/model', flag, value, 'Compute 17*3']));
+    for (const [i, [, , message]] of cases.entries()) {
+      expect(results[i].code).toBe(2);
+      expect(results[i].stderr).toMatch(message);
+      expect(results[i].stderr).not.toMatch(/MODEL_DIR_NOT_FOUND|loading model/);
     }
   });
 

@@ -235,7 +235,12 @@ describe('splits', () => {
     expect(splits.test.every((p) => p.seed >= SPLIT_SEED_BASE.test)).toBe(true);
   });
 
-  it('refuses more distinct held-out problems than the task has', () => {
-    expect(() => heldOutProblems('test', 9000)).toThrow(/only \d+ Countdown problems/);
+  it('draws every distinct problem of a shape, then refuses one more than the shape has', () => {
+    // Numbers 2 and 3 only: 57 problems, so the refusal comes after ~58,000 seeds (the default
+    // shape's 8049 problems take 8 million). The oracle: the distinct texts of the first 60,000 seeds.
+    const shape = { min: 2, max: 3 };
+    const space = new Set(Array.from({ length: 60_000 }, (_, i) => problemText(generateProblem(SPLIT_SEED_BASE.test + i, shape))));
+    expect(new Set(heldOutProblems('test', space.size, shape).map(problemText))).toEqual(space);
+    expect(() => heldOutProblems('test', space.size + 1, shape)).toThrow(`only ${space.size} Countdown problems of this shape are available, not ${space.size + 1}`);
   });
 });

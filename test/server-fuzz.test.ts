@@ -112,17 +112,15 @@ function generatedRequest(next: () => number): string {
 describe('generated requests', () => {
   const BATCHES = 6;
   const PER_BATCH = 50;
-  const IN_FLIGHT = 10;
 
   it(`${BATCHES} batches of ${PER_BATCH} leave the process up and answering`, async () => {
     const next = random(20261204);
     const statuses = new Map<number | undefined, number>();
     for (let batch = 0; batch < BATCHES; batch++) {
       const requests = Array.from({ length: PER_BATCH }, () => generatedRequest(next));
-      for (let i = 0; i < requests.length; i += IN_FLIGHT) {
-        const answers = await Promise.all(requests.slice(i, i + IN_FLIGHT).map((r) => rawRequest(port, Buffer.from(r, 'latin1'), 500)));
-        for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-      }
+      // A whole batch in flight at once: a kept-alive socket waits out its 500 ms, so batches set the pace.
+      const answers = await Promise.all(requests.map((r) => rawRequest(port, Buffer.from(r, 'latin1'), 500)));
+      for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
       await expectAlive();
     }
     // No generated request found a server fault.

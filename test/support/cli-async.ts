@@ -21,3 +21,8 @@ export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = proce
   );
   return { child, done };
 }
+
+/** Runs the CLI once per argument list, all at the same time (their start-ups overlap on the cores); the results in list order. */
+export function cliAll(calls: readonly (readonly string[])[], env: NodeJS.ProcessEnv = process.env): Promise<Awaited<CliRun['done']>[]> {
+  return Promise.all(calls.map((args) => spawnCli(args, env).done));
+}

@@ -13,7 +13,6 @@ function runCli(env: NodeJS.ProcessEnv, cwd: string | undefined, args: string[],
 }
 
 export const cli = (...args: string[]): CliResult => runCli(process.env, undefined, args);
-export const cliWithEnv = (env: NodeJS.ProcessEnv, ...args: string[]): CliResult => runCli(env, undefined, args);
 export const cliIn = (cwd: string, ...args: string[]): CliResult => runCli(process.env, cwd, args);
 /** Runs the CLI with `input` piped to its stdin. */
 export const cliWithInput = (input: string, ...args: string[]): CliResult => runCli(process.env, undefined, args, input);
