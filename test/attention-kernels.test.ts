@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadNative, type KernelSet } from '../src/native/binding.js';
 import { Prng } from '../src/testkit/prng.js';
 import { denseForward } from './reference/dense-forward.js';
+import { dequantize } from './reference/ggml-dequant.js';
 import { tinyModel } from './support/models.js';
 import { causal, engineFor, expectLogitsClose, loadForReference, range, type Loaded } from './support/oracle.js';
 
@@ -100,5 +101,113 @@ describe.each(SETS.filter((s) => s !== 'portable'))('%s attention on the f16 KV 
     const portable = await run('portable');
     const rows = Array.from({ length: tokens.length }, (_, r) => Float64Array.from(portable.subarray(r * VOCAB, (r + 1) * VOCAB)));
     expectLogitsClose(await run(set), rows, VOCAB, 2 ** -11);
+  });
+});
+
+/**
+ * One query token's attention as each kernel set runs it (the probe calls the engine's per-KV-head
+ * unit, kernels/cpu/attention.h) against softmax(scale q K^T) V in float64 over the exactly decoded
+ * K and V. Shapes that leave remainders everywhere: head dims that are not a multiple of 8 or 16 (or
+ * below one register), 1 to 17 query heads against the 4-head score blocks and the register-held
+ * output blocks, key counts around the 4-row blocks and the prefetch distance (16 rows), and slot
+ * lists that are not one ascending run: reversed, shuffled with gaps, repeated slots, and an
+ * ascending run broken by a jump at every offset.
+ */
+describe('attention kernel per KV head against float64', () => {
+  const POOL = 300;
+  const STRIDE_PAD = 5; // elements between one slot's row and the next: other heads' data in the engine
+
+  /** Random KV rows: halves with exponents 2^-5..2^0 (|x| < 2), or f32 in (-2, 2). */
+  function kvBytes(kv: 'f16' | 'f32', count: number, rng: Prng): Uint8Array {
+    if (kv === 'f32') return new Uint8Array(Float32Array.from({ length: count }, () => rng.nextFloat() * 4 - 2).buffer);
+    const halves = Uint16Array.from({ length: count }, () => {
+      const sign = rng.nextFloat() < 0.5 ? 0x8000 : 0;
+      const exponent = 10 + Math.floor(rng.nextFloat() * 6);
+      return sign | (exponent << 10) | Math.floor(rng.nextFloat() * 1024);
+    });
+    return new Uint8Array(halves.buffer);
+  }
+
+  function reference(q: Float32Array, nq: number, d: number, k: Float64Array, v: Float64Array, stride: number, rows: Int32Array, scale: number): Float64Array {
+    const out = new Float64Array(nq * d);
+    for (let j = 0; j < nq; j++) {
+      const s = Array.from(rows, (r) => {
+        let dot = 0;
+        for (let e = 0; e < d; e++) dot += q[j * d + e] * k[r * stride + e];
+        return dot * scale;
+      });
+      const max = Math.max(...s);
+      const p = s.map((x) => Math.exp(x - max));
+      const sum = p.reduce((a, b) => a + b, 0);
+      rows.forEach((r, i) => {
+        for (let e = 0; e < d; e++) out[j * d + e] += (p[i] / sum) * v[r * stride + e];
+      });
+    }
+    return out;
+  }
+
+  function orders(n: number, rng: Prng): [string, Int32Array][] {
+    const ascending = Int32Array.from({ length: n }, (_, i) => i + 3);
+    const shuffled = Int32Array.from({ length: POOL }, (_, i) => i);
+    for (let i = POOL - 1; i > 0; i--) {
+      const j = Math.floor(rng.nextFloat() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
+    const out: [string, Int32Array][] = [
+      ['ascending', ascending],
+      ['reversed', ascending.slice().reverse()],
+      ['shuffled with gaps', shuffled.slice(0, n)],
+      ['with repeats', Int32Array.from({ length: n }, () => Math.floor(rng.nextFloat() * Math.min(n, 7)))],
+    ];
+    // An ascending run broken at offset b: the rows from b on jump 100 slots further.
+    for (let b = 1; b < n; b++) out.push([`run broken at ${b}`, Int32Array.from({ length: n }, (_, i) => (i < b ? i : i + 100))]);
+    return out;
+  }
+
+  const native = loadNative();
+  const shapes: [number, number][] = [
+    [16, 17], // one AVX-512 register per head: 17 heads overflow the 16 held outputs
+    [18, 5], // leftover dims in every set
+    [8, 3], // shorter than one AVX-512 register
+    [64, 3], // the bench model: 12 heads over 4 KV heads
+    [64, 7],
+    [72, 2], // 4.5 AVX-512 registers: the row-by-row path
+    [128, 4],
+  ];
+  describe.each(SETS)('%s', (set) => {
+    it.each(['f16', 'f32'] as const)('matches at every shape, key count and slot order (%s KV)', (kv) => {
+      const rng = new Prng(kv === 'f16' ? 16 : 32);
+      let worst = 0;
+      for (const [d, nq] of shapes) {
+        const stride = d + STRIDE_PAD;
+        const keys = kvBytes(kv, (POOL + 1) * stride + 110 * stride, rng);
+        const values = kvBytes(kv, keys.length / (kv === 'f16' ? 2 : 4), rng);
+        const k = dequantize(kv === 'f16' ? 'F16' : 'F32', keys, keys.length / (kv === 'f16' ? 2 : 4));
+        const v = dequantize(kv === 'f16' ? 'F16' : 'F32', values, k.length);
+        // Scores spread over tens of units, so exp is taken far from 0.
+        const q = Float32Array.from({ length: nq * d }, () => (rng.nextFloat() * 2 - 1) * 3);
+        const scale = 2 / Math.sqrt(d);
+        for (const n of [1, 3, 4, 5, 17, 21, 77]) {
+          for (const [order, rows] of orders(n, rng)) {
+            const got = native.attention(set, kv, q, nq, d, keys, values, stride, rows, scale);
+            const want = reference(q, nq, d, k, v, stride, rows, scale);
+            expect(got.length, `${d}/${nq}/${n}/${order}`).toBe(nq * d);
+            for (let i = 0; i < want.length; i++) {
+              const err = Math.abs(got[i] - want[i]);
+              worst = Math.max(worst, err);
+              // |v| < 2 and the output is a convex combination of V rows; f32 rounding moves it by
+              // about 1.5e-6 here (every set), so 2e-5 leaves room while a dropped row or head fails.
+              if (!(err <= 2e-5)) expect.fail(`d ${d}, ${nq} heads, ${n} keys, ${order}: element ${i} is ${got[i]}, want ${want[i]}`);
+            }
+          }
+        }
+      }
+      expect(worst).toBeGreaterThan(0); // f32 arithmetic did run (not a float64 copy)
+    });
+  });
+
+  it('rejects a slot outside the buffers', () => {
+    const keys = new Uint8Array(2 * 8 * 4);
+    expect(() => native.attention('portable', 'f16', new Float32Array(8), 1, 8, keys, keys, 8, Int32Array.of(0, 4), 1)).toThrow(/row 1 lies outside/);
   });
 });

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/quant.h"
 
@@ -81,6 +82,36 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Float32Array y = Napi::Float32Array::New(info.Env(), tokens * w.rows);
   k.matmul(x.Data(), tokens, w, nullptr, y.Data(), w.rows, 0, w.rows);
   return y;
+}
+
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  const CpuKernels& k = kernels_arg(info[0]);
+  MV_CHECK(info.Length() >= 10 && info[1].IsString() && info[2].IsTypedArray() && info[5].IsTypedArray() &&
+               info[6].IsTypedArray() && info[8].IsTypedArray() && info[9].IsNumber(),
+           "(kernels, kvDtype, q, nq, d, keys, values, stride, rows, scale)");
+  const std::string dtype = info[1].As<Napi::String>().Utf8Value();
+  MV_CHECK(dtype == "f16" || dtype == "f32", "kvDtype must be 'f16' or 'f32'");
+  const KvDtype kv = dtype == "f16" ? KvDtype::F16 : KvDtype::F32;
+  const size_t elem = kv == KvDtype::F16 ? 2 : 4;
+  const Napi::TypedArray q = info[2].As<Napi::TypedArray>();
+  MV_CHECK(q.TypedArrayType() == napi_float32_array, "q must be a Float32Array");
+  const size_t nq = size_arg(info, 3, "nq"), d = size_arg(info, 4, "d"), stride = size_arg(info, 7, "stride");
+  MV_CHECK(q.ElementLength() == nq * d, "q must hold nq x d floats");
+  MV_CHECK(stride >= d, "stride must be at least d");
+  const Napi::TypedArray keys = info[5].As<Napi::TypedArray>(), values = info[6].As<Napi::TypedArray>();
+  const Napi::TypedArray rows = info[8].As<Napi::TypedArray>();
+  MV_CHECK(rows.TypedArrayType() == napi_int32_array && rows.ElementLength() >= 1, "rows must be a non-empty Int32Array");
+  const int32_t* r = static_cast<const int32_t*>(rows.ArrayBuffer().Data()) + rows.ByteOffset() / 4;
+  const size_t n = rows.ElementLength();
+  for (size_t i = 0; i < n; ++i)
+    MV_CHECK(r[i] >= 0 && (size_t(r[i]) * stride + d) * elem <= std::min(keys.ByteLength(), values.ByteLength()),
+             "row " + std::to_string(i) + " lies outside keys or values");
+  const auto bytes = [](const Napi::TypedArray& a) { return static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(); };
+  std::vector<float> scores(nq * n);
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), nq * d);
+  attend(k, reinterpret_cast<const float*>(bytes(q)), nq, bytes(keys), bytes(values), kv, stride, r, n, d,
+         float(info[9].As<Napi::Number>().DoubleValue()), scores.data(), out.Data());
+  return out;
 }
 
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {

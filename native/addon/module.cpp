@@ -39,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelSets", Napi::Function::New(env, mv::KernelSets));
   exports.Set("dequantizeRows", Napi::Function::New(env, mv::DequantizeRows));
   exports.Set("matmul", Napi::Function::New(env, mv::Matmul));
+  exports.Set("attention", Napi::Function::New(env, mv::Attention));
   exports.Set("memoryBandwidth", Napi::Function::New(env, mv::MemoryBandwidth));
   exports.Set("sampleToken", Napi::Function::New(env, mv::SampleToken));
   exports.Set("scoreToken", Napi::Function::New(env, mv::ScoreToken));

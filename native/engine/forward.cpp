@@ -116,10 +116,8 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
       const std::vector<int32_t>& slots = batch[tok_item_[t]].slots;
       const size_t n = tok_ctx_[t], first = (t * heads + size_t(kvh) * group) * d;
       scores.resize(group * n);
-      k_.gather_dot(&q_[first], group, layer_k + kvh * d * elem, kv, stride, slots.data(), n, d, scale, scores.data());
-      for (int j = 0; j < group; ++j) k_.softmax(&scores[j * n], n);
-      std::memset(&att_[first], 0, sizeof(float) * group * d);
-      k_.gather_axpy(scores.data(), group, layer_v + kvh * d * elem, kv, stride, slots.data(), n, d, &att_[first]);
+      attend(k_, &q_[first], group, layer_k + kvh * d * elem, layer_v + kvh * d * elem, kv, stride, slots.data(), n, d,
+             scale, scores.data(), &att_[first]);
     }
   };
   if (split) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/thread_pool.h"
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/kernels.h"
 #include "kv/kv_pool.h"
 #include "model/model_spec.h"

@@ -162,6 +162,24 @@ export interface NativeAddon {
   /** y = x W^T by one kernel set: x (tokens, cols), result (tokens, rows). Sync. For tests. */
   matmul(kernels: KernelSet, dtype: NativeDtype, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number): Float32Array;
   /**
+   * One query token's attention by one kernel set, as the engine runs it per KV head: nq query heads
+   * q (nq, d) over the K and V rows gathered by slot, row i at element rows[i] * stride of `keys` and
+   * `values` (f16 or f32 as `kvDtype` says); result (nq, d) = softmax(scale * q K^T) V. Sync; throws
+   * on a row outside the buffers. For tests and kernel benchmarks.
+   */
+  attention(
+    kernels: KernelSet,
+    kvDtype: 'f16' | 'f32',
+    q: Float32Array,
+    nq: number,
+    d: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    stride: number,
+    rows: Int32Array,
+    scale: number,
+  ): Float32Array;
+  /**
    * STREAM-like copy and triad bandwidth in bytes/s on `threads` threads (default: all cores), best
    * of five passes over arrays of `megabytes` each (use several times the last-level cache). STREAM's
    * byte counts: copy moves 2 arrays, triad (a = b + 3c) 3. Sync; takes about a second.

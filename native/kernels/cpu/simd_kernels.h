@@ -196,41 +196,73 @@ void dot_one_row(const float* q, size_t nq, const uint8_t* row, size_t n, size_t
   }
 }
 
-// Blocks of 4 K rows against a few query heads: the 4 dots of a head are reduced together (hsum4),
-// a fraction of the cost of 4 horizontal sums, which dominated when each score had its own. The
-// block's rows stay in L1 while every head block passes over them.
+// Rows gathered by slot defeat the hardware prefetcher (it cannot guess the next slot, and stops at
+// 4 KB pages), so the attention loops prefetch every cache line of the row this far ahead.
+constexpr size_t kPrefetchRows = 16;
+
+inline void prefetch_row(const uint8_t* row, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 3);
+  __builtin_prefetch(row + bytes - 1, 0, 3);  // a row that does not start on a line ends on one more
+}
+
+// NH query heads (a compile-time count, so every accumulator stays in a register) against the 4 K
+// rows of one block, over the head dim: s[j * n + r] = scale * dot(q_j, row r).
+template <class V, Dtype K, size_t NH>
+void dot_block(const float* q, size_t d, const uint8_t* const row[4], float scale, float* s, size_t n) {
+  using Reg = typename V::Reg;
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), R = 4;
+  Reg acc[NH][R];
+  for (auto& a : acc)
+    for (auto& x : a) x = V::zero();
+  const auto step = [&](const Reg (&kv)[R], size_t e, bool full) {
+    for (size_t j = 0; j < NH; ++j) {
+      const float* qj = q + j * d + e;
+      const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
+      for (size_t r = 0; r < R; ++r) acc[j][r] = V::fma(qv, kv[r], acc[j][r]);
+    }
+  };
+  size_t e = 0;
+  for (; e + L <= d; e += L) {
+    Reg kv[R];
+    for (size_t r = 0; r < R; ++r) kv[r] = V::template widen<K>(row[r] + e * E);
+    step(kv, e, true);
+  }
+  if (e < d) {  // leftover dims, zero-padded to a register
+    Reg kv[R];
+    for (size_t r = 0; r < R; ++r) kv[r] = widen_tail<V, K>(row[r] + e * E, d - e);
+    step(kv, e, false);
+  }
+  for (size_t j = 0; j < NH; ++j) {
+    float sum[R];
+    V::hsum4(acc[j], sum);
+    for (size_t r = 0; r < R; ++r) s[j * n + r] = sum[r] * scale;
+  }
+}
+
+// Blocks of 4 K rows against up to kHeads query heads at a time: the 4 dots of a head are reduced
+// together (hsum4), a fraction of the cost of 4 horizontal sums. The block's rows stay in L1 while
+// every head block passes over them; rows kPrefetchRows ahead are on their way meanwhile.
 template <class V, Dtype K>
 void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
                   float scale, float* scores) {
-  using Reg = typename V::Reg;
-  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), R = 4, kHeads = V::kLanes >= 16 ? 4 : 2;
+  constexpr size_t E = elem_bytes<K>(), R = 4, kHeads = V::kLanes >= 16 ? 4 : 2;
   const uint8_t* b = static_cast<const uint8_t*>(base);
+  const size_t head_rem = nq % kHeads;
   size_t i = 0;
   for (; i + R <= n; i += R) {
+    for (size_t r = i + kPrefetchRows; r < i + kPrefetchRows + R && r < n; ++r)
+      prefetch_row(b + size_t(rows[r]) * stride * E, d * E);
     const uint8_t* row[R];
     for (size_t r = 0; r < R; ++r) row[r] = b + size_t(rows[i + r]) * stride * E;
-    for (size_t j0 = 0; j0 < nq; j0 += kHeads) {
-      const size_t nh = nq - j0 < kHeads ? nq - j0 : kHeads;
-      Reg acc[kHeads][R];
-      for (auto& a : acc)
-        for (auto& x : a) x = V::zero();
-      for (size_t e = 0; e < d; e += L) {
-        const bool full = e + L <= d;
-        Reg kv[R];
-        for (size_t r = 0; r < R; ++r) kv[r] = full ? V::template widen<K>(row[r] + e * E) : widen_tail<V, K>(row[r] + e * E, d - e);
-        for (size_t j = 0; j < kHeads; ++j) {
-          if (j >= nh) break;
-          const float* qj = q + (j0 + j) * d + e;
-          const Reg qv = full ? V::loadu(qj) : widen_tail<V, Dtype::F32>(reinterpret_cast<const uint8_t*>(qj), d - e);
-          for (size_t r = 0; r < R; ++r) acc[j][r] = V::fma(qv, kv[r], acc[j][r]);
-        }
-      }
-      for (size_t j = 0; j < nh; ++j) {
-        float s[R];
-        V::hsum4(acc[j], s);
-        for (size_t r = 0; r < R; ++r) scores[(j0 + j) * n + i + r] = s[r] * scale;
-      }
+    size_t j = 0;
+    for (; j + kHeads <= nq; j += kHeads) dot_block<V, K, kHeads>(q + j * d, d, row, scale, scores + j * n + i, n);
+    const float* qj = q + j * d;
+    float* sj = scores + j * n + i;
+    if constexpr (kHeads == 4) {
+      if (head_rem == 3) dot_block<V, K, 3>(qj, d, row, scale, sj, n);
+      if (head_rem == 2) dot_block<V, K, 2>(qj, d, row, scale, sj, n);
     }
+    if (head_rem == 1) dot_block<V, K, 1>(qj, d, row, scale, sj, n);
   }
   for (; i < n; ++i) dot_one_row<V, K>(q, nq, b + size_t(rows[i]) * stride * E, n, d, scale, scores + i);
 }
@@ -241,50 +273,58 @@ constexpr size_t axpy_regs() {
   return V::kLanes >= 16 ? 16 : 8;
 }
 
-// Heads [0, nh) of at most axpy_regs / C, each output row C registers long (d = C * kLanes), held
-// in registers across all n rows: each V row is widened once per pass and y is read and written once.
-template <class V, Dtype K, size_t C>
-void axpy_in_registers(const float* p, size_t nh, const uint8_t* b, size_t stride, const int32_t* rows, size_t n,
-                       float* y) {
+// NH heads (NH <= axpy_regs / C, a compile-time count so that no FMA is spent on a missing head),
+// each output row C registers long (d = C * kLanes), held in registers across all n rows: each V
+// row is widened once per pass and y is read and written once.
+template <class V, Dtype K, size_t C, size_t NH>
+void axpy_in_registers(const float* p, const uint8_t* b, size_t stride, const int32_t* rows, size_t n, float* y) {
   using Reg = typename V::Reg;
-  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), H = axpy_regs<V>() / C, d = C * L;
-  Reg acc[H][C];
-  for (size_t j = 0; j < H; ++j)
-    for (size_t c = 0; c < C; ++c) acc[j][c] = j < nh ? V::loadu(y + j * d + c * L) : V::zero();
+  constexpr size_t L = V::kLanes, E = elem_bytes<K>(), d = C * L;
+  Reg acc[NH][C];
+  for (size_t j = 0; j < NH; ++j)
+    for (size_t c = 0; c < C; ++c) acc[j][c] = V::loadu(y + j * d + c * L);
   for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchRows < n) prefetch_row(b + size_t(rows[i + kPrefetchRows]) * stride * E, d * E);
     const uint8_t* row = b + size_t(rows[i]) * stride * E;
-    Reg w[H];
-    for (size_t j = 0; j < H; ++j) w[j] = V::set1(j < nh ? p[j * n + i] : 0.0f);
+    Reg w[NH];
+    for (size_t j = 0; j < NH; ++j) w[j] = V::set1(p[j * n + i]);
     for (size_t c = 0; c < C; ++c) {
       const Reg v = V::template widen<K>(row + c * L * E);
-      for (size_t j = 0; j < H; ++j) acc[j][c] = V::fma(w[j], v, acc[j][c]);
+      for (size_t j = 0; j < NH; ++j) acc[j][c] = V::fma(w[j], v, acc[j][c]);
     }
   }
-  for (size_t j = 0; j < nh; ++j)
+  for (size_t j = 0; j < NH; ++j)
     for (size_t c = 0; c < C; ++c) V::storeu(y + j * d + c * L, acc[j][c]);
+}
+
+// axpy_in_registers for nh (1..NH) heads.
+template <class V, Dtype K, size_t C, size_t NH>
+void axpy_heads(size_t nh, const float* p, const uint8_t* b, size_t stride, const int32_t* rows, size_t n, float* y) {
+  if (nh == NH) return axpy_in_registers<V, K, C, NH>(p, b, stride, rows, n, y);
+  if constexpr (NH > 1) axpy_heads<V, K, C, NH - 1>(nh, p, b, stride, rows, n, y);
 }
 
 // Returns false (nothing done) unless d is 1 to 8 whole registers.
 template <class V, Dtype K>
 bool axpy_by_register_count(const float* p, size_t nq, const uint8_t* b, size_t stride, const int32_t* rows, size_t n,
                             size_t d, float* y) {
-  constexpr size_t L = V::kLanes;
+  constexpr size_t L = V::kLanes, R = axpy_regs<V>();
   const size_t C = d / L;
   if (d % L != 0 || C < 1 || C > 8) return false;
-  const size_t heads = axpy_regs<V>() / C;
+  const size_t heads = R / C;
   for (size_t j0 = 0; j0 < nq; j0 += heads) {
     const size_t nh = nq - j0 < heads ? nq - j0 : heads;
     const float* pj = p + j0 * n;
     float* yj = y + j0 * d;
     switch (C) {
-      case 1: axpy_in_registers<V, K, 1>(pj, nh, b, stride, rows, n, yj); break;
-      case 2: axpy_in_registers<V, K, 2>(pj, nh, b, stride, rows, n, yj); break;
-      case 3: axpy_in_registers<V, K, 3>(pj, nh, b, stride, rows, n, yj); break;
-      case 4: axpy_in_registers<V, K, 4>(pj, nh, b, stride, rows, n, yj); break;
-      case 5: axpy_in_registers<V, K, 5>(pj, nh, b, stride, rows, n, yj); break;
-      case 6: axpy_in_registers<V, K, 6>(pj, nh, b, stride, rows, n, yj); break;
-      case 7: axpy_in_registers<V, K, 7>(pj, nh, b, stride, rows, n, yj); break;
-      default: axpy_in_registers<V, K, 8>(pj, nh, b, stride, rows, n, yj); break;
+      case 1: axpy_heads<V, K, 1, R / 1>(nh, pj, b, stride, rows, n, yj); break;
+      case 2: axpy_heads<V, K, 2, R / 2>(nh, pj, b, stride, rows, n, yj); break;
+      case 3: axpy_heads<V, K, 3, R / 3>(nh, pj, b, stride, rows, n, yj); break;
+      case 4: axpy_heads<V, K, 4, R / 4>(nh, pj, b, stride, rows, n, yj); break;
+      case 5: axpy_heads<V, K, 5, R / 5>(nh, pj, b, stride, rows, n, yj); break;
+      case 6: axpy_heads<V, K, 6, R / 6>(nh, pj, b, stride, rows, n, yj); break;
+      case 7: axpy_heads<V, K, 7, R / 7>(nh, pj, b, stride, rows, n, yj); break;
+      default: axpy_heads<V, K, 8, R / 8>(nh, pj, b, stride, rows, n, yj); break;
     }
   }
   return true;
@@ -300,6 +340,7 @@ void gather_axpy_t(const float* p, size_t nq, const void* base, size_t stride, c
   // Other head sizes: y is read and written per row.
   const size_t full = d - d % L;
   for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchRows < n) prefetch_row(b + size_t(rows[i + kPrefetchRows]) * stride * E, d * E);
     const uint8_t* row = b + size_t(rows[i]) * stride * E;
     for (size_t e = 0; e < full; e += L) {
       const Reg v = V::template widen<K>(row + e * E);
