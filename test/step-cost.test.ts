@@ -55,6 +55,14 @@ describe('model.stepCost', () => {
 });
 
 describe('measureStepCost on a scripted clock', () => {
+  /** A measurement target around a scripted step loop: sequences, KV and admission cost nothing. */
+  const scripted = (loop: { run: (...args: never[]) => Promise<Float32Array>; release: () => void }) => {
+    let nextSeq = 0;
+    const engine = { createSequence: () => nextSeq++, backend: 'scripted' };
+    const admission = { reserve: () => ({ granted: Promise.resolve(), release: () => {} }) };
+    return { engine, loop, admission, vocabSize: 100 } as unknown as StepCostTarget;
+  };
+
   it('times the row counts in turns, skips 3 warm-up rounds and keeps the fastest of the timed steps', async () => {
     const rows = [1, 2, 4];
     // Round k's step of r rows takes r + extra[k] ms: the warm-up rounds are the fastest of all
@@ -77,18 +85,35 @@ describe('measureStepCost on a scripted clock', () => {
       },
       release: () => {},
     };
-    let nextSeq = 0;
-    const target = {
-      engine: { createSequence: () => nextSeq++, backend: 'scripted' },
-      loop,
-      admission: { reserve: () => ({ granted: Promise.resolve(), release: () => {} }) },
-      vocabSize: 100,
-    } as unknown as StepCostTarget;
     const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
     try {
-      const cost = await measureStepCost(target, { rows, repeats: extra.length - 3 });
+      const cost = await measureStepCost(scripted(loop), { rows, repeats: extra.length - 3 });
       expect(decodeCalls).toBe(extra.length * perRound);
       expect(cost.ms).toEqual([1.5, 2.5, 4.5]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('starts no round past budgetMs once 9 rounds were timed', async () => {
+    // One row, 500 ms a step: past 2 s from the first warm-up round, 3 + 9 rounds and no more.
+    let now = 0;
+    let steps = 0;
+    const loop = {
+      run: (_seq: number, _tokens: number[], _positions: number[], logits: string) => {
+        if (logits === 'last') {
+          now += 500;
+          steps++;
+        }
+        return Promise.resolve(new Float32Array(0));
+      },
+      release: () => {},
+    };
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const cost = await measureStepCost(scripted(loop), { rows: [1] });
+      expect(steps).toBe(3 + 9);
+      expect(cost.ms).toEqual([500]);
     } finally {
       clock.mockRestore();
     }

@@ -33,6 +33,11 @@ export interface StepCostOptions {
   contextTokens?: number;
   /** Timed steps per row count, after WARM_UP_ROUNDS untimed rounds. Default 30. */
   repeats?: number;
+  /**
+   * Milliseconds after which no further round starts once MIN_TIMED_ROUNDS were timed (a large
+   * model's steps are slow and steadier). Default 2000.
+   */
+  budgetMs?: number;
   /** Wait in the admission queue when the pool is taken (true), or fail at once with OVERLOADED. Default true. */
   waitForKv?: boolean;
 }
@@ -53,6 +58,9 @@ const MEASUREMENT_OWNER = -1;
  * engine's buffers and waking its threads, which a decode in progress does not.
  */
 export const WARM_UP_ROUNDS = 3;
+
+/** Timed rounds run whatever budgetMs says. */
+export const MIN_TIMED_ROUNDS = 9;
 
 /**
  * Times decode steps of each row count on fresh sequences holding `contextTokens` tokens. The KV
@@ -87,7 +95,10 @@ export async function measureStepCost(target: StepCostTarget, options: StepCostO
     const next = seqs.map(() => contextTokens);
     // Row counts take turns, so a change in the machine's load falls on all of them alike.
     const times: number[][] = rows.map(() => []);
+    const started = performance.now();
+    const budgetMs = options.budgetMs ?? 2000;
     for (let round = 0; round < WARM_UP_ROUNDS + repeats; round++) {
+      if (round >= WARM_UP_ROUNDS + MIN_TIMED_ROUNDS && performance.now() - started > budgetMs) break;
       for (const [k, r] of rows.entries()) {
         const t0 = performance.now();
         // Queued in one turn of the event loop, so the loop steps them together.
