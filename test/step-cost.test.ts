@@ -4,10 +4,10 @@
  * kernel set. Timings are not asserted (a shared machine), only what the measurement must hold.
  */
 import { lastValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModel } from '../src/facade/load-model.js';
 import type { Model } from '../src/facade/model.js';
-import { measureStepCost, stepMs, type StepCost } from '../src/engine/step-cost.js';
+import { measureStepCost, stepMs, type StepCost, type StepCostTarget } from '../src/engine/step-cost.js';
 import type { DoneEvent } from '../src/rx/events.js';
 import { tinyModel } from './support/models.js';
 
@@ -26,8 +26,8 @@ describe('model.stepCost', () => {
     for (const ms of cost.ms) expect(ms > 0 && Number.isFinite(ms)).toBe(true);
     expect(cost.backend).toBe(model.info.backend);
     expect(cost.contextTokens).toBe(32);
-    // 16 sequences' prompts share one step; then a warm-up and 9 timed steps per row count.
-    expect(model.loop.steps - steps).toBe(1 + 5 * 10);
+    // 16 sequences' prompts share one step; then 3 warm-up and 30 timed steps per row count.
+    expect(model.loop.steps - steps).toBe(1 + 5 * (3 + 30));
     expect(model.kvStats().freeSlots).toBe(model.kvStats().totalSlots);
     expect(model.kvStats().sequences).toBe(0);
     expect(model.admissionStats().reservedSlots).toBe(0);
@@ -51,6 +51,72 @@ describe('model.stepCost', () => {
     await expect(measureStepCost(target, { contextTokens: 1.5 })).rejects.toThrow(/contextTokens/);
     await expect(measureStepCost(target, { rows: [64], contextTokens: 64 })).rejects.toMatchObject({ code: 'KV_EXHAUSTED' });
     expect(model.admissionStats().reservedSlots).toBe(0);
+  });
+});
+
+describe('measureStepCost on a scripted clock', () => {
+  /** A measurement target around a scripted step loop: sequences, KV and admission cost nothing. */
+  const scripted = (loop: { run: (...args: never[]) => Promise<Float32Array>; release: () => void }) => {
+    let nextSeq = 0;
+    const engine = { createSequence: () => nextSeq++, backend: 'scripted' };
+    const admission = { reserve: () => ({ granted: Promise.resolve(), release: () => {} }) };
+    return { engine, loop, admission, vocabSize: 100 } as unknown as StepCostTarget;
+  };
+
+  it('times the row counts in turns, skips 3 warm-up rounds and keeps the fastest of the timed steps', async () => {
+    const rows = [1, 2, 4];
+    // Round k's step of r rows takes r + extra[k] ms: the warm-up rounds are the fastest of all
+    // (so counting one shows), the timed rounds carry noise whose smallest value is 0.5.
+    const extra = [0, 0, 0, 5, 0.5, 9, 2, 7, 3];
+    let now = 0;
+    let decodeCalls = 0;
+    const perRound = rows.reduce((n, r) => n + r, 0);
+    const loop = {
+      run: (_seq: number, _tokens: number[], _positions: number[], logits: string) => {
+        if (logits === 'last') {
+          // Calls come in rounds of 1 + 2 + 4; each of the r calls of a step adds its share.
+          const round = Math.floor(decodeCalls / perRound);
+          let at = decodeCalls % perRound;
+          const r = rows.find((n) => (at -= n) < 0)!;
+          now += (r + extra[round]) / r;
+          decodeCalls++;
+        }
+        return Promise.resolve(new Float32Array(0));
+      },
+      release: () => {},
+    };
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const cost = await measureStepCost(scripted(loop), { rows, repeats: extra.length - 3 });
+      expect(decodeCalls).toBe(extra.length * perRound);
+      expect(cost.ms).toEqual([1.5, 2.5, 4.5]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('starts no round past budgetMs once 9 rounds were timed', async () => {
+    // One row, 500 ms a step: past 2 s from the first warm-up round, 3 + 9 rounds and no more.
+    let now = 0;
+    let steps = 0;
+    const loop = {
+      run: (_seq: number, _tokens: number[], _positions: number[], logits: string) => {
+        if (logits === 'last') {
+          now += 500;
+          steps++;
+        }
+        return Promise.resolve(new Float32Array(0));
+      },
+      release: () => {},
+    };
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const cost = await measureStepCost(scripted(loop), { rows: [1] });
+      expect(steps).toBe(3 + 9);
+      expect(cost.ms).toEqual([500]);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 

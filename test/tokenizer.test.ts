@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shippedModelDir } from '../src/facade/shipped-models.js';
 import { StreamingDetokenizer } from '../src/model/detokenizer.js';
 import { ModelLoadError } from '../src/model/errors.js';
 import { loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
@@ -194,6 +195,43 @@ describe('StreamingDetokenizer', () => {
     const text = ids.map((id) => detok.push(id)).join('') + detok.flush();
     expect(text).toBe(tok.decode(ids));
     expect(decodes).toBeLessThanOrEqual(Math.ceil(ids.length * (1 + 1 / 7)) + 1);
+  });
+
+  it('gives the same pieces on the byte-level path as through the window over decode()', async () => {
+    // The window over the tokenizer's own decode is the reference; random streams of split
+    // characters, invalid bytes, special tokens (inside a character too), tags and ordinary tokens.
+    const shipped = await loadTokenizer(shippedModelDir('multiverse-arith'));
+    for (const t of [tok, shipped]) {
+      expect(t.byteLevelPieces).toBeDefined();
+      const added = [...Array(t.vocabSize).keys()].filter((id) => t.idToText(id) !== '' && t.tokenId(t.idToText(id)) === id);
+      let state = 12345;
+      // xorshift32: a fixed, well-spread stream of choices.
+      const next = (n: number) => {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        return (state >>> 0) % n;
+      };
+      for (let s = 0; s < 300; s++) {
+        const ids = Array.from({ length: 1 + next(30) }, () => {
+          const kind = next(8);
+          if (kind < 3) return 0x80 + next(0x80); // a lone continuation or lead byte
+          if (kind === 3) return added[next(added.length)];
+          return next(t.vocabSize + 2); // ordinary, and now and then no token at all
+        });
+        const fast = new StreamingDetokenizer(t);
+        const window = new StreamingDetokenizer({ decode: (x, o) => t.decode(x, o) });
+        const run = (d: StreamingDetokenizer) => [...ids.map((id) => d.push(id)), d.flush()];
+        expect(run(fast), `ids ${ids}`).toEqual(run(window));
+      }
+    }
+  });
+
+  it('has no byte-level path when decode is more than UTF-8 over the bytes', async () => {
+    const cleaning = await loadTokenizer(folder('cleanup', files.tokenizerJson, { ...files.tokenizerConfig, clean_up_tokenization_spaces: true }));
+    expect(cleaning.byteLevelPieces).toBeUndefined();
+    const metaspace = await loadTokenizer(folder('metaspace', { ...files.tokenizerJson, decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' } }, files.tokenizerConfig));
+    expect(metaspace.byteLevelPieces).toBeUndefined();
   });
 
   it('keeps a context-dependent decoder right across restarts of its window', () => {

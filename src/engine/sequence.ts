@@ -115,10 +115,9 @@ export class Sequence {
     this.transcript.write(tokens, text);
     // A deferred token goes first, in the same step; its logits row is not returned.
     const deferred = this.pending;
+    if (!deferred) return this.step(tokens, pos, logits, false);
     this.pending = undefined;
-    const stepTokens = deferred ? [deferred.token, ...tokens] : tokens;
-    const stepPos = deferred ? [deferred.position, ...pos] : pos;
-    return this.step(stepTokens, stepPos, logits).then((out) => (deferred && logits === 'all' ? out.subarray(this.engine.vocabSize) : out));
+    return this.step([deferred.token, ...tokens], [deferred.position, ...pos], logits, logits === 'all');
   }
 
   /**
@@ -137,7 +136,7 @@ export class Sequence {
     if (this.pending) {
       const { token, position } = this.pending;
       this.pending = undefined;
-      await this.step([token], [position], 'last');
+      await this.step([token], [position], 'last', false);
     }
     if (!this.logitsAfterLast) throw new GenerationError('INVALID_REQUEST', `branch ${this.branch} has no tokens to continue from`);
     return this.logitsAfterLast;
@@ -205,15 +204,18 @@ export class Sequence {
     return child;
   }
 
-  private step(tokens: number[], positions: number[], logits: LogitsRequest): Promise<Float32Array> {
+  /** Runs tokens through the engine; `dropFirstRow`: the first of 'all' rows belongs to a deferred token and is not returned. */
+  private step(tokens: number[], positions: number[], logits: LogitsRequest, dropFirstRow: boolean): Promise<Float32Array> {
     try {
       this.owner.charge(tokens.length);
     } catch (err) {
       return Promise.reject(err);
     }
+    // One continuation per step (this runs for every decoded token).
     return this.engine.run(this.id, tokens, positions, logits, this.owner.id).then((out) => {
-      if (out.length > 0) this.logitsAfterLast = out.subarray(out.length - this.engine.vocabSize);
-      return out;
+      const vocab = this.engine.vocabSize;
+      if (out.length > 0) this.logitsAfterLast = out.subarray(out.length - vocab);
+      return dropFirstRow ? out.subarray(vocab) : out;
     });
   }
 }

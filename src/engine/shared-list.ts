@@ -35,8 +35,10 @@ export class SharedList<T> {
     return new SharedList([...this.chunks, ...children.flatMap((c) => [...c.chunks.slice(depth), c.own])], []);
   }
 
-  toArray(): T[] {
-    return [...this.chunks.flat(), ...this.own] as T[];
+  /** Visits every item in order without copying them into a new array. */
+  forEach(visit: (item: T) => void): void {
+    for (const chunk of this.chunks) for (const item of chunk) visit(item);
+    for (const item of this.own) visit(item);
   }
 
   private seal(): void {

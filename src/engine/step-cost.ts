@@ -17,7 +17,7 @@ export interface StepCost {
   rows: number[];
   /**
    * Milliseconds of a decode step with `rows[i]` rows: the fastest of the timed steps, the figure
-   * least disturbed by other work on the machine.
+   * least disturbed by other work on the machine (see measureStepCost).
    */
   ms: number[];
   /** Context tokens each row's sequence held. */
@@ -31,8 +31,13 @@ export interface StepCostOptions {
   rows?: number[];
   /** Default 32. */
   contextTokens?: number;
-  /** Timed steps per row count, after one untimed warm-up round. Default 9. */
+  /** Timed steps per row count, after WARM_UP_ROUNDS untimed rounds. Default 30. */
   repeats?: number;
+  /**
+   * Milliseconds after which no further round starts once MIN_TIMED_ROUNDS were timed (a large
+   * model's steps are slow and steadier). Default 2000.
+   */
+  budgetMs?: number;
   /** Wait in the admission queue when the pool is taken (true), or fail at once with OVERLOADED. Default true. */
   waitForKv?: boolean;
 }
@@ -49,21 +54,37 @@ export interface StepCostTarget {
 const MEASUREMENT_OWNER = -1;
 
 /**
+ * Untimed rounds before the timed ones: the first steps of a row count pay for growing the
+ * engine's buffers and waking its threads, which a decode in progress does not.
+ */
+export const WARM_UP_ROUNDS = 3;
+
+/** Timed rounds run whatever budgetMs says. */
+export const MIN_TIMED_ROUNDS = 9;
+
+/**
  * Times decode steps of each row count on fresh sequences holding `contextTokens` tokens. The KV
  * it needs is reserved through admission like a request's (it waits in the same queue), and every
  * sequence is released at the end, on error too.
+ *
+ * Steadiness on a shared machine: row counts take turns (one step of each per round), so a change
+ * in load falls on all of them alike, and each figure is the fastest of many steps. Other work
+ * only ever adds to a step's time, so the fastest is the one it disturbed least; of the figures
+ * tried on a busy 2-core machine (fastest, 10th and 25th percentile, median, CPU time, per-round
+ * ratios to the one-row step), the fastest of 30 varied least between measurements (one-row
+ * figure within about 3%, against 6% for the fastest of 9 and 9-13% for the median).
  * @throws GenerationError KV_EXHAUSTED when the pool cannot hold the measurement, MODEL_DISPOSED.
  */
 export async function measureStepCost(target: StepCostTarget, options: StepCostOptions = {}): Promise<StepCost> {
   const rows = [...(options.rows ?? [1, 2, 4, 8, 16])].sort((a, b) => a - b);
   const contextTokens = options.contextTokens ?? 32;
-  const repeats = options.repeats ?? 9;
+  const repeats = options.repeats ?? 30;
   if (rows.length === 0 || !rows.every((r) => Number.isInteger(r) && r > 0)) throw new RangeError(`stepCost rows must be positive integers, got ${rows}`);
   if (!(Number.isInteger(contextTokens) && contextTokens > 0)) throw new RangeError(`stepCost contextTokens must be a positive integer, got ${contextTokens}`);
   if (!(Number.isInteger(repeats) && repeats > 0)) throw new RangeError(`stepCost repeats must be a positive integer, got ${repeats}`);
   const { engine, loop, admission, vocabSize } = target;
   const width = rows[rows.length - 1];
-  const decodeSlots = rows.reduce((n, r) => n + r * (repeats + 1), 0);
+  const decodeSlots = rows.reduce((n, r) => n + r * (WARM_UP_ROUNDS + repeats), 0);
   const reservation = admission.reserve(width * contextTokens + decodeSlots, options.waitForKv ?? true);
   const seqs: number[] = [];
   try {
@@ -74,12 +95,15 @@ export async function measureStepCost(target: StepCostTarget, options: StepCostO
     const next = seqs.map(() => contextTokens);
     // Row counts take turns, so a change in the machine's load falls on all of them alike.
     const times: number[][] = rows.map(() => []);
-    for (let rep = 0; rep <= repeats; rep++) {
+    const started = performance.now();
+    const budgetMs = options.budgetMs ?? 2000;
+    for (let round = 0; round < WARM_UP_ROUNDS + repeats; round++) {
+      if (round >= WARM_UP_ROUNDS + MIN_TIMED_ROUNDS && performance.now() - started > budgetMs) break;
       for (const [k, r] of rows.entries()) {
         const t0 = performance.now();
         // Queued in one turn of the event loop, so the loop steps them together.
         await Promise.all(seqs.slice(0, r).map((seq, i) => loop.run(seq, [next[i] % vocabSize], [next[i]++], 'last', MEASUREMENT_OWNER)));
-        if (rep > 0) times[k].push(performance.now() - t0);
+        if (round >= WARM_UP_ROUNDS) times[k].push(performance.now() - t0);
       }
     }
     const ms = times.map((t) => Math.min(...t));
@@ -106,8 +130,9 @@ export function stepMs(cost: StepCost, rows: number): number {
 /**
  * What "nearly free" means for `lanesFor`: a step of r rows may cost at most this fraction of a
  * one-row step for each row beyond the first. 1 would be no gain at all (each row as dear as its
- * own step); the fastest-of-9 one-row figure still moves by 10-30% between measurements on a busy
- * CPU, so a tighter line would be drawn by the noise. A quarter sits above the noise and keeps
+ * own step); the fastest-of-30 one-row figure still moves by up to about 10% between measurements
+ * on a busy CPU (15% and more when it is overloaded), so a tighter line would be drawn by the
+ * noise. A quarter sits above the noise and keeps
  * every row within the lanes at least about four times cheaper than a step of its own.
  */
 export const NEARLY_FREE_ROW = 0.25;

@@ -143,13 +143,14 @@ export class StepLoop implements SequenceEngine {
     let free = this.engine.kvStats().freeSlots;
     const remaining = (j: Job) => j.tokens.length - j.done;
     const owners = byOwner(this.queue.values());
-    const first = this.steps % Math.max(1, owners.length);
-    const turns = [...owners.slice(first), ...owners.slice(0, first)];
-    const share = Math.max(1, Math.floor(budget / Math.max(1, owners.length)));
+    if (owners.length === 0) return [];
+    const first = this.steps % owners.length;
+    const share = Math.max(1, Math.floor(budget / owners.length));
+    const rounds = owners.reduce((n, jobs) => Math.max(n, jobs.length), 0);
     const picked: { job: Job; count: number }[] = [];
-    for (let round = 0; budget > 0 && turns.some((jobs) => round < jobs.length); round++) {
-      for (const jobs of turns) {
-        const job = jobs[round];
+    for (let round = 0; budget > 0 && round < rounds; round++) {
+      for (let turn = 0; turn < owners.length; turn++) {
+        const job = owners[(first + turn) % owners.length][round];
         if (!job || budget <= 0) continue;
         const count = Math.min(remaining(job), share, budget);
         if (count > free) {
@@ -188,8 +189,8 @@ export class StepLoop implements SequenceEngine {
       const mode: LogitsRequest = job.logits === 'all' ? 'all' : last ? job.logits : 'none';
       return {
         seq: job.seq,
-        tokens: Int32Array.from(job.tokens.slice(job.done, job.done + count)),
-        positions: Int32Array.from(job.positions.slice(job.done, job.done + count)),
+        tokens: int32Slice(job.tokens, job.done, count),
+        positions: int32Slice(job.positions, job.done, count),
         logits: mode,
       };
     });
@@ -224,7 +225,7 @@ export class StepLoop implements SequenceEngine {
         job.resolve(concat(job.rows));
       }
     }
-    for (const wake of this.idleWaiters.splice(0)) wake();
+    if (this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
     this.schedule();
   }
 }
@@ -238,6 +239,13 @@ function byOwner(jobs: Iterable<Job>): Job[][] {
     else groups.set(job.owner, [job]);
   }
   return [...groups.values()];
+}
+
+/** values[from, from + count) as an Int32Array (no intermediate array: this runs for every row of every step). */
+function int32Slice(values: readonly number[], from: number, count: number): Int32Array {
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = values[from + i];
+  return out;
 }
 
 function concat(parts: Float32Array[]): Float32Array {

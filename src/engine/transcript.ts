@@ -53,10 +53,16 @@ export class Transcript {
   }
 
   tokenIds(): number[] {
-    return this.pieces.toArray().flatMap((p) => p.ids);
+    const ids: number[] = [];
+    this.pieces.forEach((p) => {
+      for (const id of p.ids) ids.push(id);
+    });
+    return ids;
   }
 
   text(): string {
-    return this.pieces.toArray().map((p) => p.text).join('');
+    let text = '';
+    this.pieces.forEach((p) => (text += p.text));
+    return text;
   }
 }

@@ -7,6 +7,10 @@
  *
  * One decode per token: the context's text is the text of the decode that emitted it, kept. When
  * the window is full it restarts from the tokens just emitted (one more decode, every few tokens).
+ *
+ * A byte-level tokenizer (`byteLevelPieces`) needs no window: its text is the UTF-8 decoding of the
+ * tokens' bytes, so each token's bytes go once through a streaming UTF-8 decoder, which holds an
+ * incomplete character's bytes itself. Both paths emit the same pieces (test/tokenizer.test.ts).
  */
 import type { Tokenizer } from './tokenizer.js';
 
@@ -21,10 +25,16 @@ export class StreamingDetokenizer {
   /** decode(ids[0, read)). */
   private contextText = '';
 
-  constructor(private readonly tokenizer: Pick<Tokenizer, 'decode'>) {}
+  /** Byte-level path: the bytes of an incomplete character wait inside. */
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  /** Byte-level path: decoded text ending in U+FFFD, held as the window path holds it. */
+  private held = '';
+
+  constructor(private readonly tokenizer: Pick<Tokenizer, 'decode' | 'byteLevelPieces'>) {}
 
   /** Adds one token; returns the text that is now safe to emit ('' while a character is incomplete). */
   push(tokenId: number): string {
+    if (this.tokenizer.byteLevelPieces) return this.pushBytes(tokenId);
     this.ids.push(tokenId);
     const text = this.decode(this.ids);
     if (text.length <= this.contextText.length || text.endsWith(REPLACEMENT_CHAR)) return '';
@@ -45,8 +55,26 @@ export class StreamingDetokenizer {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
 
+  private pushBytes(tokenId: number): string {
+    const piece = this.tokenizer.byteLevelPieces!.pieceOf(tokenId);
+    // Unknown ids and special tokens decode to nothing and do not split a character's bytes.
+    if (piece === undefined || piece.special) return '';
+    // An added token ends the bytes before it: an incomplete character there is U+FFFD, as in decode().
+    this.held += piece.bytes ? this.utf8.decode(piece.bytes, { stream: true }) : this.utf8.decode() + piece.text;
+    // A replacement character at the end may be followed by more (the window path holds it too).
+    if (this.held.endsWith(REPLACEMENT_CHAR)) return '';
+    const text = this.held;
+    this.held = '';
+    return text;
+  }
+
   /** Emits whatever is still pending (an incomplete character as U+FFFD) and starts over. */
   flush(): string {
+    if (this.tokenizer.byteLevelPieces) {
+      const rest = this.held + this.utf8.decode();
+      this.held = '';
+      return rest;
+    }
     const text = this.read === this.ids.length ? this.contextText : this.decode(this.ids);
     const piece = text.slice(this.contextText.length);
     this.ids = [];

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
+import { byteLevelPieces, type ByteLevelPieces } from './byte-level-pieces.js';
 import { ModelLoadError } from './errors.js';
 import { encodePlan, piecesBeforeSpaces, type EncodePlan } from './encode-plan.js';
 import { readModelText } from './model-file.js';
@@ -46,6 +47,8 @@ export interface Tokenizer {
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
   /** Text of one token: may be an incomplete UTF-8 character (shown as U+FFFD) for byte-level tokens. */
   idToText(id: number): string;
+  /** Each id's bytes or added text, when decode() is exactly their UTF-8 decoding (byte-level BPE); else undefined. */
+  readonly byteLevelPieces?: ByteLevelPieces;
   /** Id of an added token (special tokens, tags) by its exact text; undefined for anything else. */
   tokenId(text: string): number | undefined;
   /**
@@ -94,7 +97,10 @@ export function createTokenizer(
     }
   }
   const plan = encodePlan({ json, config, vocab: hf.get_vocab(true).keys(), addedTokens: hf.get_added_tokens_decoder().values() });
-  return new HfBackedTokenizer(hf, config, template, chatTemplate, files.config, plan);
+  const addedTokens = [...hf.get_added_tokens_decoder().values()] as { content: string; special: boolean }[];
+  const added = new Map(addedTokens.map((t) => [t.content, { special: t.special }]));
+  const pieces = byteLevelPieces({ json, config, tokenOf: (id) => hf.id_to_token(id), added });
+  return new HfBackedTokenizer(hf, config, template, chatTemplate, files.config, plan, pieces);
 }
 
 /** Characters per piece of encodeYielding: about 25 ms of encoding on the idle 2-core dev machine (~1.5 s per MB). */
@@ -113,6 +119,7 @@ class HfBackedTokenizer implements Tokenizer {
     readonly chatTemplate: string | undefined,
     private readonly configFile: string,
     private readonly plan: EncodePlan,
+    readonly byteLevelPieces: ByteLevelPieces | undefined,
   ) {
     let maxId = -1;
     for (const id of hf.get_vocab(true).values()) maxId = Math.max(maxId, id);

@@ -36,6 +36,9 @@ export interface NativeRunContext {
   stepCost(): Promise<StepCost>;
 }
 
+/** The history sampling sees when no repetition penalty reads it. */
+const NO_HISTORY: readonly number[] = [];
+
 /** The plan of one run (a request, a session branch, a chat turn) on the embedded engine. */
 export function nativePlan(ctx: NativeRunContext): MultiversePlan<Sequence> {
   return new MultiversePlan(new NativeExecutor(ctx), ctx.options, ctx.emit);
@@ -212,7 +215,7 @@ class NativeCursor implements Cursor<Sequence> {
       }
       return scoreToken(logits, forced, options.sampling.topLogprobs);
     }
-    const history = options.sampling.repetitionPenalty === 1 ? [] : seq.tokenIds();
+    const history = options.sampling.repetitionPenalty === 1 ? NO_HISTORY : seq.tokenIds();
     return sampleToken(logits, options.sampling, seq.rng, history);
   }
 }

@@ -18,7 +18,7 @@
  */
 import type { ResolvedOptions } from '../engine/generate-options.js';
 import { StopMatcher } from '../engine/stop.js';
-import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, PathInfo } from './events.js';
+import type { DoneEvent, FinishLimit, FinishReason, GenerationEvent, PathInfo, TokenEvent } from './events.js';
 import type { Cursor, EmittedToken, Executor, PlanSequence, RunState } from './executor.js';
 import { parseOutlines, type Outline } from './outline.js';
 
@@ -145,16 +145,11 @@ export class MultiversePlan<S extends PlanSequence> implements RunState<S> {
   emitToken(seq: S, t: EmittedToken, position: number, text: string, forced: boolean): void {
     this.produced++;
     this.exec.countToken();
-    this.emit({
-      type: 'token',
-      branch: seq.branch,
-      tokenId: t.token,
-      position,
-      text,
-      logprob: t.logprob,
-      ...(t.topLogprobs ? { topLogprobs: t.topLogprobs } : {}),
-      ...(forced ? { forced: true as const } : {}),
-    });
+    // Built field by field, not with spreads: one object per token, the same keys in the same order.
+    const event: TokenEvent = { type: 'token', branch: seq.branch, tokenId: t.token, position, text, logprob: t.logprob };
+    if (t.topLogprobs) event.topLogprobs = t.topLogprobs;
+    if (forced) event.forced = true;
+    this.emit(event);
   }
 
   countUnstreamed(n: number): void {

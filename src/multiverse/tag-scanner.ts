@@ -25,6 +25,8 @@ export function tagModeOf(tokenizer: Pick<Tokenizer, 'tokenId' | 'idToText'>): T
 }
 
 const LONGEST_TAG = Math.max(...MULTIVERSE_TAGS.map((t) => t.length));
+/** What most tokens complete, shared rather than allocated per token. */
+const NO_TAGS: readonly MultiverseTagText[] = Object.freeze([]);
 
 export class TagScanner {
   private readonly byId?: Map<number, MultiverseTagText>;
@@ -36,10 +38,10 @@ export class TagScanner {
   }
 
   /** The tags that end in this token, in order. */
-  push(tokenId: number): MultiverseTagText[] {
+  push(tokenId: number): readonly MultiverseTagText[] {
     if (this.mode.kind === 'ids') {
       const tag = this.byId!.get(tokenId);
-      return tag ? [tag] : [];
+      return tag ? [tag] : NO_TAGS;
     }
     const before = this.window.length;
     const text = this.window + this.mode.textOf(tokenId);
@@ -51,6 +53,6 @@ export class TagScanner {
       }
     }
     this.window = text.slice(-(LONGEST_TAG - 1));
-    return found.sort((a, b) => a.end - b.end).map((f) => f.tag);
+    return found.length === 0 ? NO_TAGS : found.sort((a, b) => a.end - b.end).map((f) => f.tag);
   }
 }

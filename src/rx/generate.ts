@@ -52,7 +52,8 @@ export function requestEvents(
       const run = multiverseRun(model, request, resolved, {
         emit: (e) => subscriber.next(e),
         cancelled: () => cancelled,
-        branchCancelled: (branch) => [...cancelledBranches].some((b) => isWithin(branch, b)),
+        // Asked before every token of every path: nothing to walk until a branch was cancelled.
+        branchCancelled: (branch) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
       });
       const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
       await root.feed(prompt, 'last');
