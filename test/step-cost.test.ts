@@ -3,6 +3,9 @@
  * loop with KV reserved like a request's and all of it given back; kept per model folder and
  * kernel set. Timings are not asserted (a shared machine), only what the measurement must hold.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModel } from '../src/facade/load-model.js';
@@ -14,7 +17,11 @@ import { tinyModel } from './support/models.js';
 describe('model.stepCost', () => {
   let model: Model;
   beforeAll(async () => {
-    model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: 2048, threads: 1 });
+    // The cost is kept per model folder for the whole process, and test files share one process:
+    // a copy of the tiny model that no other file loads is measured here, not found already measured.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mv-step-cost-'));
+    fs.cpSync(tinyModel('qwen2', 'F32'), dir, { recursive: true });
+    model = await loadModel(dir, { kvSlots: 2048, threads: 1 });
   });
   afterAll(() => model.dispose());
 
