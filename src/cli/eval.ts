@@ -15,7 +15,7 @@ import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
 import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
 import { ARITH_EVAL, testProblems as arithProblems } from '../tasks/arith/evaluate.js';
 import { COUNTDOWN_EVAL, testProblems as countdownProblems } from '../tasks/countdown/evaluate.js';
-import { budgetCurve, compareModels, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
+import { budgetCurve, compareModels, evalKvSlots, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
 
@@ -103,9 +103,11 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const arDir = typeof args.options.ar === 'string' ? args.options.ar : taskModelDir(taskName, entry.models.ar);
   const models: Model[] = [];
   try {
-    const mv = await loadModel(mvDir);
+    // Prompts are one short line (under 64 tokens); room for the curve's problems in flight at its largest budget.
+    const kvSlots = Math.max(4096, evalKvSlots(concurrency, Math.max(maxTokens, ...budgets), 64));
+    const mv = await loadModel(mvDir, { kvSlots });
     models.push(mv);
-    const ar = await loadModel(arDir);
+    const ar = await loadModel(arDir, { kvSlots });
     models.push(ar);
     log(`MV ${mvDir} and AR ${arDir}, taking turns on ${count} problems ...`);
     const both = await compareModels(mv, ar, entry.task, problems, { maxTokens, onProgress: progress('problems') });

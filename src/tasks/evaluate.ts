@@ -58,11 +58,23 @@ export interface EvaluateOptions<P> {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A problem may write this many tokens in all (paths included) per token of its critical-path budget. */
+const TOTAL_PER_CRITICAL_TOKEN = 8;
+
+/**
+ * KV slots for `concurrency` problems in flight at their worst case (prompt plus every token they
+ * may write), so that no fork is ever refused for want of KV: under KV pressure the engine refuses a
+ * fork and the model writes its paths one after the other, which measures the pool, not the model.
+ */
+export function evalKvSlots(concurrency: number, maxTokens: number, promptTokens: number): number {
+  return concurrency * (promptTokens + TOTAL_PER_CRITICAL_TOKEN * maxTokens);
+}
+
 async function solve<P>(model: Model, task: EvalTask<P>, problem: P, maxTokens: number, extra: GenerateOptions): Promise<ProblemOutcome> {
   const t0 = performance.now();
   let forkedPaths = 0;
   const done = (await lastValueFrom(
-    model.events(task.prompt(problem, model.tokenizer), { raw: true, temperature: 0, maxTokens, maxTotalTokens: 8 * maxTokens, ...extra }).pipe(
+    model.events(task.prompt(problem, model.tokenizer), { raw: true, temperature: 0, maxTokens, maxTotalTokens: TOTAL_PER_CRITICAL_TOKEN * maxTokens, ...extra }).pipe(
       tap((e: GenerationEvent) => {
         if (e.type === 'fork' && e.branch === ROOT_BRANCH && forkedPaths === 0) forkedPaths = e.paths.length;
       }),
