@@ -21,17 +21,17 @@ class _Parser:
         return t
 
     def sum(self):
-        left = self.product()
-        while left is not None and self.peek() in ("+", "-"):
-            op = self.take()
-            left = _apply(left, op, self.product())
-        return left
+        return self.level(("+", "-"), self.product)
 
     def product(self):
-        left = self.atom()
-        while left is not None and self.peek() in ("*", "/"):
+        return self.level(("*", "/"), self.atom)
+
+    def level(self, ops, operand):
+        """One precedence level: operands from `operand`, joined left to right by any of `ops`."""
+        left = operand()
+        while left is not None and self.peek() in ops:
             op = self.take()
-            left = _apply(left, op, self.atom())
+            left = _apply(left, op, operand())
         return left
 
     def atom(self):

@@ -39,10 +39,7 @@ struct MaddubsDot {
   static constexpr size_t kGroup = 8;
   static constexpr int kTokens = 4;
   static constexpr bool kOffset = false;
-  static IReg dot4(IReg acc, IReg x4, IReg w) {
-    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x4, w));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-  }
+  static IReg dot4(IReg acc, IReg x4, IReg w) { return _mm256_add_epi32(acc, block_dot(w, x4)); }
   static IReg load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
   static IReg set1(int32_t v) { return _mm256_set1_epi32(v); }
   static FReg zero() { return _mm256_setzero_ps(); }

@@ -29,19 +29,19 @@ class Evaluator {
   }
 
   private sum(): number | undefined {
-    let left = this.product();
-    while (left !== undefined && (this.peek() === '+' || this.peek() === '-')) {
-      const op = this.tokens[this.at++];
-      left = apply(left, op as string, this.product());
-    }
-    return left;
+    return this.level('+', '-', () => this.product());
   }
 
   private product(): number | undefined {
-    let left = this.atom();
-    while (left !== undefined && (this.peek() === '*' || this.peek() === '/')) {
-      const op = this.tokens[this.at++];
-      left = apply(left, op as string, this.atom());
+    return this.level('*', '/', () => this.atom());
+  }
+
+  /** One precedence level: operands from `operand`, joined left to right by either operator. */
+  private level(op1: string, op2: string, operand: () => number | undefined): number | undefined {
+    let left = operand();
+    while (left !== undefined && (this.peek() === op1 || this.peek() === op2)) {
+      const op = this.tokens[this.at++] as string;
+      left = apply(left, op, operand());
     }
     return left;
   }
