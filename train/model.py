@@ -56,6 +56,25 @@ def rope_cos_sin(positions, head_dim: int, theta: float):
     return emb.cos()[:, None], emb.sin()[:, None]
 
 
+def grouped_attention(q, k, v, bias):
+    """Attention written for a CPU without a fused kernel: q (B, H, T, d), k and v (B, KV, Tk, d),
+    bias (B, T, Tk) additive (0 or -inf). The H / KV query heads of a KV head share one product, so K
+    and V are not copied per head; the scale goes on q and the mask is one add, so no (T, Tk) pass is
+    spent on scaling or masking forward or backward (they were half the CPU step)."""
+    B, H, T, d = q.shape
+    KV, Tk = k.shape[1], k.shape[2]
+    rep = H // KV
+    q = (q * d**-0.5).reshape(B, KV, rep * T, d)
+    scores = (q @ k.transpose(-2, -1)).view(B, KV, rep, T, Tk) + bias[:, None, None]
+    y = F.softmax(scores, dim=-1).view(B, KV, rep * T, Tk) @ v
+    return y.view(B, H, T, d)
+
+
+def additive_mask(mask):
+    """The boolean (B, T, Tk) visibility mask as the additive bias grouped_attention takes."""
+    return torch.zeros(mask.shape, device=mask.device).masked_fill_(~mask, float("-inf"))
+
+
 def rotate_half(x):
     half = x.shape[-1] // 2
     return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
@@ -73,6 +92,7 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, cfg.hidden_size, bias=False)
 
     def forward(self, x, cos, sin, mask, cache=None):
+        """mask: boolean (B, T, Tk) for the fused kernel, else its additive_mask (made once per forward)."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
@@ -85,17 +105,13 @@ class Attention(nn.Module):
                 k = torch.cat([cache["k"], k], dim=2)
                 v = torch.cat([cache["v"], v], dim=2)
             cache["k"], cache["v"] = k, v
-        # Grouped-query attention: each KV head serves n_heads / n_kv query heads.
-        rep = self.n_heads // self.n_kv
-        k = k.repeat_interleave(rep, dim=1)
-        v = v.repeat_interleave(rep, dim=1)
         if FUSED_ATTENTION:
             # A fused kernel that never stores the (T, T) scores: much faster on a GPU.
+            rep = self.n_heads // self.n_kv
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
         else:
-            scores = (q @ k.transpose(-2, -1)) / self.head_dim**0.5
-            scores = scores.masked_fill(~mask[:, None], float("-inf"))
-            y = F.softmax(scores, dim=-1) @ v
+            y = grouped_attention(q, k, v, mask)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
 
 
@@ -159,6 +175,8 @@ class Qwen2(nn.Module):
         head_dim = self.cfg.hidden_size // self.cfg.num_attention_heads
         cos, sin = rope_cos_sin(positions, head_dim, self.cfg.rope_theta)
         x = self.model.embed_tokens(ids)
+        if not FUSED_ATTENTION:
+            mask = additive_mask(mask)  # once for all layers
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, mask, None if caches is None else caches[i])
         return self.lm_head(self.model.norm(x))
