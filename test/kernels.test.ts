@@ -74,6 +74,36 @@ describe.each(SETS)('%s kernels', (set) => {
     });
   });
 
+  it.each(['F32', 'F16', 'BF16'] as NativeDtype[])('give a token the same %s product bit for bit whatever the tokens beside it', (dtype) => {
+    // Decode steps carry 1..n rows and the engine promises a row the same logits in any of them
+    // (Multiverse lanes, waves); a tile reduces several sums at once, a lone token one at a time.
+    const cols = 131;
+    const bytes = randomWeightBytes(dtype, ROWS, cols, 500);
+    const rng = new Prng(5);
+    const x = Float32Array.from({ length: 7 * cols }, () => rng.nextFloat() * 2 - 1);
+    const together = native.matmul(set, dtype, bytes, ROWS, cols, x, 7);
+    for (let t = 0; t < 7; t++) {
+      const alone = native.matmul(set, dtype, bytes, ROWS, cols, x.subarray(t * cols, (t + 1) * cols), 1);
+      expect(Array.from(together.subarray(t * ROWS, (t + 1) * ROWS)), `token ${t}`).toEqual(Array.from(alone));
+    }
+  });
+
+  it('multiply silu(gate) by up within 1e-6 of the float64 value, at every leftover length', () => {
+    const rng = new Prng(9);
+    const special = [0, -0, 1e-3, -1e-3, 20, -20, 88, -88, 200, -200];
+    for (let n = 1; n <= 37; n++) {
+      const gate = Float32Array.from({ length: n }, (_, i) => (i < special.length && n === 37 ? special[i] : (rng.nextFloat() * 2 - 1) * 30));
+      const up = Float32Array.from({ length: n }, () => rng.nextFloat() * 4 - 2);
+      const got = native.siluMul(set, gate, up);
+      for (let i = 0; i < n; i++) {
+        const want = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
+        // Relative: the polynomial exp and four f32 roundings; absolute: exp's arguments below -87
+        // are taken as -87 (docs/kernels.md), which leaves results below 1e-30 in the far tail.
+        expect(Math.abs(got[i] - want), `n ${n} gate ${gate[i]}`).toBeLessThanOrEqual(1e-6 * Math.abs(want) + 1e-30);
+      }
+    }
+  });
+
   describe('Q8_0 weights times int8 activations', () => {
     // 21 rows: groups of 8 (AVX2, and the 1-4-token matvec) or 16 (AVX-512 VNNI) rows and 5 left
     // over; 1..4 tokens take the matvec, 5..13 whole 4- or 8-token tiles and every leftover count.

@@ -114,6 +114,21 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value SiluMul(const Napi::CallbackInfo& info) {
+  const CpuKernels& k = kernels_arg(info[0]);
+  const auto floats = [&](size_t i, const char* what) {
+    MV_CHECK(info.Length() > i && info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
+             std::string(what) + " must be a Float32Array");
+    return info[i].As<Napi::Float32Array>();
+  };
+  const Napi::Float32Array gate = floats(1, "gate"), up = floats(2, "up");
+  MV_CHECK(gate.ElementLength() == up.ElementLength(), "gate and up must have the same length");
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), gate.ElementLength());
+  std::copy(gate.Data(), gate.Data() + gate.ElementLength(), out.Data());
+  k.silu_mul(out.Data(), up.Data(), out.ElementLength());
+  return out;
+}
+
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
   const size_t n = size_arg(info, 0, "megabytes") * (size_t(1) << 20) / 4;  // floats per array
   std::vector<float> a(n, 1.0f), b(n, 2.0f), c(n, 0.5f);

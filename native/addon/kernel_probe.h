@@ -14,6 +14,8 @@ Napi::Value Matmul(const Napi::CallbackInfo& info);
 // attention(kernels, kvDtype, q, nq, d, keys, values, stride, rows, scale): Float32Array (nq * d), the
 // attention of nq query heads over the K and V rows gathered by slot (kernels/cpu/attention.h).
 Napi::Value Attention(const Napi::CallbackInfo& info);
+// siluMul(kernels, gate, up): silu(gate) * up by one kernel set (Float32Arrays of one length).
+Napi::Value SiluMul(const Napi::CallbackInfo& info);
 // memoryBandwidth(megabytes, threads?): {copy, triad} in bytes per second, best of a few passes on
 // `threads` threads (default: all cores).
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info);

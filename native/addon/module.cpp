@@ -40,6 +40,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dequantizeRows", Napi::Function::New(env, mv::DequantizeRows));
   exports.Set("matmul", Napi::Function::New(env, mv::Matmul));
   exports.Set("attention", Napi::Function::New(env, mv::Attention));
+  exports.Set("siluMul", Napi::Function::New(env, mv::SiluMul));
   exports.Set("memoryBandwidth", Napi::Function::New(env, mv::MemoryBandwidth));
   exports.Set("sampleToken", Napi::Function::New(env, mv::SampleToken));
   exports.Set("scoreToken", Napi::Function::New(env, mv::ScoreToken));

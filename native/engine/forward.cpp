@@ -75,16 +75,26 @@ void CpuForward::rms_norm(const float* x, const float* w, float* y, size_t token
   }
 }
 
-// Rotate-half RoPE (the Hugging Face convention): dims j and j + d/2 form a pair.
-void CpuForward::rope(float* x, size_t tokens, int heads, const std::vector<int32_t>& pos) {
-  const int d = spec_.head_dim, half = d / 2;
-  std::vector<float> c(half), s(half);
-  for (size_t t = 0; t < tokens; ++t) {
+// cos and sin of every token's angles, once a step: every layer turns q and k by the same angles, and
+// a libm sincos per pair per layer per tensor was several percent of a small model's decode step.
+void CpuForward::rope_angles(size_t tokens) {
+  const int half = spec_.head_dim / 2;
+  rope_cos_.resize(tokens * half);
+  rope_sin_.resize(tokens * half);
+  for (size_t t = 0; t < tokens; ++t)
     for (int j = 0; j < half; ++j) {
-      const double a = double(pos[t]) * inv_freq_[j];
-      c[j] = float(std::cos(a));
-      s[j] = float(std::sin(a));
+      const double a = double(pos_[t]) * inv_freq_[j];
+      rope_cos_[t * half + j] = float(std::cos(a));
+      rope_sin_[t * half + j] = float(std::sin(a));
     }
+}
+
+// Rotate-half RoPE (the Hugging Face convention): dims j and j + d/2 form a pair.
+void CpuForward::rope(float* x, size_t tokens, int heads) {
+  const int d = spec_.head_dim, half = d / 2;
+  for (size_t t = 0; t < tokens; ++t) {
+    const float* c = &rope_cos_[t * half];
+    const float* s = &rope_sin_[t * half];
     // Pair j is (j, j + half) in NeoX style, (2j, 2j + 1) interleaved; both turn by pos * inv_freq[j].
     const int stride = spec_.rope_interleaved ? 2 : 1, partner = spec_.rope_interleaved ? 1 : half;
     for (int h = 0; h < heads; ++h) {
@@ -157,14 +167,15 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
     }
   }
 
+  rope_angles(T);
   // The same for every layer: whether attention is big enough to split across the pool.
   const bool split_attention = attention_work(batch) >= parallel_min_work_;
   for (int l = 0; l < spec_.layers; ++l) {
     const LayerWeights& lw = w_.layer(l);
     rms_norm(x_.data(), lw.input_norm, xn_.data(), T);
     matmuls(xn_.data(), T, {{&lw.wq, lw.bq, q_.data()}, {&lw.wk, lw.bk, kn_.data()}, {&lw.wv, lw.bv, vn_.data()}});
-    rope(q_.data(), T, spec_.heads, pos_);
-    rope(kn_.data(), T, spec_.kv_heads, pos_);
+    rope(q_.data(), T, spec_.heads);
+    rope(kn_.data(), T, spec_.kv_heads);
     // New keys and values go into their slots before attention, so a token sees itself.
     t = 0;
     for (const StepInput& s : batch) {
@@ -180,10 +191,7 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
 
     rms_norm(x_.data(), lw.post_norm, xn_.data(), T);
     matmuls(xn_.data(), T, {{&lw.w_gate, nullptr, gate_.data()}, {&lw.w_up, nullptr, up_.data()}});
-    for (size_t i = 0; i < T * inter; ++i) {
-      const float g = gate_[i];
-      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
-    }
+    k_.silu_mul(gate_.data(), up_.data(), T * inter);
     matmuls(gate_.data(), T, {{&lw.w_down, nullptr, xn_.data()}});
     for (size_t i = 0; i < T * h; ++i) x_[i] += xn_[i];
   }

@@ -63,7 +63,8 @@ class CpuForward {
   // the rows of all of them, so there is one hand-off per group instead of one per matrix.
   void matmuls(const float* x, size_t tokens, std::initializer_list<MatmulJob> jobs);
   void rms_norm(const float* x, const float* w, float* y, size_t tokens);
-  void rope(float* x, size_t tokens, int heads, const std::vector<int32_t>& pos);
+  void rope_angles(size_t tokens);  // from pos_
+  void rope(float* x, size_t tokens, int heads);
   // Multiply-adds of one layer's attention over the batch.
   size_t attention_work(const std::vector<StepInput>& batch) const;
   void attention(int layer, const std::vector<StepInput>& batch, size_t tokens, bool split);
@@ -86,6 +87,7 @@ class CpuForward {
   std::vector<float> gate_;  // (T, intermediate)
   std::vector<float> up_;    // (T, intermediate)
   std::vector<int32_t> pos_;       // (T) position ids, flattened over the batch
+  std::vector<float> rope_cos_, rope_sin_;  // (T, head_dim / 2) this step's rotation
   std::vector<int32_t> tok_item_;  // (T) which batch item each token belongs to
   std::vector<int32_t> tok_ctx_;   // (T) how many context slots that token sees (itself included)
 };

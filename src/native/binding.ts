@@ -161,6 +161,8 @@ export interface NativeAddon {
   dequantizeRows(kernels: KernelSet, dtype: NativeDtype, bytes: Uint8Array, rows: number, cols: number): Float32Array;
   /** y = x W^T by one kernel set: x (tokens, cols), result (tokens, rows). Sync. For tests. */
   matmul(kernels: KernelSet, dtype: NativeDtype, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number): Float32Array;
+  /** silu(gate) * up elementwise by one kernel set (the MLP's SwiGLU product). Sync. For tests. */
+  siluMul(kernels: KernelSet, gate: Float32Array, up: Float32Array): Float32Array;
   /**
    * One query token's attention by one kernel set, as the engine runs it per KV head: nq query heads
    * q (nq, d) over the K and V rows gathered by slot, row i at element rows[i] * stride of `keys` and

@@ -21,6 +21,8 @@ struct Avx512 {
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
   static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
+  static Reg select_negative(Reg x, Reg a, Reg b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero(), _CMP_LT_OQ), b, a); }
   static Reg round(Reg v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static Reg ldexp(Reg p, Reg n) { return _mm512_scalef_ps(p, n); }
   // Each register folded to 256 bits, then the AVX2 hadd rounds.
@@ -32,6 +34,26 @@ struct Avx512 {
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
   }
   static float hmax(Reg v) { return _mm512_reduce_max_ps(v); }
+  // The 16 sums of a[0..15] at once, out[i] = hsum(a[i]) bit for bit: the same pairing as hsum
+  // (lanes i and i+8, then +4, +2, +1), each round folding two registers into one, so 15 folds do the
+  // work of 16 separate reductions' 60 steps.
+  static void hsum_lanes(const Reg a[16], float out[16]) {
+    Reg s[8], u[4];
+    for (int k = 0; k < 8; ++k)  // [a 256-bit halves added | b's]
+      s[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0x44), _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0xEE));
+    for (int k = 0; k < 4; ++k)  // quarter j: register 4k+j's 128-bit halves added
+      u[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * k], s[2 * k + 1], 0x88), _mm512_shuffle_f32x4(s[2 * k], s[2 * k + 1], 0xDD));
+    Reg v[2];
+    for (int k = 0; k < 2; ++k) {  // quarter j: lanes +2 of registers j and 4+j (8k+j, 8k+4+j)
+      const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(u[2 * k]), _mm512_castps_pd(u[2 * k + 1]));
+      const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(u[2 * k]), _mm512_castps_pd(u[2 * k + 1]));
+      v[k] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+    }
+    // Quarter j now holds the sums of registers j, 4+j, 8+j, 12+j: lane 4j+i is register 4i+j.
+    const Reg w = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xDD));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_ps(out, _mm512_permutexvar_ps(order, w));
+  }
   static float hsum(Reg v) { return _mm512_reduce_add_ps(v); }
   template <Dtype D>
   static Reg widen(const uint8_t* p) {

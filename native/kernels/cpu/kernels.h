@@ -48,6 +48,9 @@ struct CpuKernels {
   void (*softmax)(float* s, size_t n);
   // dst[0..n) = src in the KV dtype (f16: rounded to nearest even).
   void (*store_kv)(const float* src, void* dst, KvDtype kv, size_t n);
+  // gate[0..n) = silu(gate) * up, silu(g) = g / (1 + exp(-g)) (the SwiGLU MLP's product). The SIMD sets
+  // use the softmax's polynomial exp.
+  void (*silu_mul)(float* gate, const float* up, size_t n);
 };
 
 extern const CpuKernels kPortableKernels;

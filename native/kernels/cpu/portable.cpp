@@ -114,10 +114,14 @@ void store_kv_portable(const float* src, void* dst, KvDtype kv, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = float_to_half(src[i]);
 }
 
+void silu_mul_portable(float* gate, const float* up, size_t n) {
+  for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 }  // namespace
 
 const CpuKernels kPortableKernels = {"cpu-portable",      matmul_portable,      dequantize_rows_portable,
                                      gather_dot_portable, gather_axpy_portable, softmax_portable,
-                                     store_kv_portable};
+                                     store_kv_portable,   silu_mul_portable};
 
 }  // namespace mv
