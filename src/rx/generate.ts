@@ -1,7 +1,8 @@
 /**
  * The cold Observable behind Model.events(): subscribing tokenizes the input, reserves its KV
  * (waiting in the admission queue when the pool is taken) and runs the request through the
- * Multiverse plan on the shared step loop; unsubscribing cancels it and releases
+ * Multiverse plan on the shared step loop; a request the pool preempts runs again from its prompt,
+ * its stream passing on only what is new (ReplayGate); unsubscribing cancels it and releases
  * all of its KV at once. Errors arrive as GenerationError through `subscriber.error`, after the
  * request's KV was released.
  */
@@ -18,7 +19,8 @@ import type { Sequence } from '../engine/sequence.js';
 import type { LoadedModel } from '../multiverse/loaded-model.js';
 import { nativePlan, type NativeRunContext } from '../multiverse/native-executor.js';
 import type { MultiversePlan } from '../multiverse/plan.js';
-import type { GenerationEvent } from './events.js';
+import type { DoneEvent, GenerationEvent } from './events.js';
+import { ReplayGate } from './replay-gate.js';
 
 export type { GenerateInput } from '../engine/prompt-tokens.js';
 
@@ -48,16 +50,32 @@ export function requestEvents(
       // The critical path's worst case; a fork reserves its extra paths when it happens.
       const slots = prompt.length + stretchSlots(prompt.length, resolved.maxTokens, ctx);
       await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
-      onStart?.({ cancelBranch: (branch) => cancelledBranches.add(branch) });
-      const run = multiverseRun(model, request, resolved, {
-        emit: (e) => subscriber.next(e),
-        cancelled: () => cancelled,
-        // Asked before every token of every path: nothing to walk until a branch was cancelled.
-        branchCancelled: (branch) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
+      onStart?.({
+        cancelBranch: (branch) => {
+          cancelledBranches.add(branch);
+          // A rerun would cut that path at its start, not where it was cut.
+          request.preemptible(undefined);
+        },
       });
-      const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
-      await root.feed(prompt, 'last');
-      const { done } = await run.continueFrom(root);
+      const gate = new ReplayGate();
+      const emit = (e: GenerationEvent) => (e.type === 'done' || gate.pass(e)) && subscriber.next(e);
+      let done: DoneEvent;
+      for (;;) {
+        const run = multiverseRun(model, request, resolved, {
+          emit,
+          cancelled: () => cancelled,
+          // Asked before every token of every path: nothing to walk until a branch was cancelled.
+          branchCancelled: (branch) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
+        });
+        // A rerun restarts the clock, so a request with a deadline is never preempted.
+        if (cancelledBranches.size === 0 && !Number.isFinite(resolved.timeoutMs)) request.preemptible(() => run.halt());
+        const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
+        await root.feed(prompt, 'last');
+        ({ done } = await run.continueFrom(root));
+        if (!request.preempted || cancelled) break;
+        await request.rerun();
+        gate.rerun();
+      }
       request.releaseAll();
       if (!cancelled) {
         subscriber.next(done);
