@@ -30,7 +30,7 @@
  *   prefill matches decoding only to float tolerance, so a greedy near-tie could still flip; a
  *   rerun repeats the same decode steps and writes the same tokens (the batch-invariance every
  *   "same tokens as alone" test relies on). The victim is the latest admitted, usually the one
- *   with the least work to redo, and the oldest requests are never preempted, so all of them end.
+ *   with the least work to redo, so the earliest keep going and all of them end.
  * Requests that cannot rerun (a chat turn continues held KV, a session's branches are user code)
  * are not preempted; when only they wait, or the only running request waits on KV held between
  * chat turns, the latest growth is refused as before (growthRefused).
