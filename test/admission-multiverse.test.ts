@@ -7,6 +7,7 @@ import { lastValueFrom, mergeMap, range, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DoneEvent, type GenerateOptions, type Model } from '../src/index.js';
 import { ARITH_EVAL, testProblems } from '../src/tasks/arith/evaluate.js';
+import { problemText } from '../src/tasks/arith/problem.js';
 import { expectPoolFree } from './support/pool.js';
 
 const MODEL = 'models/multiverse-arith';
@@ -71,6 +72,31 @@ describe('a Multiverse model under KV pressure', () => {
     expect(stats.growthWaited).toBeGreaterThan(0);
     expect(stats.preemptions).toBeGreaterThan(0);
     expect(stats.growthRefused).toBe(0);
+    await expectPoolFree(model);
+  });
+
+  it('answers chat turns as it does alone, 8 conversations at once on 800 slots', async () => {
+    const questions = problems.slice(0, 24).map(problemText);
+    const reply = (model: Model, question: string) => {
+      const chat = model.chat({ defaults: { temperature: 0, maxTokens: 128, maxTotalTokens: 8 * 128 } });
+      const answer = chat.reply(question);
+      // Disposed while its turn runs, the conversation holds no KV after it: KV held between turns
+      // is not the load this test is about (a lone request waiting on it has its fork refused).
+      chat.dispose();
+      return answer;
+    };
+    const roomy = await loadModel(MODEL, { kvSlots: 32768 });
+    models.push(roomy);
+    const reference: string[] = [];
+    for (const q of questions) reference.push((await reply(roomy, q)).text);
+    // A chat turn's prompt is the templated conversation, longer than the raw prompt: its widest fork needs more than 700.
+    const model = await loadModel(MODEL, { kvSlots: 800 });
+    models.push(model);
+    const crowded = await lastValueFrom(range(0, questions.length).pipe(mergeMap(async (i) => ({ i, text: (await reply(model, questions[i])).text }), 8), toArray()));
+    expect(crowded.sort((a, b) => a.i - b.i).map((x) => x.text)).toEqual(reference);
+    // Only chat turns ran: the preempted requests were chat turns.
+    expect(model.admissionStats().growthRefused).toBe(0);
+    expect(model.admissionStats().preemptions).toBeGreaterThan(0);
     await expectPoolFree(model);
   });
 });

@@ -31,9 +31,9 @@
  *   rerun repeats the same decode steps and writes the same tokens (the batch-invariance every
  *   "same tokens as alone" test relies on). The victim is the latest admitted, usually the one
  *   with the least work to redo, so the earliest keep going and all of them end.
- * Requests that cannot rerun (a chat turn continues held KV, a session's branches are user code)
+ * Requests that cannot rerun as they went (a session's branches are user code; see docs/api.md)
  * are not preempted; when only they wait, or the only running request waits on KV held between
- * chat turns, the latest growth is refused as before (growthRefused).
+ * chat turns (nothing running would free it), the latest growth is refused (growthRefused).
  */
 import { GenerationError } from './errors.js';
 

@@ -57,25 +57,18 @@ export function requestEvents(
           request.preemptible(undefined);
         },
       });
-      const gate = new ReplayGate();
-      const emit = (e: GenerationEvent) => (e.type === 'done' || gate.pass(e)) && subscriber.next(e);
-      let done: DoneEvent;
-      for (;;) {
-        const run = multiverseRun(model, request, resolved, {
-          emit,
-          cancelled: () => cancelled,
-          // Asked before every token of every path: nothing to walk until a branch was cancelled.
-          branchCancelled: (branch) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
-        });
-        // A rerun restarts the clock, so a request with a deadline is never preempted.
-        if (cancelledBranches.size === 0 && !Number.isFinite(resolved.timeoutMs)) request.preemptible(() => run.halt());
+      const hooks = {
+        emit: (e: GenerationEvent) => subscriber.next(e),
+        cancelled: () => cancelled,
+        // Asked before every token of every path: nothing to walk until a branch was cancelled.
+        branchCancelled: (branch: string) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
+        preemptible: () => cancelledBranches.size === 0,
+      };
+      const { done } = await runToEnd(model, request, resolved, hooks, async () => {
         const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
         await root.feed(prompt, 'last');
-        ({ done } = await run.continueFrom(root));
-        if (!request.preempted || cancelled) break;
-        await request.rerun();
-        gate.rerun();
-      }
+        return root;
+      });
       request.releaseAll();
       if (!cancelled) {
         subscriber.next(done);
@@ -114,6 +107,31 @@ export function multiverseRun(
     stepCost: () => runtimeStepCost(model, { waitForKv: false }),
     ...hooks,
   });
+}
+
+/**
+ * Runs a request's plan from `begin()` (its start sequence, its input fed) to the end, and again
+ * from the start each time the pool preempts it (engine/admission.ts). Events go through a
+ * ReplayGate, so each reaches `hooks.emit` once: the consumer sees a pause. Not preemptible while
+ * `hooks.preemptible()` is false, nor with a deadline (a rerun would restart the clock).
+ */
+export async function runToEnd(
+  model: LoadedModel,
+  request: RequestContext,
+  options: ResolvedOptions,
+  hooks: Pick<NativeRunContext, 'emit' | 'cancelled'> & Partial<Pick<NativeRunContext, 'branchCancelled'>> & { preemptible?: () => boolean },
+  begin: () => Promise<Sequence>,
+): Promise<{ done: DoneEvent; end: Sequence }> {
+  const gate = new ReplayGate();
+  const { preemptible = () => true, ...runHooks } = hooks;
+  for (;;) {
+    const run = multiverseRun(model, request, options, { ...runHooks, emit: (e) => (e.type === 'done' || gate.pass(e)) && hooks.emit(e) });
+    request.preemptible(preemptible() && !Number.isFinite(options.timeoutMs) ? () => run.halt() : undefined);
+    const result = await run.continueFrom(await begin());
+    if (!request.preempted || hooks.cancelled()) return result;
+    await request.rerun();
+    gate.rerun();
+  }
 }
 
 /** Options with this model's defaults filled in. @throws GenerationError INVALID_REQUEST. */
