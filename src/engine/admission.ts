@@ -26,10 +26,12 @@
  *   arithmetic Multiverse model scored 59.5-97.5% under load against 100% alone;
  * - reserving a Multiverse request's worst case up front (maxTotalTokens, 8x its critical path by
  *   default) holds that worst case for every request at once, about an eighth of the concurrency;
- * - rebuilding the victim's KV by prefilling its transcript is faster than rerunning it, but a
- *   prefill matches decoding only to float tolerance, so a greedy near-tie could still flip; a
- *   rerun repeats the same decode steps and writes the same tokens (the batch-invariance every
- *   "same tokens as alone" test relies on). The victim is the latest admitted, usually the one
+ * - rebuilding the victim's KV by prefilling its transcript is faster than rerunning it, but the
+ *   engine promises prefill equals decoding only to float tolerance, so a greedy near-tie could
+ *   still flip, and the plan's state in the middle of a fork (paths at different points, lanes
+ *   waiting, tag scanners) would have to be rebuilt as well; a rerun rebuilds both by repeating the
+ *   same decode steps, which write the same tokens (the batch-invariance every "same tokens as
+ *   alone" test relies on). The victim is the latest admitted, usually the one
  *   with the least work to redo, so the earliest keep going and all of them end.
  * Requests that cannot rerun as they went (a session's branches are user code; see docs/api.md)
  * are not preempted; when only they wait, or the only running request waits on KV held between
