@@ -29,6 +29,8 @@ interface Phase {
   seconds: number;
   outcomes: Finished[];
   waitedMs: { mean: number; waited: number };
+  /** Requests preempted and rerun because every running one waited to fork. */
+  preemptions: number;
   poolFree: boolean;
 }
 
@@ -59,6 +61,7 @@ async function phase(name: string, model: Model, clients: (url: string, wsUrl: s
     seconds,
     outcomes,
     waitedMs: { mean: admitted ? (after.queueWaitMs - before.queueWaitMs) / admitted : 0, waited },
+    preemptions: after.preemptions - before.preemptions,
     poolFree: kv.freeSlots === kv.totalSlots && kv.sequences === 0 && after.reservedSlots === 0,
   };
 }
@@ -83,6 +86,7 @@ function row(p: Phase): string[] {
     `${p.waitedMs.waited}`,
     `${(tokens / p.seconds).toFixed(0)}`,
     completed.some((o) => o.forks !== undefined) ? `${forks} / ${refusedForks}` : '-',
+    `${p.preemptions}`,
     p.poolFree ? 'yes' : 'NO',
   ];
 }
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
   const tiny = [await phase(`queue of ${TINY_QUEUE}: ${CHAT_REQUESTS} chat + ${WS_CLIENTS} WS at once`, small, (url, ws) => [...chats(url), ...sockets(ws)])];
   await small.dispose();
 
-  const header = ['run', 'completed / refused / failed', 'wall', 'first token p50 / p95', 'queue wait p50 / p95', 'waited', 'tok/s', 'forks / refused', 'pool free'];
+  const header = ['run', 'completed / refused / failed', 'wall', 'first token p50 / p95', 'queue wait p50 / p95', 'waited', 'tok/s', 'forks / refused', 'preempted', 'pool free'];
   console.log(formatTable(header, [...full, ...tiny].map(row)));
   const failures = [...full, ...tiny].flatMap((p) => p.outcomes.filter((o) => o.kind === 'failed').map((o) => `${p.name}: ${o.note}`));
   if (failures.length) console.log(`\nfailures:\n  ${failures.slice(0, 20).join('\n  ')}`);

@@ -65,6 +65,73 @@ describe('KvAdmission', () => {
   });
 });
 
+describe('KvAdmission when running requests wait to grow', () => {
+  it('preempts the latest admitted request that can rerun, then grants the growth it blocked', async () => {
+    const pool = new KvAdmission(100);
+    const a = pool.reserve(40, true);
+    const c = pool.reserve(10, true);
+    const b = pool.reserve(40, true);
+    let stopped = '';
+    a.onPreempt = () => (stopped += 'a');
+    b.onPreempt = () => (stopped += 'b');
+    c.onPreempt = () => (stopped += 'c');
+    const cGrows = c.growUntil(15); // 90 + 15 > 100: waits
+    const aGrows = a.growUntil(30); // waits
+    expect(stopped).toBe('');
+    const bGrows = b.growUntil(20); // every running request waits now: b, the latest admitted, is preempted
+    expect(stopped).toBe('b');
+    expect(await bGrows).toBe(false);
+    expect(pool.stats()).toMatchObject({ preemptions: 1, growthRefused: 0, growthWaited: 3, reservedSlots: 90, running: 3 });
+    b.release(); // the stopped run lets go of its KV: 50 free, first fit in order: c (15), then a (30)
+    expect([await cGrows, await aGrows]).toEqual([true, true]);
+    const again = pool.reserve(40, true, true); // b asks again, at the head of the queue
+    const later = pool.reserve(5, true);
+    expect([again.isGranted, later.isGranted]).toEqual([false, false]);
+    expect(pool.stats()).toMatchObject({ reservedSlots: 95, queued: 2, admitted: 3 });
+    a.release();
+    await Promise.all([again.granted, later.granted]);
+    expect(pool.stats()).toMatchObject({ reservedSlots: 70, running: 3, admitted: 4, waited: 1, preemptions: 1 });
+  });
+
+  it('refuses at once a growth that could not fit the pool even alone, whatever else runs', async () => {
+    const pool = new KvAdmission(100);
+    const a = pool.reserve(40, true);
+    pool.reserve(30, true);
+    expect(await a.growUntil(61)).toBe(false); // 40 + 61 > 100
+    expect(pool.stats()).toMatchObject({ growthRefused: 1, growthWaited: 0, growing: 0 });
+  });
+
+  it('refuses the latest growth when no running request can rerun, or the only one waits on held KV', async () => {
+    const pool = new KvAdmission(100);
+    const a = pool.reserve(40, true);
+    const b = pool.reserve(40, true);
+    const aGrows = a.growUntil(30);
+    expect(await b.growUntil(30)).toBe(false); // neither can rerun: b's growth is refused
+    b.release();
+    expect(await aGrows).toBe(true);
+    a.release();
+
+    const chat = pool.reserve(50, true);
+    chat.charge(50);
+    chat.hold(); // a conversation held between turns: 50 slots taken by nothing that runs
+    const alone = pool.reserve(30, true);
+    alone.onPreempt = () => {
+      throw new Error('preempting the only running request frees nothing it waits for');
+    };
+    expect(await alone.growUntil(30)).toBe(false);
+    expect(pool.stats()).toMatchObject({ growthRefused: 2, preemptions: 0 });
+  });
+
+  it('admits no new request while a running one waits to grow', () => {
+    const pool = new KvAdmission(100);
+    const a = pool.reserve(60, true);
+    pool.reserve(30, true);
+    void a.growUntil(20);
+    expect(pool.reserve(5, true).isGranted).toBe(false); // 5 would fit, but the fork goes first
+    expect(pool.stats()).toMatchObject({ growing: 1, queued: 1 });
+  });
+});
+
 describe('admission in the library API', () => {
   let model: Model;
   let eos: number;

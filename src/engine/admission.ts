@@ -5,19 +5,37 @@
  * charges every token), so a step never finds the pool full: a stream that has started is never
  * failed for lack of KV.
  *
- * Why reserve rather than admit optimistically and preempt (vLLM, SGLang): preempting a request
- * whose KV is a tree of forked paths means re-prefilling that tree later and replaying its stream
- * position; a reservation is a counter. The cost is capacity held for tokens a request may never
- * write; it is bounded because the reservation covers only the critical path (prompt + maxTokens),
- * and parallel width is reserved when it is known: the `n` branches of a planned session up front,
- * a Multiverse fork's extra paths when the fork happens.
+ * Why reserve rather than admit optimistically: a reservation is a counter, and the cost is capacity
+ * held for tokens a request may never write; it is bounded because the reservation covers only the
+ * critical path (prompt + maxTokens), and parallel width is reserved when it is known: the `n`
+ * branches of a planned session up front, a Multiverse fork's extra paths when the fork happens.
  *
  * Growth: a running request grows its reservation from slots nobody has reserved, ahead of the
  * queue (running work first, as serving engines do). A Multiverse fork that does not fit waits
  * (growUntil) until running requests end, since a model trained to fork writes poorly when made to
- * go on sequentially; new requests are not admitted while a fork waits. When every running request
- * is waiting to grow, nothing would ever end: the latest growth is refused (that fork is written
- * sequentially), so running requests cannot deadlock on each other.
+ * go on sequentially; new requests are not admitted while a fork waits, and waiting forks go on
+ * first-fit in order. A fork that could not fit the pool even alone is refused at once (written
+ * sequentially): that depends on the request alone, never on the load.
+ *
+ * When every running request waits to grow, nothing would ever end. The latest admitted request
+ * that can be preempted is then preempted: its run is stopped (onPreempt), it frees all of its KV
+ * and waits at the head of the queue with its first reservation, and when admitted again it runs
+ * from its prompt, its stream passing on only what it had not sent yet (rx/replay-gate.ts): the
+ * consumer sees a pause. Why this and not the alternatives (docs/api.md, Admission):
+ * - refusing the fork (what this did before) changed the model's output with the load: the
+ *   arithmetic Multiverse model scored 59.5-97.5% under load against 100% alone;
+ * - reserving a Multiverse request's worst case up front (maxTotalTokens, 8x its critical path by
+ *   default) holds that worst case for every request at once, about an eighth of the concurrency;
+ * - rebuilding the victim's KV by prefilling its transcript is faster than rerunning it, but the
+ *   engine promises prefill equals decoding only to float tolerance, so a greedy near-tie could
+ *   still flip, and the plan's state in the middle of a fork (paths at different points, lanes
+ *   waiting, tag scanners) would have to be rebuilt as well; a rerun rebuilds both by repeating the
+ *   same decode steps, which write the same tokens (the batch-invariance every "same tokens as
+ *   alone" test relies on). The victim is the latest admitted, usually the one
+ *   with the least work to redo, so the earliest keep going and all of them end.
+ * Requests that cannot rerun as they went (a session's branches are user code; see docs/api.md)
+ * are not preempted; when only they wait, or the only running request waits on KV held between
+ * chat turns (nothing running would free it), the latest growth is refused (growthRefused).
  */
 import { GenerationError } from './errors.js';
 
@@ -43,12 +61,14 @@ export interface AdmissionStats {
   queueWaitMs: number;
   /** Requests refused with OVERLOADED (queue full, or not allowed to wait). */
   refused: number;
-  /** Growths refused (a Multiverse fork written sequentially for lack of KV). */
+  /** Growths refused (a Multiverse fork written sequentially): it could never fit the pool, or nothing could be preempted. */
   growthRefused: number;
   /** Growths that had to wait for running requests to end (a Multiverse fork paused). */
   growthWaited: number;
   /** Running requests waiting to grow now. */
   growing: number;
+  /** Requests stopped, freed and queued again to rerun because every running request waited to grow. */
+  preemptions: number;
 }
 
 /**
@@ -56,11 +76,20 @@ export interface AdmissionStats {
  * have been stepped (an upper bound of what it holds: released branches are not subtracted).
  */
 export class Reservation {
-  private state: 'queued' | 'granted' | 'held' | 'released' = 'queued';
+  /** preempted: still holding its slots until the stopped run releases them. */
+  private state: 'queued' | 'granted' | 'preempted' | 'held' | 'released' = 'queued';
   private readonly queuedAt = performance.now();
   /** Milliseconds spent waiting in the queue (0 when admitted at once). */
   waitedMs = 0;
   used = 0;
+  /** @internal Admission order: the latest admitted is preempted first. */
+  order = 0;
+  /**
+   * Set by a request that can stop and rerun from its prompt (see the header): called once when the
+   * pool preempts it. The request must then stop stepping and release this reservation; it may
+   * reserve again with `resume`. Unset: never preempted.
+   */
+  onPreempt?: () => void;
   /** Resolves when granted; rejects (CANCELLED, MODEL_DISPOSED) when released or closed while queued. */
   readonly granted: Promise<void>;
   private settle!: { resolve(): void; reject(err: Error): void };
@@ -69,6 +98,8 @@ export class Reservation {
   constructor(
     private readonly pool: KvAdmission,
     public slots: number,
+    /** A preempted request asking again (see KvAdmission.reserve). */
+    readonly resumed = false,
   ) {
     this.granted = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // A request cancelled while queued may never look at the promise.
@@ -86,6 +117,12 @@ export class Reservation {
     this.settle.resolve();
   }
 
+  /** @internal Stops the request: its growths fail from now on, its slots stay taken until release(). */
+  preempt(): void {
+    this.state = 'preempted';
+    this.onPreempt?.();
+  }
+
   /** @internal */
   fail(err: Error): void {
     this.state = 'released';
@@ -100,12 +137,14 @@ export class Reservation {
   }
 
   /**
-   * Reserves `n` more slots, waiting for running requests to end when they do not fit now.
-   * Resolves false (nothing reserved) when waiting could never succeed: every running request is
-   * waiting to grow, or this one was released.
+   * Reserves `n` more slots, waiting for running requests to end (or be preempted) when they do not
+   * fit now. Resolves false (nothing reserved) when waiting could not succeed: the slots would not
+   * fit the pool even alone, nothing could be preempted (see the header), or this request was
+   * released or preempted.
    */
   growUntil(n: number): Promise<boolean> {
     if (this.state !== 'granted') return Promise.resolve(false);
+    if (this.slots + n > this.pool.totalSlots) return Promise.resolve(this.pool.refuseGrowth());
     if (this.grow(n)) return Promise.resolve(true);
     return this.pool.waitToGrow(this, n).then((ok) => {
       if (ok) this.slots += n;
@@ -144,18 +183,21 @@ export class Reservation {
     if (was === 'queued') {
       this.pool.dequeue(this);
       this.settle.reject(new GenerationError('CANCELLED', 'the request was cancelled while it waited for KV'));
-    } else this.pool.give(this, this.slots, was === 'granted');
+    } else this.pool.give(this, this.slots, was !== 'held');
   }
 }
 
 export class KvAdmission {
   private reserved = 0;
-  private running = 0;
+  /** Granted reservations not held: the requests that will end and give their KV back. */
+  private readonly running = new Set<Reservation>();
   private readonly queue: Reservation[] = [];
   private closed = false;
   /** Running requests waiting to grow, in order; served before new requests are admitted. */
   private readonly growing: { r: Reservation; n: number; resolve(ok: boolean): void }[] = [];
-  private readonly counts = { admitted: 0, waited: 0, queueWaitMs: 0, refused: 0, growthRefused: 0, growthWaited: 0 };
+  private readonly counts = { admitted: 0, waited: 0, queueWaitMs: 0, refused: 0, growthRefused: 0, growthWaited: 0, preemptions: 0 };
+  /** Admissions so far, resumes included: each reservation's order. */
+  private admissions = 0;
   readonly maxQueued: number;
 
   constructor(
@@ -168,18 +210,24 @@ export class KvAdmission {
 
   /**
    * Asks for `slots`: granted at once when they fit and nobody waits before it, else queued.
+   * `resume`: a preempted request asks again; it goes to the head of the queue, whatever `wait`
+   * and the queue's length (it was admitted once already), and is not counted as admitted again.
    * @throws GenerationError KV_EXHAUSTED when `slots` exceeds the whole pool (it could never run);
    *   OVERLOADED when it would have to wait and `wait` is false or the queue is full;
    *   MODEL_DISPOSED after close().
    */
-  reserve(slots: number, wait: boolean): Reservation {
+  reserve(slots: number, wait: boolean, resume = false): Reservation {
     if (this.closed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
     if (slots > this.totalSlots) {
       throw new GenerationError('KV_EXHAUSTED', `the request needs ${slots} KV slots at worst; the pool holds ${this.totalSlots}`);
     }
-    const r = new Reservation(this, slots);
-    if (this.queue.length === 0 && this.reserved + slots <= this.totalSlots) {
+    const r = new Reservation(this, slots, resume);
+    if (this.queue.length === 0 && this.growing.length === 0 && this.reserved + slots <= this.totalSlots) {
       this.admit(r, false);
+      return r;
+    }
+    if (resume) {
+      this.queue.unshift(r);
       return r;
     }
     if (!wait || this.queue.length >= this.maxQueued) {
@@ -198,7 +246,7 @@ export class KvAdmission {
   }
 
   stats(): AdmissionStats {
-    return { totalSlots: this.totalSlots, reservedSlots: this.reserved, running: this.running, queued: this.queue.length, maxQueued: this.maxQueued, growing: this.growing.length, ...this.counts };
+    return { totalSlots: this.totalSlots, reservedSlots: this.reserved, running: this.running.size, queued: this.queue.length, maxQueued: this.maxQueued, growing: this.growing.length, ...this.counts };
   }
 
   /** @internal Reserves n unreserved slots for a running request (growth), unless others wait to grow first. */
@@ -209,6 +257,12 @@ export class KvAdmission {
     }
     this.reserved += n;
     return true;
+  }
+
+  /** @internal Counts a growth refused at once; false, for growUntil to resolve with. */
+  refuseGrowth(): false {
+    this.counts.growthRefused++;
+    return false;
   }
 
   /** @internal Queues a growth of a running request (see Reservation.growUntil). */
@@ -228,10 +282,14 @@ export class KvAdmission {
    */
   give(r: Reservation, n: number, running = true): void {
     this.reserved -= n;
-    if (running) this.running--;
-    const waiting = this.growing.findIndex((g) => g.r === r);
-    if (waiting >= 0) this.growing.splice(waiting, 1)[0].resolve(false);
+    if (running) this.running.delete(r);
+    this.dropGrowths(r);
     this.pump();
+  }
+
+  /** The growths `r` waits for fail (it ended or was preempted). */
+  private dropGrowths(r: Reservation): void {
+    for (let i = this.growing.length - 1; i >= 0; i--) if (this.growing[i].r === r) this.growing.splice(i, 1)[0].resolve(false);
   }
 
   /** @internal */
@@ -243,30 +301,52 @@ export class KvAdmission {
   }
 
   /**
-   * Growths first, then new requests, each strict FIFO: the head waits until it fits and nobody
-   * passes it (no starvation of large requests). When every running request waits to grow, the
-   * latest growth is refused so that one of them goes on and eventually frees its KV.
+   * Growths first, in order, each as soon as it fits (no request is admitted while one waits, so
+   * none is passed for ever); then new requests, strict FIFO: the head waits until it fits and
+   * nobody passes it (no starvation of large requests). When every running request waits to grow,
+   * one is preempted (or, failing that, the latest growth refused) so that the others go on.
    */
   private pump(): void {
-    while (this.growing.length > 0 && this.reserved + this.growing[0].n <= this.totalSlots) {
-      const g = this.growing.shift()!;
-      this.reserved += g.n;
-      g.resolve(true);
+    for (let i = 0; i < this.growing.length; ) {
+      const g = this.growing[i];
+      if (this.reserved + g.n > this.totalSlots) i++;
+      else {
+        this.growing.splice(i, 1);
+        this.reserved += g.n;
+        g.resolve(true);
+      }
     }
-    if (this.growing.length > 0 && this.growing.length >= this.running) {
-      this.counts.growthRefused++;
-      this.growing.pop()!.resolve(false);
-      return this.pump();
-    }
+    if (this.growing.length > 0 && new Set(this.growing.map((g) => g.r)).size >= this.running.size) return this.unblock();
     while (this.growing.length === 0 && this.queue.length > 0 && this.reserved + this.queue[0].slots <= this.totalSlots) this.admit(this.queue.shift()!, true);
+  }
+
+  /**
+   * Every running request waits to grow: preempts the latest admitted one that can rerun, unless it
+   * is the only one (freeing it would help nobody: what it waits for is held between chat turns);
+   * else refuses the latest growth. The preempted request's release pumps again.
+   */
+  private unblock(): void {
+    let victim: Reservation | undefined;
+    if (this.running.size > 1) for (const r of this.running) if (r.onPreempt && r.isGranted && r.order > (victim?.order ?? 0)) victim = r;
+    if (victim) {
+      this.counts.preemptions++;
+      this.dropGrowths(victim);
+      victim.preempt();
+      return;
+    }
+    this.counts.growthRefused++;
+    this.growing.pop()!.resolve(false);
+    this.pump();
   }
 
   private admit(r: Reservation, queued: boolean): void {
     this.reserved += r.slots;
-    this.running++;
+    this.running.add(r);
+    r.order = ++this.admissions;
     r.grant(queued);
+    this.counts.queueWaitMs += r.waitedMs;
+    if (r.resumed) return;
     this.counts.admitted++;
     if (queued) this.counts.waited++;
-    this.counts.queueWaitMs += r.waitedMs;
   }
 }

@@ -17,7 +17,7 @@ export type GenerationErrorCode =
   | 'CANCELLED'
   /** The model was disposed while the request ran. */
   | 'MODEL_DISPOSED'
-  /** The native engine failed a step. */
+  /** The native engine failed a step (or a preempted request, run again, did not repeat what it had sent). */
   | 'ENGINE_ERROR';
 
 export class GenerationError extends Error {

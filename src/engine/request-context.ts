@@ -25,7 +25,7 @@ export interface RequestStats {
   /** Native fork and merge calls, milliseconds each. */
   forkLatencyMs: number[];
   mergeLatencyMs: number[];
-  /** Milliseconds the request waited in the admission queue for KV before its first step. */
+  /** Milliseconds the request waited in the admission queue for KV before its first step (and before each rerun after a preemption). */
   queueWaitMs: number;
 }
 
@@ -55,6 +55,11 @@ export class RequestContext implements SequenceOwner {
   /** Reserved slots set aside for planned branches not forked yet (a session's `n`). */
   private earmarked = 0;
   private ended = false;
+  /** What admit() asked for: a preempted request asks for it again (rerun). */
+  private asked?: { admission: KvAdmission; slots: number };
+  /** Queue waits of earlier runs, before a preemption. */
+  private earlierWaitMs = 0;
+  private wasPreempted = false;
 
   constructor(
     /** The engine as sequences reach it: the step loop. */
@@ -106,6 +111,39 @@ export class RequestContext implements SequenceOwner {
     if (this.ended) throw new GenerationError('CANCELLED', 'the request ended before it was admitted');
     this.reservation = admission.reserve(slots, wait);
     this.earmarked = earmarked;
+    this.asked = { admission, slots };
+    await this.reservation.granted;
+  }
+
+  /**
+   * Lets the pool preempt this request (KvAdmission: when every running request waits to grow):
+   * `stop` ends its run, after which the caller sees `preempted` and calls rerun(). Undefined: not
+   * preemptible from now on (its run could not be repeated as it went).
+   */
+  preemptible(stop: (() => void) | undefined): void {
+    if (!this.reservation) return;
+    this.reservation.onPreempt = stop && (() => ((this.wasPreempted = true), stop()));
+  }
+
+  /** The pool preempted the request: its run was stopped and must be repeated (rerun). */
+  get preempted(): boolean {
+    return this.wasPreempted;
+  }
+
+  /**
+   * After a preemption: releases every sequence and the reservation, forgets the stopped run's
+   * counters, and reserves what admit() asked for again, at the head of the queue. Resolves once
+   * granted; rejects CANCELLED when the request ended meanwhile.
+   */
+  async rerun(): Promise<void> {
+    if (this.ended || !this.asked || !this.reservation) throw new GenerationError('CANCELLED', 'the request ended before it could run again');
+    for (const seq of [...this.live]) seq.release();
+    this.earlierWaitMs += this.reservation.waitedMs;
+    this.reservation.release();
+    this.totalTokens = this.kvSlotsSaved = this.forksRefused = 0;
+    this.forkLatencyMs.length = this.mergeLatencyMs.length = 0;
+    this.wasPreempted = false;
+    this.reservation = this.asked.admission.reserve(this.asked.slots, true, true);
     await this.reservation.granted;
   }
 
@@ -168,7 +206,7 @@ export class RequestContext implements SequenceOwner {
       forksRefused: this.forksRefused,
       forkLatencyMs: this.forkLatencyMs,
       mergeLatencyMs: this.mergeLatencyMs,
-      queueWaitMs: this.reservation?.waitedMs ?? 0,
+      queueWaitMs: this.earlierWaitMs + (this.reservation?.waitedMs ?? 0),
     };
   }
 }

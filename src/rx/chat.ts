@@ -22,7 +22,7 @@ import type { ChatMessage } from '../model/tokenizer.js';
 import { abortable } from './abort.js';
 import { completionOf, type Completion } from './completion.js';
 import type { GenerationEvent } from './events.js';
-import { multiverseRun, resolveModelOptions } from './generate.js';
+import { resolveModelOptions, runToEnd } from './generate.js';
 
 export interface ChatOptions {
   /** The system message that opens the conversation. */
@@ -151,9 +151,12 @@ export class ChatSession {
         if (model.isDisposed) throw new GenerationError('MODEL_DISPOSED', 'the model was disposed');
         const resolved = resolveModelOptions(model, options);
         const tokens = this.turnTokens(message);
-        const rng = Rng.fromSeed(resolved.seed);
         const held = this.held;
-        const start = held ? held.seq.continueIn(request, ROOT_BRANCH, rng) : request.createSequence(ROOT_BRANCH, rng);
+        const continuation = () => {
+          const rng = Rng.fromSeed(resolved.seed);
+          return held ? held.seq.continueIn(request, ROOT_BRANCH, rng) : request.createSequence(ROOT_BRANCH, rng);
+        };
+        const start = continuation();
         const ctx = model.info.contextLength;
         if (start.nextPos + tokens.length >= ctx) {
           throw new GenerationError('CONTEXT_OVERFLOW', `this turn needs ${tokens.length} more tokens; the conversation has ${start.nextPos} of ${ctx} positions`);
@@ -162,9 +165,13 @@ export class ChatSession {
         const slots = tokens.length + stretchSlots(start.nextPos + tokens.length, resolved.maxTokens, ctx);
         await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
         if (cancelled) return;
-        await start.feed(tokens, 'last');
-        const run = multiverseRun(model, request, resolved, { emit: (e) => subscriber.next(e), cancelled: () => cancelled });
-        const { done, end } = await run.continueFrom(start);
+        let runs = 0;
+        const { done, end } = await runToEnd(model, request, resolved, { emit: (e) => subscriber.next(e), cancelled: () => cancelled }, async () => {
+          // A rerun after a preemption continues the conversation as it was held.
+          const seq = runs++ === 0 ? start : continuation();
+          await seq.feed(tokens, 'last');
+          return seq;
+        });
         if (cancelled) return;
         // The answer's last token may be deferred; the next turn continues after it.
         await end.settle();

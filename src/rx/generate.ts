@@ -1,7 +1,8 @@
 /**
  * The cold Observable behind Model.events(): subscribing tokenizes the input, reserves its KV
  * (waiting in the admission queue when the pool is taken) and runs the request through the
- * Multiverse plan on the shared step loop; unsubscribing cancels it and releases
+ * Multiverse plan on the shared step loop; a request the pool preempts runs again from its prompt,
+ * its stream passing on only what is new (ReplayGate); unsubscribing cancels it and releases
  * all of its KV at once. Errors arrive as GenerationError through `subscriber.error`, after the
  * request's KV was released.
  */
@@ -18,7 +19,8 @@ import type { Sequence } from '../engine/sequence.js';
 import type { LoadedModel } from '../multiverse/loaded-model.js';
 import { nativePlan, type NativeRunContext } from '../multiverse/native-executor.js';
 import type { MultiversePlan } from '../multiverse/plan.js';
-import type { GenerationEvent } from './events.js';
+import type { DoneEvent, GenerationEvent } from './events.js';
+import { ReplayGate } from './replay-gate.js';
 
 export type { GenerateInput } from '../engine/prompt-tokens.js';
 
@@ -48,16 +50,25 @@ export function requestEvents(
       // The critical path's worst case; a fork reserves its extra paths when it happens.
       const slots = prompt.length + stretchSlots(prompt.length, resolved.maxTokens, ctx);
       await request.admit(model.admission, Math.min(slots, model.info.kvSlots), resolved.waitForKv);
-      onStart?.({ cancelBranch: (branch) => cancelledBranches.add(branch) });
-      const run = multiverseRun(model, request, resolved, {
-        emit: (e) => subscriber.next(e),
+      onStart?.({
+        cancelBranch: (branch) => {
+          cancelledBranches.add(branch);
+          // A rerun would cut that path at its start, not where it was cut.
+          request.preemptible(undefined);
+        },
+      });
+      const hooks = {
+        emit: (e: GenerationEvent) => subscriber.next(e),
         cancelled: () => cancelled,
         // Asked before every token of every path: nothing to walk until a branch was cancelled.
-        branchCancelled: (branch) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
+        branchCancelled: (branch: string) => cancelledBranches.size > 0 && [...cancelledBranches].some((b) => isWithin(branch, b)),
+        preemptible: () => cancelledBranches.size === 0,
+      };
+      const { done } = await runToEnd(model, request, resolved, hooks, async () => {
+        const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
+        await root.feed(prompt, 'last');
+        return root;
       });
-      const root = request.createSequence(ROOT_BRANCH, Rng.fromSeed(resolved.seed));
-      await root.feed(prompt, 'last');
-      const { done } = await run.continueFrom(root);
       request.releaseAll();
       if (!cancelled) {
         subscriber.next(done);
@@ -96,6 +107,31 @@ export function multiverseRun(
     stepCost: () => runtimeStepCost(model, { waitForKv: false }),
     ...hooks,
   });
+}
+
+/**
+ * Runs a request's plan from `begin()` (its start sequence, its input fed) to the end, and again
+ * from the start each time the pool preempts it (engine/admission.ts). Events go through a
+ * ReplayGate, so each reaches `hooks.emit` once: the consumer sees a pause. Not preemptible while
+ * `hooks.preemptible()` is false, nor with a deadline (a rerun would restart the clock).
+ */
+export async function runToEnd(
+  model: LoadedModel,
+  request: RequestContext,
+  options: ResolvedOptions,
+  hooks: Pick<NativeRunContext, 'emit' | 'cancelled'> & Partial<Pick<NativeRunContext, 'branchCancelled'>> & { preemptible?: () => boolean },
+  begin: () => Promise<Sequence>,
+): Promise<{ done: DoneEvent; end: Sequence }> {
+  const gate = new ReplayGate();
+  const { preemptible = () => true, ...runHooks } = hooks;
+  for (;;) {
+    const run = multiverseRun(model, request, options, { ...runHooks, emit: (e) => (e.type === 'done' || gate.pass(e)) && hooks.emit(e) });
+    request.preemptible(preemptible() && !Number.isFinite(options.timeoutMs) ? () => run.halt() : undefined);
+    const result = await run.continueFrom(await begin());
+    if (!request.preempted || hooks.cancelled()) return result;
+    await request.rerun();
+    gate.rerun();
+  }
 }
 
 /** Options with this model's defaults filled in. @throws GenerationError INVALID_REQUEST. */

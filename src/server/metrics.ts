@@ -110,6 +110,7 @@ export class ServerMetrics {
       family('multiverse_admission_refused_total', 'counter', 'Requests refused because the admission queue was full or they asked not to wait (OVERLOADED).', [[{}, queue.refused]]),
       family('multiverse_kv_growth_waited_total', 'counter', 'Multiverse forks that waited for running requests to end before reserving their paths.', [[{}, queue.growthWaited]]),
       family('multiverse_kv_growth_refused_total', 'counter', 'Reservations a running request could not grow (a Multiverse fork then written sequentially).', [[{}, queue.growthRefused]]),
+      family('multiverse_kv_preemptions_total', 'counter', 'Requests preempted because every running request waited to grow: their KV freed, they ran again from their prompt.', [[{}, queue.preemptions]]),
       family('multiverse_ws_connections', 'gauge', 'Open WebSocket connections.', [[{}, this.wsConnections]]),
       family('multiverse_ws_errors_total', 'counter', 'Protocol errors sent to WebSocket clients, by code.', [...this.wsErrors].map(([code, v]) => [{ code }, v])),
     ].join('');

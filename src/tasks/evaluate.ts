@@ -62,12 +62,13 @@ export interface EvaluateOptions<P> {
 const TOTAL_PER_CRITICAL_TOKEN = 8;
 
 /**
- * KV slots for `concurrency` problems in flight at their worst case (prompt plus every token they
- * may write), so that no fork is ever refused for want of KV: under KV pressure the engine refuses a
- * fork and the model writes its paths one after the other, which measures the pool, not the model.
+ * KV slots for one problem at its worst case (prompt plus every token it may write), so that a fork
+ * is not refused as too big for the pool. Problems in flight need no more: under KV pressure the
+ * engine makes forks wait (or preempts a request and reruns it) instead of refusing them, so the
+ * load changes how long a problem takes, never what the model writes.
  */
-export function evalKvSlots(concurrency: number, maxTokens: number, promptTokens: number): number {
-  return concurrency * (promptTokens + TOTAL_PER_CRITICAL_TOKEN * maxTokens);
+export function problemKvSlots(maxTokens: number, promptTokens: number): number {
+  return promptTokens + TOTAL_PER_CRITICAL_TOKEN * maxTokens;
 }
 
 async function solve<P>(model: Model, task: EvalTask<P>, problem: P, maxTokens: number, extra: GenerateOptions): Promise<ProblemOutcome> {
