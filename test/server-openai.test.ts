@@ -254,8 +254,12 @@ describe('OpenAI-compatible HTTP', () => {
   });
 
   it('cancels a stream the client abandons and frees its KV', async () => {
+    // Forced to write a token that is not the end of text, so the stream cannot finish by itself
+    // before the client leaves (a sampled tiny model sometimes ended within the first chunks).
+    const endless = createServer(model, { port: 0, modelId: 'tiny', prepareOptions: (o) => ({ ...o, pickToken: forceScripts(model, {}, 65).pickToken }) });
+    const eurl = (await endless.listen()).url;
     const controller = new AbortController();
-    const res = await fetch(`${url}/v1/completions`, {
+    const res = await fetch(`${eurl}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'tiny', prompt: [1, 2, 3], max_tokens: 500, stream: true }),
@@ -266,6 +270,7 @@ describe('OpenAI-compatible HTTP', () => {
     expect(model.kvStats().sequences).toBeGreaterThan(0);
     controller.abort();
     await expectFree(model);
+    await endless.close();
   });
 
   it('serves the viewer folder at / when given, and nothing outside it', async () => {
