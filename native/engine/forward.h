@@ -46,7 +46,8 @@ struct StepInput {
 // Consecutive items of a step, viewed in place: a whole step, or one lane's share of it.
 class StepSpan {
  public:
-  StepSpan(const std::vector<StepInput>& batch) : StepSpan(batch.data(), batch.size()) {}  // NOLINT: a view
+  // Implicit, so a whole step passes where a span is asked for.
+  StepSpan(const std::vector<StepInput>& batch) : StepSpan(batch.data(), batch.size()) {}
   StepSpan(const StepInput* first, size_t count) : first_(first), count_(count) {}
   size_t size() const { return count_; }
   const StepInput& operator[](size_t i) const { return first_[i]; }
