@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Architecture, WeightDtype } from '../src/model/config.js';
-import type { NativeEngine } from '../src/native/binding.js';
+import { loadNative, type NativeEngine } from '../src/native/binding.js';
 import { Prng } from '../src/testkit/prng.js';
 import { denseForward } from './reference/dense-forward.js';
 import { tinyModel } from './support/models.js';
@@ -110,6 +110,28 @@ describe('a step of several sequences on a small model (one forward per thread, 
     for (const seq of seqs) engine.release(seq);
     engine.checkIntegrity();
     engine.dispose();
+  });
+
+  it('splits by work, not by rows: every lane count gives the bits of one forward over all 16 rows', async () => {
+    const model = await loadForReference(tinyModel('qwen2', 'F32'));
+    const { config } = model.checkpoint;
+    // One long context among short ones, first or last, so the work-balanced shares hold different
+    // numbers of rows (one lane may get the long row alone), and 16 rows at once.
+    const lengths = [90, ...Array.from({ length: 14 }, (_, i) => 2 + i), 60];
+    const texts = lengths.map((n, i) => randomTokens(40 + i, n + 1, 400));
+    const decode = async (threads: number) => {
+      const engine = new (loadNative().Engine)({ ...config, kvSlots: 1024, threads, kernels: 'auto', kvDtype: 'f32', tensors: model.checkpoint.tensors });
+      const seqs = texts.map(() => engine.createSequence());
+      await engine.step(seqs.map((seq, i) => ({ seq, tokens: Int32Array.from(texts[i].slice(0, -1)), positions: Int32Array.from(range(0, lengths[i])), logits: 'none' as const })));
+      const out = await engine.step(seqs.map((seq, i) => ({ seq, tokens: Int32Array.of(texts[i][lengths[i]]), positions: Int32Array.of(lengths[i]), logits: 'last' as const })));
+      engine.dispose();
+      return out;
+    };
+    const one = await decode(1);
+    const expected = texts.map((text) => denseForward(config, model.weights, text, range(0, text.length), causal).at(-1) as Float64Array);
+    expectLogitsClose(one, expected, config.vocabSize);
+    // Each row is computed on its own in any lane, so the bits cannot depend on the split.
+    for (const threads of [2, 3, 5]) expect(await decode(threads)).toEqual(one);
   });
 });
 

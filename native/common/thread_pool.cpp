@@ -1,5 +1,6 @@
 #include "common/thread_pool.h"
 
+#include <chrono>
 #include <limits>
 
 #include "common/check.h"
@@ -14,9 +15,20 @@
 namespace mv {
 
 namespace {
-// Pause instructions spun before sleeping: roughly 50-100 microseconds, longer than the gap
-// between two loops of one step, much shorter than the JavaScript work between two steps.
+// Pause instructions the caller spins on chunks still running before it sleeps: roughly 40-100
+// microseconds (a pause is 20-50 ns), far longer than the gap between two threads' last chunks.
 constexpr int kSpins = 1 << 11;
+// How long a worker spins for the next job before sleeping. Between two steps of a small model it
+// waits for the JavaScript of one step (the promise settling, sampling, scheduling, the next
+// step's arguments) and the addon's hand-off to its worker thread: 60-100 microseconds measured on
+// the 2-core dev VM, and more when another process takes a core for a moment.
+constexpr std::chrono::microseconds kLinger(300);
+// Pauses between two reads of the clock while lingering (a read costs about as much as a pause).
+constexpr int kPausesPerClockRead = 16;
+// How often a lingering worker offers its core to other threads. On a machine as busy as it has
+// cores, a spinner could otherwise hold a core our own JavaScript or step thread is waiting for
+// until the scheduler's next tick (milliseconds). A yield costs about 2 microseconds on the VM.
+constexpr std::chrono::microseconds kYieldEvery(20);
 // Chunks per thread: enough that a descheduled thread leaves little behind, few enough that
 // claiming (one atomic add on a shared line) costs nothing next to a chunk of matmul rows.
 constexpr size_t kChunksPerThread = 4;
@@ -105,8 +117,18 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)
 }
 
 void ThreadPool::await_job(uint32_t seen) {
-  for (int spins = 0; spins < kSpins; ++spins) {
+  const auto start = std::chrono::steady_clock::now();
+  auto next_yield = start + kYieldEvery;
+  for (int spins = 1;; ++spins) {
     if (generation_of(job_word_.load()) != seen || stop_.load()) return;
+    if (spins % kPausesPerClockRead == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= start + kLinger) break;
+      if (now >= next_yield) {
+        std::this_thread::yield();
+        next_yield = now + kYieldEvery;
+      }
+    }
     MV_PAUSE();
   }
   std::unique_lock<std::mutex> lock(mu_);

@@ -1,9 +1,11 @@
 // A fixed pool of worker threads for data-parallel loops inside one engine step.
 // The calling thread works too, so a pool of N threads uses N cores with N-1 workers.
 //
-// A step runs dozens of short loops back to back (a small model's matmul takes microseconds), so
-// workers spin briefly on the job word before sleeping: handing over a loop then costs about a
-// cache-line transfer instead of a futex wake-up. Between steps they fall asleep again.
+// A step runs dozens of short loops back to back (a small model's matmul takes microseconds), and
+// a small model's steps follow each other with only the JavaScript between them, so workers spin on
+// the job word for a bounded time (kLinger) before sleeping: handing over a loop, or the next
+// step's lanes, then costs about a cache-line transfer instead of a futex wake-up (tens of
+// microseconds on a VM). Once no job came for kLinger they sleep, so an idle engine burns nothing.
 //
 // The items of a loop are claimed in small chunks from one counter rather than split into one fixed
 // share per thread: on a machine shared with other processes a thread is often descheduled for a
@@ -40,7 +42,8 @@ class ThreadPool {
 
  private:
   void worker_loop();
-  // Waits until the job word's generation differs from seen or stop_ is set: spins, then sleeps.
+  // Waits until the job word's generation differs from seen or stop_ is set: spins up to kLinger,
+  // then sleeps.
   void await_job(uint32_t seen);
   // Claims and runs chunks of generation gen until none are left.
   void work(uint32_t gen);

@@ -18,26 +18,33 @@ size_t default_parallel_min_work(const ModelSpec& s) {
   return bytes <= (size_t(16) << 20) ? size_t(1) << 20 : size_t(1) << 14;
 }
 
-// Contiguous runs of `batch` with about equal token counts, at most `parts` of them, none empty.
-std::vector<std::vector<StepInput>> split_by_tokens(const std::vector<StepInput>& batch, size_t parts) {
+// Splits items with the given work into at most `parts` contiguous, non-empty runs of about equal
+// work: each run ends where its share of the total is reached, or just before when that is closer
+// (a row's attention grows with its context, so equal row counts are not equal work).
+// Returns the runs' ends: run g is [ends[g - 1], ends[g]), with ends[-1] = 0.
+std::vector<size_t> split_by_work(const std::vector<size_t>& work, size_t parts) {
   size_t total = 0;
-  for (const StepInput& s : batch) total += s.tokens.size();
-  std::vector<std::vector<StepInput>> groups(1);
-  size_t seen = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    // Start the next group once the groups so far hold their share of the tokens.
-    const bool full = seen * parts >= groups.size() * total && !groups.back().empty();
-    if (full && groups.size() < parts) groups.emplace_back();
-    groups.back().push_back(batch[i]);
-    seen += batch[i].tokens.size();
+  for (size_t w : work) total += w;
+  std::vector<size_t> ends;
+  size_t done = 0;
+  for (size_t i = 0; i < work.size(); ++i) {
+    const size_t goal = total * (ends.size() + 1) / parts, start = ends.empty() ? 0 : ends.back();
+    const size_t after = done + work[i];
+    // Close the run before item i once it holds its share, or when stopping short of the share
+    // misses it by less than taking item i would overshoot it.
+    if (i > start && ends.size() + 1 < parts && (done >= goal || (after > goal && goal - done < after - goal)))
+      ends.push_back(i);
+    done = after;
   }
-  return groups;
+  ends.push_back(work.size());
+  return ends;
 }
 
 class CpuBackend : public Backend {
  public:
   CpuBackend(const ModelSpec& spec, const Weights& weights, KvPool& kv, const CpuOptions& o)
-      : kernels_(select_kernels(o.kernels)),
+      : spec_(spec),
+        kernels_(select_kernels(o.kernels)),
         pool_(o.threads),
         forward_(spec, weights, kv, pool_, kernels_, o.parallel_min_work.value_or(default_parallel_min_work(spec))) {
     // One forward (its own scratch) per thread, never splitting its loops: they never use the pool.
@@ -47,26 +54,45 @@ class CpuBackend : public Backend {
 
   std::string name() const override { return kernels_.name; }
 
-  // A step whose every loop is too small to split (a small model) but that carries several
-  // sequences runs one forward per thread over its share of the sequences: the threads meet once a
-  // step, where otherwise one core would do it all, and a Multiverse step's parallel paths run on
-  // parallel cores. Each lane writes only its own sequences' new KV slots and reads shared
-  // prefixes, so lanes do not race.
+  // A step that carries several sequences, where each thread's share of them is too small to
+  // split further (a small model), runs one forward per thread over its share (a lane): the
+  // threads meet once a step, where otherwise one core would do it all, and a Multiverse step's
+  // parallel paths run on parallel cores. Each lane writes only its own sequences' new KV slots
+  // and its own rows of logits, and reads shared prefixes, so lanes do not race.
   void step(const std::vector<StepInput>& batch, std::vector<float>* logits) override {
-    if (batch.size() < 2 || lanes_.size() < 2 || !forward_.runs_alone(batch)) {
+    std::vector<StepSpan> shares;
+    if (batch.size() >= 2 && lanes_.size() >= 2) shares = lane_shares(batch);
+    if (shares.size() < 2) {
       forward_.run(batch, logits);
       return;
     }
-    const std::vector<std::vector<StepInput>> groups = split_by_tokens(batch, lanes_.size());
-    std::vector<std::vector<float>> outs(groups.size());
-    pool_.parallel_for(groups.size(), [&](size_t g0, size_t g1) {
-      for (size_t g = g0; g < g1; ++g) lanes_[g]->run(groups[g], &outs[g]);
+    // Where each share's rows of logits start.
+    std::vector<size_t> first_row(shares.size() + 1, 0);
+    for (size_t g = 0; g < shares.size(); ++g) first_row[g + 1] = first_row[g] + forward_.logit_rows(shares[g]);
+    const size_t vocab = size_t(spec_.vocab);
+    logits->resize(first_row.back() * vocab);
+    pool_.parallel_for(shares.size(), [&](size_t g0, size_t g1) {
+      for (size_t g = g0; g < g1; ++g) lanes_[g]->run(shares[g], logits->data() + first_row[g] * vocab);
     });
-    logits->clear();
-    for (const std::vector<float>& o : outs) logits->insert(logits->end(), o.begin(), o.end());
   }
 
  private:
+  // The batch split into one share per lane by work, or nothing when some share would still be
+  // worth splitting across the pool (a long prefill: its loops are big, one thread each is slower).
+  std::vector<StepSpan> lane_shares(const std::vector<StepInput>& batch) const {
+    std::vector<size_t> work(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) work[i] = forward_.item_work(batch[i]);
+    std::vector<StepSpan> shares;
+    size_t start = 0;
+    for (size_t end : split_by_work(work, lanes_.size())) {
+      shares.emplace_back(batch.data() + start, end - start);
+      if (!forward_.runs_alone(shares.back())) return {};
+      start = end;
+    }
+    return shares;
+  }
+
+  const ModelSpec& spec_;
   const CpuKernels& kernels_;
   ThreadPool pool_;
   CpuForward forward_;

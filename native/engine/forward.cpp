@@ -13,25 +13,36 @@ CpuForward::CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv
   for (int j = 0; j < half; ++j) inv_freq_.push_back(std::pow(double(spec.rope_theta), -2.0 * j / spec.head_dim));
 }
 
-size_t CpuForward::logit_rows(const std::vector<StepInput>& batch) const {
+size_t CpuForward::logit_rows(StepSpan batch) const {
   size_t rows = 0;
   for (const StepInput& s : batch)
     rows += s.logits == LogitsMode::All ? s.tokens.size() : s.logits == LogitsMode::Last ? 1 : 0;
   return rows;
 }
 
-size_t CpuForward::attention_work(const std::vector<StepInput>& batch) const {
+size_t CpuForward::attention_work(const StepInput& item) const {
   const size_t qd = size_t(spec_.heads) * spec_.head_dim;
+  // Token j of n new ones sees the context before them plus j + 1 slots: a dot and an axpy each.
+  const size_t n = item.tokens.size(), before = item.slots.size() - n;
+  return (n * before + n * (n + 1) / 2) * qd * 2;
+}
+
+size_t CpuForward::attention_work(StepSpan batch) const {
   size_t work = 0;
-  for (const StepInput& s : batch) {
-    // Token j of n new ones sees the context before them plus j + 1 slots: a dot and an axpy each.
-    const size_t n = s.tokens.size(), before = s.slots.size() - n;
-    work += (n * before + n * (n + 1) / 2) * qd * 2;
-  }
+  for (const StepInput& s : batch) work += attention_work(s);
   return work;
 }
 
-bool CpuForward::runs_alone(const std::vector<StepInput>& batch) const {
+size_t CpuForward::item_work(const StepInput& item) const {
+  const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
+  const size_t kvd = size_t(spec_.kv_heads) * spec_.head_dim, inter = spec_.intermediate;
+  const size_t per_token = h * (qd + 2 * kvd) + qd * h + 3 * h * inter;
+  const size_t n = item.tokens.size();
+  const size_t rows = item.logits == LogitsMode::All ? n : item.logits == LogitsMode::Last ? 1 : 0;
+  return size_t(spec_.layers) * (n * per_token + attention_work(item)) + rows * spec_.vocab * h;
+}
+
+bool CpuForward::runs_alone(StepSpan batch) const {
   const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
   const size_t widest = std::max({h * qd, h * size_t(spec_.intermediate), h * size_t(spec_.vocab)});
   size_t tokens = 0;
@@ -77,16 +88,17 @@ void CpuForward::rms_norm(const float* x, const float* w, float* y, size_t token
 
 // cos and sin of every token's angles, once a step: every layer turns q and k by the same angles, and
 // a libm sincos per pair per layer per tensor was several percent of a small model's decode step.
-void CpuForward::rope_angles(size_t tokens) {
-  const int half = spec_.head_dim / 2;
+void CpuForward::rope_table(size_t tokens) {
+  const size_t half = size_t(spec_.head_dim) / 2;
   rope_cos_.resize(tokens * half);
   rope_sin_.resize(tokens * half);
-  for (size_t t = 0; t < tokens; ++t)
-    for (int j = 0; j < half; ++j) {
+  for (size_t t = 0; t < tokens; ++t) {
+    for (size_t j = 0; j < half; ++j) {
       const double a = double(pos_[t]) * inv_freq_[j];
       rope_cos_[t * half + j] = float(std::cos(a));
       rope_sin_[t * half + j] = float(std::sin(a));
     }
+  }
 }
 
 // Rotate-half RoPE (the Hugging Face convention): dims j and j + d/2 form a pair.
@@ -111,7 +123,7 @@ void CpuForward::rope(float* x, size_t tokens, int heads) {
 
 // One unit per (token, KV head): the `group` query heads that share a KV head read its K and V rows
 // once between them.
-void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_t tokens, bool split) {
+void CpuForward::attention(int layer, StepSpan batch, size_t tokens, bool split) {
   const int heads = spec_.heads, kv_heads = spec_.kv_heads, d = spec_.head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(d));
   const KvDtype kv = kv_.shape().dtype;
@@ -137,7 +149,12 @@ void CpuForward::attention(int layer, const std::vector<StepInput>& batch, size_
   }
 }
 
-void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* logits) {
+void CpuForward::run(StepSpan batch, std::vector<float>* logits) {
+  logits->resize(logit_rows(batch) * size_t(spec_.vocab));
+  run(batch, logits->data());
+}
+
+void CpuForward::run(StepSpan batch, float* logits) {
   const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
   const size_t kvd = size_t(spec_.kv_heads) * spec_.head_dim, inter = spec_.intermediate;
   size_t T = 0;
@@ -167,7 +184,7 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
     }
   }
 
-  rope_angles(T);
+  rope_table(T);
   // The same for every layer: whether attention is big enough to split across the pool.
   const bool split_attention = attention_work(batch) >= parallel_min_work_;
   for (int l = 0; l < spec_.layers; ++l) {
@@ -198,22 +215,21 @@ void CpuForward::run(const std::vector<StepInput>& batch, std::vector<float>* lo
 
   // Only the rows asked for pay for the final norm and the vocabulary projection.
   const size_t rows = logit_rows(batch);
-  std::vector<float> picked(rows * h);
+  picked_.resize(rows * h);
+  picked_norm_.resize(rows * h);
   size_t r = 0;
   t = 0;
   for (const StepInput& s : batch) {
     const size_t n = s.tokens.size();
     if (s.logits == LogitsMode::All) {
-      for (size_t j = 0; j < n; ++j) std::memcpy(&picked[(r++) * h], &x_[(t + j) * h], sizeof(float) * h);
+      for (size_t j = 0; j < n; ++j) std::memcpy(&picked_[(r++) * h], &x_[(t + j) * h], sizeof(float) * h);
     } else if (s.logits == LogitsMode::Last && n > 0) {
-      std::memcpy(&picked[(r++) * h], &x_[(t + n - 1) * h], sizeof(float) * h);
+      std::memcpy(&picked_[(r++) * h], &x_[(t + n - 1) * h], sizeof(float) * h);
     }
     t += n;
   }
-  std::vector<float> normed(rows * h);
-  rms_norm(picked.data(), w_.final_norm(), normed.data(), rows);
-  logits->assign(rows * size_t(spec_.vocab), 0.0f);
-  matmuls(normed.data(), rows, {{&w_.lm_head(), nullptr, logits->data()}});
+  rms_norm(picked_.data(), w_.final_norm(), picked_norm_.data(), rows);
+  matmuls(picked_norm_.data(), rows, {{&w_.lm_head(), nullptr, logits}});
 }
 
 }  // namespace mv

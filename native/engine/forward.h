@@ -43,6 +43,22 @@ struct StepInput {
   LogitsMode logits = LogitsMode::Last;
 };
 
+// Consecutive items of a step, viewed in place: a whole step, or one lane's share of it.
+class StepSpan {
+ public:
+  // Implicit, so a whole step passes where a span is asked for.
+  StepSpan(const std::vector<StepInput>& batch) : StepSpan(batch.data(), batch.size()) {}
+  StepSpan(const StepInput* first, size_t count) : first_(first), count_(count) {}
+  size_t size() const { return count_; }
+  const StepInput& operator[](size_t i) const { return first_[i]; }
+  const StepInput* begin() const { return first_; }
+  const StepInput* end() const { return first_ + count_; }
+
+ private:
+  const StepInput* first_;
+  size_t count_;
+};
+
 class CpuForward {
  public:
   CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool, const CpuKernels& k,
@@ -50,24 +66,32 @@ class CpuForward {
 
   // Rows of logits in input order ('last': 1 row, 'all': n rows), each (vocab) floats.
   // Preconditions (checked by the caller): token ids < vocab, slots valid and already appended.
-  void run(const std::vector<StepInput>& batch, std::vector<float>* logits);
+  void run(StepSpan batch, std::vector<float>* logits);
+  // The same rows written to logits, which holds logit_rows(batch) * vocab floats.
+  void run(StepSpan batch, float* logits);
 
-  size_t logit_rows(const std::vector<StepInput>& batch) const;
+  size_t logit_rows(StepSpan batch) const;
 
   // Whether every loop of run(batch) stays under parallel_min_work, so the step would run on the
   // calling thread alone.
-  bool runs_alone(const std::vector<StepInput>& batch) const;
+  bool runs_alone(StepSpan batch) const;
+
+  // Multiply-adds of one item over every layer: its tokens through the weights, and attention over
+  // its context. What a lane's share of a step costs, to balance the lanes.
+  size_t item_work(const StepInput& item) const;
 
  private:
   // Several matmuls over the same input (q/k/v, gate/up) as one parallel loop: the threads share out
   // the rows of all of them, so there is one hand-off per group instead of one per matrix.
   void matmuls(const float* x, size_t tokens, std::initializer_list<MatmulJob> jobs);
   void rms_norm(const float* x, const float* w, float* y, size_t tokens);
-  void rope_angles(size_t tokens);  // from pos_
+  // Fills rope_cos_ and rope_sin_ for the step's position ids (pos_), once for every layer.
+  void rope_table(size_t tokens);
   void rope(float* x, size_t tokens, int heads);
-  // Multiply-adds of one layer's attention over the batch.
-  size_t attention_work(const std::vector<StepInput>& batch) const;
-  void attention(int layer, const std::vector<StepInput>& batch, size_t tokens, bool split);
+  // Multiply-adds of one layer's attention over one item, and over the batch.
+  size_t attention_work(const StepInput& item) const;
+  size_t attention_work(StepSpan batch) const;
+  void attention(int layer, StepSpan batch, size_t tokens, bool split);
 
   const ModelSpec& spec_;
   const Weights& w_;
@@ -87,9 +111,12 @@ class CpuForward {
   std::vector<float> gate_;  // (T, intermediate)
   std::vector<float> up_;    // (T, intermediate)
   std::vector<int32_t> pos_;       // (T) position ids, flattened over the batch
-  std::vector<float> rope_cos_, rope_sin_;  // (T, head_dim / 2) this step's rotation
   std::vector<int32_t> tok_item_;  // (T) which batch item each token belongs to
   std::vector<int32_t> tok_ctx_;   // (T) how many context slots that token sees (itself included)
+  std::vector<float> rope_cos_;    // (T, head_dim / 2) cos(pos * inv_freq) of each token
+  std::vector<float> rope_sin_;    // (T, head_dim / 2)
+  std::vector<float> picked_;      // (R, hidden) the residual rows that give logits
+  std::vector<float> picked_norm_; // (R, hidden) the same after the final norm
 };
 
 }  // namespace mv
