@@ -9,7 +9,7 @@ import { solutionText } from '../src/tasks/arith/export.js';
 import { ARITH_EVAL, testProblems } from '../src/tasks/arith/evaluate.js';
 import { evaluate } from '../src/tasks/evaluate.js';
 import type { Problem } from '../src/tasks/arith/problem.js';
-import { branchScripts } from './support/branch-scripts.js';
+import { branchScripts } from '../src/testkit/branch-scripts.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
 

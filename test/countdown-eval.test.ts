@@ -11,7 +11,7 @@ import { solutionText } from '../src/tasks/countdown/export.js';
 import { COUNTDOWN_EVAL, testProblems } from '../src/tasks/countdown/evaluate.js';
 import type { Problem } from '../src/tasks/countdown/problem.js';
 import { evaluate } from '../src/tasks/evaluate.js';
-import { branchScripts } from './support/branch-scripts.js';
+import { branchScripts } from '../src/testkit/branch-scripts.js';
 import { cli } from './support/cli.js';
 import { forceScripts } from './support/forcing.js';
 import { tinyModel } from './support/models.js';
