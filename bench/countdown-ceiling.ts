@@ -17,12 +17,11 @@
  * does natively: a few microseconds per token that the eval does not pay.
  */
 import { parseArgs } from 'node:util';
-import { lastValueFrom } from 'rxjs';
 import { loadModel } from '../src/facade/load-model.js';
 import type { Model } from '../src/facade/model.js';
 import { shippedModelDir } from '../src/facade/shipped-models.js';
-import type { DoneEvent } from '../src/multiverse/events.js';
 import { COUNTDOWN_EVAL, testProblems } from '../src/tasks/countdown/evaluate.js';
+import { evaluate, evalKvSlots } from '../src/tasks/evaluate.js';
 import { solutionText } from '../src/tasks/countdown/export.js';
 import type { Problem } from '../src/tasks/countdown/problem.js';
 import { branchScripts } from '../src/testkit/branch-scripts.js';
@@ -40,37 +39,43 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 type Format = 'multiverse' | 'sequential';
 
+/** `multiverse eval --task countdown`'s critical-path budget, and its KV pool for it. */
+const COUNTDOWN_BUDGET = 768;
+
 interface Run {
   ms: number;
   tokens: number;
   criticalPath: number;
 }
 
-/** One problem written in `format` by forcing its reference solution, timed. */
+/**
+ * One problem written in `format` by forcing its reference solution, through the eval's own
+ * request (evaluate(): its budget, token limits and prompt), timed.
+ * @throws Error when the checker does not score it correct, or a branch of the solution never ran
+ *   (a fork written sequentially: the run would then be shorter than the solution).
+ */
 async function forcedRun(model: Model, problem: Problem, format: Format): Promise<Run> {
-  const text = solutionText(problem, format);
-  const scripts = format === 'multiverse' ? branchScripts(text) : { '0': text };
+  const scripts = format === 'multiverse' ? branchScripts(solutionText(problem, format)) : { '0': solutionText(problem, format) };
   const eos = model.tokenizer.eosTokenIds[0];
-  const tokens = new Map<string, number[]>();
+  // Tokenized before the clock starts: the forcing's own work, not the engine's.
+  const tokens = new Map(Object.entries(scripts).map(([branch, text]) => [branch, model.tokenizer.encode(text, { addSpecialTokens: false })]));
+  const ran = new Set<string>();
   const pickToken = ({ branch, generated }: { branch: string; generated: number }) => {
-    let script = tokens.get(branch);
-    if (!script) tokens.set(branch, (script = model.tokenizer.encode(scripts[branch] ?? '', { addSpecialTokens: false })));
-    return script[generated] ?? eos;
+    ran.add(branch);
+    return tokens.get(branch)?.[generated] ?? eos;
   };
-  // Tokenizing the scripts is the forcing's own work: done before the clock starts.
-  for (const branch of Object.keys(scripts)) pickToken({ branch, generated: 0 });
-  const prompt = COUNTDOWN_EVAL.prompt(problem, model.tokenizer);
-  const t0 = performance.now();
-  const done = (await lastValueFrom(model.events(prompt, { raw: true, temperature: 0, maxTokens: 768, pickToken }))) as DoneEvent;
-  const ms = performance.now() - t0;
-  if (!COUNTDOWN_EVAL.isCorrect(problem, done.text)) throw new Error(`the forced ${format} solution of ${problem.numbers.join(' ')} -> ${problem.target} was not scored correct: ${done.text}`);
-  return { ms, tokens: done.stats.totalTokens, criticalPath: done.stats.criticalPathTokens };
+  const outcome = (await evaluate(model, COUNTDOWN_EVAL, [problem], { maxTokens: COUNTDOWN_BUDGET, concurrency: 1, extra: () => ({ pickToken }) })).outcomes[0];
+  const what = `the forced ${format} solution of ${problem.numbers.join(' ')} -> ${problem.target}`;
+  if (!outcome.correct) throw new Error(`${what} was not scored correct`);
+  const missing = [...tokens.keys()].filter((b) => !ran.has(b));
+  if (missing.length > 0) throw new Error(`${what}: branches ${missing.join(', ')} never ran (a fork was written sequentially)`);
+  return { ms: outcome.seconds * 1000, tokens: outcome.totalTokens, criticalPath: outcome.criticalPathTokens };
 }
 
 async function main(): Promise<void> {
   const problems = testProblems(Number(values.problems));
   const passes = Number(values.passes);
-  const model = await loadModel(shippedModelDir('multiverse-arith'), values.threads === undefined ? {} : { threads: Number(values.threads) });
+  const model = await loadModel(shippedModelDir('multiverse-arith'), { kvSlots: evalKvSlots(COUNTDOWN_BUDGET), ...(values.threads === undefined ? {} : { threads: Number(values.threads) }) });
   log(`${machineLine()}\n${model.info.backend}, ${problems.length} problems, ${passes} passes`);
   const totals: Record<Format, number[]> = { multiverse: [], sequential: [] };
   const last: Record<Format, Run[]> = { multiverse: [], sequential: [] };

@@ -10,7 +10,9 @@ import { loadModel } from '../src/index.js';
 import { solutionText } from '../src/tasks/countdown/export.js';
 import { COUNTDOWN_EVAL, testProblems } from '../src/tasks/countdown/evaluate.js';
 import type { Problem } from '../src/tasks/countdown/problem.js';
-import { evaluate } from '../src/tasks/evaluate.js';
+import { evalKvSlots, evaluate } from '../src/tasks/evaluate.js';
+import type { DoneEvent } from '../src/multiverse/events.js';
+import { lastValueFrom } from 'rxjs';
 import { branchScripts } from '../src/testkit/branch-scripts.js';
 import { cli } from './support/cli.js';
 import { forceScripts } from './support/forcing.js';
@@ -47,6 +49,29 @@ describe('Countdown evaluation through the engine', () => {
     expect(none.accuracy).toBe(0);
     await new Promise((r) => setImmediate(r));
     expect(model.kvStats().freeSlots).toBe(65536);
+    await model.dispose();
+  });
+
+  it("forks every subtree in the eval's pool, one problem's worst case (nested forks do not over-reserve)", async () => {
+    // Problems whose solution has two subtrees of 4 paths: their sibling forks come at once, and
+    // each reserving the whole budget left used to exceed the pool, so one was written sequentially.
+    const wide = testProblems(300)
+      .filter((p) => (solutionText(p, 'multiverse').match(/<Path>\d+: \d+<Parallel>(<Goal>(?:<Outline>[^<]*<\/Outline>){4}<\/Goal>)/g) ?? []).length >= 2)
+      .slice(0, 3);
+    expect(wide.length).toBe(3);
+    const model = await loadModel(tinyModel('qwen2', 'F32'), { kvSlots: evalKvSlots(768), contextLength: 2048 });
+    const eos = model.tokenizer.eosTokenIds[0];
+    for (const problem of wide) {
+      const scripts = branchScripts(solutionText(problem, 'multiverse'));
+      const ran = new Set<string>();
+      const { pickToken } = forceScripts(model, scripts, eos);
+      const done = (await lastValueFrom(
+        model.events(COUNTDOWN_EVAL.prompt(problem, model.tokenizer), { raw: true, maxTokens: 768, pickToken: (s) => (ran.add(s.branch), pickToken(s)) }),
+      )) as DoneEvent;
+      expect(done.stats.forksRefused).toBe(0);
+      expect([...ran].sort()).toEqual(Object.keys(scripts).sort());
+      expect(COUNTDOWN_EVAL.isCorrect(problem, done.text)).toBe(true);
+    }
     await model.dispose();
   });
 

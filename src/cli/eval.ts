@@ -15,7 +15,7 @@ import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
 import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
 import { ARITH_EVAL, testProblems as arithProblems } from '../tasks/arith/evaluate.js';
 import { COUNTDOWN_EVAL, testProblems as countdownProblems } from '../tasks/countdown/evaluate.js';
-import { budgetCurve, compareModels, problemKvSlots, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
+import { budgetCurve, compareModels, evalKvSlots, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
 
@@ -104,7 +104,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const models: Model[] = [];
   try {
     // Prompts are one short line (under 64 tokens); room for one problem at the largest budget.
-    const kvSlots = Math.max(4096, problemKvSlots(Math.max(maxTokens, ...budgets), 64));
+    const kvSlots = evalKvSlots(Math.max(maxTokens, ...budgets));
     const mv = await loadModel(mvDir, { kvSlots });
     models.push(mv);
     const ar = await loadModel(arDir, { kvSlots });

@@ -75,8 +75,11 @@ export interface Executor<S extends PlanSequence> {
   branchCancelled(branch: string): boolean;
   /** n children of `seq`, branch `${branch}/${i}`, each continuing from it. */
   fork(seq: S, n: number): S[];
-  /** Whether a fork of `paths` paths may go on (the KV for its worst case, waited for when need be). */
-  admitFork(paths: number, remaining: number, totalLeft: number): Promise<boolean>;
+  /**
+   * Whether a fork of `paths` paths may go on: the KV for `extraTokens` written beyond the critical
+   * path (plus its paths' forced tokens) is reserved, waited for when need be.
+   */
+  admitFork(paths: number, extraTokens: number): Promise<boolean>;
   refuseFork(): void;
   /** How many paths of a fork decode at once under `maxPathsPerFork: 'auto'` (Infinity: all of them). */
   autoLanes(): Promise<number>;

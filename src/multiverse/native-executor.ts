@@ -68,12 +68,12 @@ class NativeExecutor implements Executor<Sequence> {
   }
 
   /**
-   * Reserves the KV a fork may add beyond the critical path the request reserved: every path but
-   * the longest may run to the remaining budget (capped by the total tokens left), plus each
-   * path's forced tokens. All paths are reserved or none; waits while running requests hold it.
+   * Reserves the KV a fork may add beyond the critical path the request reserved (the plan's
+   * `extraTokens`), plus each path's forced tokens. All paths are reserved or none; waits while
+   * running requests hold it.
    */
-  admitFork(paths: number, remaining: number, totalLeft: number): Promise<boolean> {
-    return this.ctx.request.claimOrWait(Math.min((paths - 1) * remaining, totalLeft) + paths * FORCED_TOKENS_SLACK);
+  admitFork(paths: number, extraTokens: number): Promise<boolean> {
+    return this.ctx.request.claimOrWait(extraTokens + paths * FORCED_TOKENS_SLACK);
   }
 
   refuseFork(): void {

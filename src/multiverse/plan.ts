@@ -36,6 +36,8 @@ export class MultiversePlan<S extends PlanSequence> implements RunState<S> {
   private origin = 0;
   /** Tokens this run produced over all of its branches (a session runs one plan per user branch). */
   private produced = 0;
+  /** Tokens off the critical path that admitted forks reserved KV for (see forkAt). */
+  private reservedBeyondCritical = 0;
   private deadline = Infinity;
   /** Stop strings apply to the root's sequential text, which is one stream across joins. */
   private readonly stops: StopMatcher;
@@ -189,8 +191,17 @@ export class MultiversePlan<S extends PlanSequence> implements RunState<S> {
     const outlines = parseOutlines(goal);
     if (!m.enabled || outlines.length === 0) return seq;
     const paths = outlines.slice(0, m.maxPathsPerFork);
-    const totalLeft = Math.max(0, this.totalLeft());
-    if (paths.length === 0 || !this.mayFork(seq, depth) || !(await this.exec.admitFork(paths.length, this.remaining(seq), totalLeft))) {
+    // Every path but the longest may run to the remaining budget (the longest is the critical path,
+    // reserved with the request). Sibling paths fork at once, and together the request never writes
+    // more than maxTotalTokens: what earlier forks set aside beyond the critical path comes off what
+    // this one may, else nested forks over-reserved a whole multiple of the budget (Countdown's
+    // third subtree found no KV in a pool sized for the request's worst case).
+    const unreserved = this.options.maxTotalTokens - this.options.maxTokens - this.reservedBeyondCritical;
+    const extraTokens = Math.max(0, Math.min((paths.length - 1) * this.remaining(seq), this.totalLeft(), unreserved));
+    // Counted before waiting for the KV: a sibling's fork may be decided meanwhile.
+    this.reservedBeyondCritical += extraTokens;
+    if (paths.length === 0 || !this.mayFork(seq, depth) || !(await this.exec.admitFork(paths.length, extraTokens))) {
+      this.reservedBeyondCritical -= extraTokens;
       this.exec.refuseFork();
       return seq;
     }

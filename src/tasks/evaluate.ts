@@ -9,6 +9,7 @@ import type { Model } from '../facade/model.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { DoneEvent, GenerationEvent } from '../rx/events.js';
 import { ROOT_BRANCH } from '../engine/branch-path.js';
+import { FORCED_TOKENS_SLACK } from '../engine/request-context.js';
 
 /** What the evaluation needs to know about a task's problems. */
 export interface EvalTask<P> {
@@ -61,14 +62,22 @@ export interface EvaluateOptions<P> {
 /** A problem may write this many tokens in all (paths included) per token of its critical-path budget. */
 const TOTAL_PER_CRITICAL_TOKEN = 8;
 
+/** Prompt tokens the eval's KV pool allows for (the tasks' prompts are under 40). */
+const PROMPT_TOKENS = 64;
+
+/** Paths whose forced tokens the pool allows for (Countdown forks at most 15 in a problem). */
+const PATHS = 64;
+
 /**
- * KV slots for one problem at its worst case (prompt plus every token it may write), so that a fork
- * is not refused as too big for the pool. Problems in flight need no more: under KV pressure the
- * engine makes forks wait (or preempts a request and reruns it) instead of refusing them, so the
- * load changes how long a problem takes, never what the model writes.
+ * The eval's KV pool (at least the engine's default 4096 slots): one problem at its worst case, so
+ * that no fork is refused as too big for the pool: the prompt, every token the problem may write,
+ * and the tokens the scheduler may force on each path after a limit (FORCED_TOKENS_SLACK). Problems
+ * in flight need no more: under KV pressure the engine makes forks wait (or preempts a request and
+ * reruns it) instead of refusing them, so the load changes how long a problem takes, never what the
+ * model writes.
  */
-export function problemKvSlots(maxTokens: number, promptTokens: number): number {
-  return promptTokens + TOTAL_PER_CRITICAL_TOKEN * maxTokens;
+export function evalKvSlots(maxTokens: number): number {
+  return Math.max(4096, PROMPT_TOKENS + TOTAL_PER_CRITICAL_TOKEN * maxTokens + (PATHS + 1) * FORCED_TOKENS_SLACK);
 }
 
 async function solve<P>(model: Model, task: EvalTask<P>, problem: P, maxTokens: number, extra: GenerateOptions): Promise<ProblemOutcome> {
