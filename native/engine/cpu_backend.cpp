@@ -6,16 +6,25 @@
 namespace mv {
 namespace {
 
-// A model whose f32 weights fit in cache is compute-bound: handing a small loop to the pool (a
-// worker wake-up, tens of microseconds) costs more than splitting it saves, so only big loops split.
-// A larger model streams its weights from memory every step, and two cores stream faster than one,
-// so nearly every loop splits. Measured on the 2-core dev machine: the 1M-parameter arithmetic
-// model is fastest at 2^20 (one thread for its decode steps), the 153M bench model at ~0.
-size_t default_parallel_min_work(const ModelSpec& s) {
+// Loops above this many multiply-adds split across the threads, for every model: the workers linger
+// between steps (thread_pool.h), so a hand-off costs about a cache-line transfer, and two cores
+// stream a small model's weights from L3 faster than one (1M-parameter model, 2 threads, quiet: a
+// 1-row decode step 0.149 -> 0.138 ms, 3 rows 0.220 -> 0.176 ms against one thread per loop).
+constexpr size_t kParallelMinWork = size_t(1) << 14;
+
+// From this many sequences in a step, a small model's step runs in lanes instead (below): at 6-16
+// rows one forward per thread beat split loops (6 rows 0.25 against 0.27 ms, 16 rows 0.47-0.52
+// against 0.51-0.56), at 1-4 rows it lost (above).
+constexpr size_t kLaneMinRows = 6;
+
+// A lane's share runs on one thread only when each of its loops stays under this: a model whose
+// f32 weights fit in cache (16 MiB). A larger model streams its weights from memory, and every loop
+// of it is better split.
+size_t lane_work_limit(const ModelSpec& s) {
   const size_t attn = size_t(s.hidden) * size_t(s.heads + 2 * s.kv_heads) * s.head_dim + size_t(s.heads) * s.head_dim * s.hidden;
   const size_t mlp = 3 * size_t(s.hidden) * s.intermediate;
   const size_t bytes = 4 * (size_t(s.layers) * (attn + mlp) + size_t(s.vocab) * s.hidden);
-  return bytes <= (size_t(16) << 20) ? size_t(1) << 20 : size_t(1) << 14;
+  return bytes <= (size_t(16) << 20) ? size_t(1) << 20 : 0;
 }
 
 // Splits items with the given work into at most `parts` contiguous, non-empty runs of about equal
@@ -46,7 +55,8 @@ class CpuBackend : public Backend {
       : spec_(spec),
         kernels_(select_kernels(o.kernels)),
         pool_(o.threads),
-        forward_(spec, weights, kv, pool_, kernels_, o.parallel_min_work.value_or(default_parallel_min_work(spec))) {
+        forward_(spec, weights, kv, pool_, kernels_, o.parallel_min_work.value_or(kParallelMinWork)),
+        lane_work_limit_(lane_work_limit(spec)) {
     // One forward (its own scratch) per thread, never splitting its loops: they never use the pool.
     for (int i = 0; i < pool_.size(); ++i)
       lanes_.push_back(std::make_unique<CpuForward>(spec, weights, kv, pool_, kernels_, SIZE_MAX));
@@ -54,14 +64,14 @@ class CpuBackend : public Backend {
 
   std::string name() const override { return kernels_.name; }
 
-  // A step that carries several sequences, where each thread's share of them is too small to
-  // split further (a small model), runs one forward per thread over its share (a lane): the
-  // threads meet once a step, where otherwise one core would do it all, and a Multiverse step's
-  // parallel paths run on parallel cores. Each lane writes only its own sequences' new KV slots
+  // A step that carries kLaneMinRows sequences or more, where each thread's share of them is too
+  // small to split further (a small model), runs one forward per thread over its share (a lane):
+  // the threads meet once a step instead of once a loop, and a Multiverse step's parallel paths
+  // run on parallel cores. Each lane writes only its own sequences' new KV slots
   // and its own rows of logits, and reads shared prefixes, so lanes do not race.
   void step(const std::vector<StepInput>& batch, std::vector<float>* logits) override {
     std::vector<StepSpan> shares;
-    if (batch.size() >= 2 && lanes_.size() >= 2) shares = lane_shares(batch);
+    if (batch.size() >= kLaneMinRows && lanes_.size() >= 2) shares = lane_shares(batch);
     if (shares.size() < 2) {
       forward_.run(batch, logits);
       return;
@@ -86,7 +96,7 @@ class CpuBackend : public Backend {
     size_t start = 0;
     for (size_t end : split_by_work(work, lanes_.size())) {
       shares.emplace_back(batch.data() + start, end - start);
-      if (!forward_.runs_alone(shares.back())) return {};
+      if (!forward_.runs_alone(shares.back(), lane_work_limit_)) return {};
       start = end;
     }
     return shares;
@@ -96,6 +106,7 @@ class CpuBackend : public Backend {
   const CpuKernels& kernels_;
   ThreadPool pool_;
   CpuForward forward_;
+  const size_t lane_work_limit_;
   std::vector<std::unique_ptr<CpuForward>> lanes_;
 };
 

@@ -42,12 +42,12 @@ size_t CpuForward::item_work(const StepInput& item) const {
   return size_t(spec_.layers) * (n * per_token + attention_work(item)) + rows * spec_.vocab * h;
 }
 
-bool CpuForward::runs_alone(StepSpan batch) const {
+bool CpuForward::runs_alone(StepSpan batch, size_t limit) const {
   const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
   const size_t widest = std::max({h * qd, h * size_t(spec_.intermediate), h * size_t(spec_.vocab)});
   size_t tokens = 0;
   for (const StepInput& s : batch) tokens += s.tokens.size();
-  return tokens * widest < parallel_min_work_ && attention_work(batch) < parallel_min_work_;
+  return tokens * widest < limit && attention_work(batch) < limit;
 }
 
 void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<MatmulJob> jobs) {

@@ -72,9 +72,8 @@ class CpuForward {
 
   size_t logit_rows(StepSpan batch) const;
 
-  // Whether every loop of run(batch) stays under parallel_min_work, so the step would run on the
-  // calling thread alone.
-  bool runs_alone(StepSpan batch) const;
+  // Whether every loop of run(batch) stays under `limit` multiply-adds (small enough for one thread).
+  bool runs_alone(StepSpan batch, size_t limit) const;
 
   // Multiply-adds of one item over every layer: its tokens through the weights, and attention over
   // its context. What a lane's share of a step costs, to balance the lanes.

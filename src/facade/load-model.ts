@@ -35,7 +35,7 @@ export interface LoadModelOptions {
   kernels?: 'auto' | KernelSet;
   /** How the KV cache stores K and V: 'f16' (default) or 'f32'. */
   kvDtype?: 'f16' | 'f32';
-  /** Multiply-adds below which a loop runs on one thread instead of the pool; 0 splits every loop. Default: 1048576 for models under 16 MiB of f32 weights, else 16384. */
+  /** Multiply-adds below which a loop runs on one thread instead of the pool; 0 splits every loop. Default 16384. */
   parallelMinWork?: number;
   /** Most tokens in one engine step (decodes plus prefill chunks). Default 512. */
   maxStepTokens?: number;
