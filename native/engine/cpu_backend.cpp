@@ -12,10 +12,12 @@ namespace {
 // 1-row decode step 0.149 -> 0.138 ms, 3 rows 0.220 -> 0.176 ms against one thread per loop).
 constexpr size_t kParallelMinWork = size_t(1) << 14;
 
-// From this many sequences in a step, a small model's step runs in lanes instead (below): at 6-16
-// rows one forward per thread beat split loops (6 rows 0.25 against 0.27 ms, 16 rows 0.47-0.52
-// against 0.51-0.56), at 1-4 rows it lost (above).
-constexpr size_t kLaneMinRows = 6;
+// From this many sequences in a step, a small model's step runs in lanes instead (below). Step
+// curve: at 6-16 rows one forward per thread beat split loops (6 rows 0.25 against 0.27 ms, 16 rows
+// 0.47-0.52 against 0.51-0.56), at 4 they tied, at 1-3 lanes lost (above). bench:countdown, quiet,
+// two alternating rounds: lanes from 4 rows 1.94x/1.94x, from 6 1.92x/1.87x, from 9 1.80x/1.86x, never
+// 1.77x/1.76x.
+constexpr size_t kLaneMinRows = 4;
 
 // A lane's share runs on one thread only when each of its loops stays under this: a model whose
 // f32 weights fit in cache (16 MiB). A larger model streams its weights from memory, and every loop
