@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/facade/load-model.js';
 import { shippedModelDir } from '../src/facade/shipped-models.js';
-import { measureStepCost } from '../src/engine/step-cost.js';
+import { measureStepCost, stepCostTarget } from '../src/engine/step-cost.js';
 import { loadAverage, machineLine } from './machine.js';
 
 const { values } = parseArgs({
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     kvSlots: 16384,
     ...(values.threads === undefined ? {} : { threads: Number(values.threads) }),
   });
-  const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
+  const target = stepCostTarget(model);
   const cost = await measureStepCost(target, { rows, contextTokens: Number(values.context), repeats: Number(values.repeats), budgetMs: Infinity });
   await model.dispose();
   process.stdout.write(`${machineLine()}; ${loadAverage()}\n${cost.backend}, ${values.threads ?? 'all'} threads, context ${cost.contextTokens}: ms per step by rows\n`);

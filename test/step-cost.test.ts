@@ -10,7 +10,7 @@ import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModel } from '../src/facade/load-model.js';
 import type { Model } from '../src/facade/model.js';
-import { measureStepCost, stepMs, type StepCost, type StepCostTarget } from '../src/engine/step-cost.js';
+import { measureStepCost, stepCostTarget, stepMs, type StepCost, type StepCostTarget } from '../src/engine/step-cost.js';
 import type { DoneEvent } from '../src/rx/events.js';
 import { tinyModel } from './support/models.js';
 
@@ -44,7 +44,7 @@ describe('model.stepCost', () => {
   });
 
   it('shares steps with a running request without disturbing it', async () => {
-    const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
+    const target = stepCostTarget(model);
     const options = { raw: true, temperature: 0, maxTokens: 24, ignoreEos: true, multiverse: { enabled: false } } as const;
     const alone = (await lastValueFrom(model.events('1 2 3', options))) as DoneEvent;
     const [together] = await Promise.all([lastValueFrom(model.events('1 2 3', options)), measureStepCost(target, { rows: [3, 1], repeats: 2 })]);
@@ -53,7 +53,7 @@ describe('model.stepCost', () => {
   });
 
   it('refuses what it cannot measure, and fails with the pool too small, leaving nothing behind', async () => {
-    const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
+    const target = stepCostTarget(model);
     await expect(measureStepCost(target, { rows: [0] })).rejects.toThrow(/rows/);
     await expect(measureStepCost(target, { contextTokens: 1.5 })).rejects.toThrow(/contextTokens/);
     await expect(measureStepCost(target, { rows: [64], contextTokens: 64 })).rejects.toMatchObject({ code: 'KV_EXHAUSTED' });

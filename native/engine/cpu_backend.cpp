@@ -8,8 +8,9 @@ namespace {
 
 // Loops above this many multiply-adds split across the threads, for every model: the workers linger
 // between steps (thread_pool.h), so a hand-off costs about a cache-line transfer, and two cores
-// stream a small model's weights from L3 faster than one (1M-parameter model, 2 threads, quiet: a
-// 1-row decode step 0.149 -> 0.138 ms, 3 rows 0.220 -> 0.176 ms against one thread per loop).
+// stream a small model's weights from L3 faster than one (1M-parameter model, 2 threads, quiet, 3
+// rows 0.220 -> 0.176 ms against one thread per loop). A 1-row step moved either way with the
+// shared machine's state (0.149 -> 0.138 ms in one window, 0.157-0.173 -> 0.178-0.186 in another).
 constexpr size_t kParallelMinWork = size_t(1) << 14;
 
 // From this many sequences in a step, a small model's step runs in lanes instead (below). Step

@@ -155,8 +155,12 @@ export function lanesFor(cost: StepCost): number {
  * (`waitForKv`: see StepCostOptions; a measurement that could not start is not kept).
  */
 export function runtimeStepCost(model: NativeRuntime, options: Pick<StepCostOptions, 'waitForKv'> = {}): Promise<StepCost> {
-  const target = { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
-  return cachedStepCost(`${model.info.dir}\n${model.info.backend}`, () => measureStepCost(target, options));
+  return cachedStepCost(`${model.info.dir}\n${model.info.backend}`, () => measureStepCost(stepCostTarget(model), options));
+}
+
+/** What measureStepCost needs, read off a loaded model. */
+export function stepCostTarget(model: NativeRuntime): StepCostTarget {
+  return { engine: model.engine, loop: model.loop, admission: model.admission, vocabSize: model.checkpoint.config.vocabSize };
 }
 
 const measured = new Map<string, Promise<StepCost>>();
