@@ -80,7 +80,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const size_t tokens = size_arg(info, 6, "tokens");
   MV_CHECK(x.ElementLength() == tokens * w.cols, "x must hold tokens x cols floats");
   Napi::Float32Array y = Napi::Float32Array::New(info.Env(), tokens * w.rows);
-  k.matmul(x.Data(), tokens, w, nullptr, y.Data(), w.rows, 0, w.rows);
+  k.matmul({x.Data(), tokens}, w, nullptr, y.Data(), w.rows, 0, w.rows);
   return y;
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/quant.h"
+
 namespace mv {
 
 CpuForward::CpuForward(const ModelSpec& spec, const Weights& weights, KvPool& kv, ThreadPool& pool,
@@ -54,9 +56,20 @@ void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<Ma
   // Units of 4 output rows match the kernels' tile; each thread streams its own slice of W once.
   constexpr size_t kUnit = 4;
   size_t work = 0, units = 0;
+  bool q8 = false;
   for (const MatmulJob& j : jobs) {
     work += tokens * j.w->cols * j.w->rows;
     units += (j.w->rows + kUnit - 1) / kUnit;
+    q8 = q8 || j.w->dtype == Dtype::Q8_0;
+  }
+  MatmulInput input{x, tokens};
+  if (q8) {  // once here, not once per chunk of rows in every kernel call
+    const size_t in = jobs.begin()->w->cols;
+    x8_.resize(tokens * in);
+    x8_scale_.resize(tokens * in / 32);
+    quantize_activations_q8(x, tokens, in, x8_.data(), x8_scale_.data());
+    input.q8 = x8_.data();
+    input.q8_scale = x8_scale_.data();
   }
   // Unit range [u0, u1) of the concatenated jobs: each job gets the part that falls in its own units.
   const auto run = [&](size_t u0, size_t u1) {
@@ -64,7 +77,7 @@ void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<Ma
     for (const MatmulJob& j : jobs) {
       const size_t n = (j.w->rows + kUnit - 1) / kUnit, lo = std::max(u0, first), hi = std::min(u1, first + n);
       if (lo < hi)
-        k_.matmul(x, tokens, *j.w, j.b, j.y, j.w->rows, (lo - first) * kUnit, std::min(j.w->rows, (hi - first) * kUnit));
+        k_.matmul(input, *j.w, j.b, j.y, j.w->rows, (lo - first) * kUnit, std::min(j.w->rows, (hi - first) * kUnit));
       first += n;
     }
   };

@@ -1,11 +1,81 @@
-// The int8 path (int8_gemm.h) with vpdpbusd, in its own object compiled with -mavx512vnni: the AVX-512
-// set calls it only where the CPU has VNNI.
+// The int8 path (int8_gemm.h) with AVX-512 VNNI, in its own object compiled with -mavx512vnni: the
+// AVX-512 set calls it only where the CPU has VNNI.
 #include <immintrin.h>
 
 #include "kernels/cpu/int8_gemm.h"
 
 namespace mv {
 namespace {
+
+// Lane r of the result = the sum of row r's 8 int32 lanes, s[k] = [row 2k's 8 | row 2k+1's 8]. Each
+// round adds the halves of two registers side by side (8 -> 4 -> 2 -> 1); integer adds, so exact in
+// any order.
+__attribute__((always_inline)) inline __m512i sum_lanes16(const __m512i s[8]) {
+  const auto ps = [](__m512i v) { return _mm512_castsi512_ps(v); };
+  const auto si = [](__m512 v) { return _mm512_castps_si512(v); };
+  __m512i u[4], v[2];
+  for (int k = 0; k < 4; ++k)  // quarter j: row 4k+j's
+    u[k] = _mm512_add_epi32(_mm512_shuffle_i32x4(s[2 * k], s[2 * k + 1], 0x88), _mm512_shuffle_i32x4(s[2 * k], s[2 * k + 1], 0xDD));
+  for (int k = 0; k < 2; ++k)  // quarter j: two lanes each of rows 8k+j and 8k+4+j
+    v[k] = _mm512_add_epi32(_mm512_unpacklo_epi64(u[2 * k], u[2 * k + 1]), _mm512_unpackhi_epi64(u[2 * k], u[2 * k + 1]));
+  // Quarter j now holds rows j, 4+j, 8+j, 12+j: lane 4j+i is row 4i+j.
+  const __m512i w = _mm512_add_epi32(si(_mm512_shuffle_ps(ps(v[0]), ps(v[1]), 0x88)), si(_mm512_shuffle_ps(ps(v[0]), ps(v[1]), 0xDD)));
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), w);
+}
+
+// A step of T = 1..4 tokens (decode), rows [o0, o1), the weights read in place. vpdpbusd takes
+// unsigned bytes times signed ones, so each weight w is flipped to w + 128 (one xor) and multiplies the
+// signed activations x: sum (w + 128) x = sum w x + 128 sum x, and each lane starts from minus the
+// second term (the same for every row). 16 rows at a time: per block,
+// each row's 8 partial sums (one vpdpbusd), two rows per 512-bit register, the 16 rows folded into
+// one register (lane r = row r), then one conversion and one FMA with the gathered block scales: the
+// same integers and float steps as the other sets (kernels.h). Against the 256-bit matvec (8 rows,
+// two vpsignb and a vpdpbusd per row block, a horizontal-add reduction, a scalar gather of the
+// scales) this is a third of the shuffles, the port Zen 4 ran out of: that kernel ran at 20 GB/s on
+// one core with its matrix in cache, under what a core streams from memory. Each block prefetches
+// the same block 16 rows on.
+template <int T>
+void matvec_vnni(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
+                 size_t ldy, size_t o0, size_t o1) {
+  constexpr size_t kRows = 16, kBlock = int8_gemm::kBlock;
+  const size_t rb = w.row_bytes, nb = in / kBlock;
+  const __m256i flip = _mm256_set1_epi8(char(0x80));
+  for (size_t o = o0; o < o1; o += kRows) {
+    const size_t n = o1 - o < kRows ? o1 - o : kRows;
+    const uint8_t* first = w.data + o * rb;
+    // Rows past n read row o again: real memory, results never stored.
+    alignas(64) int32_t offset[kRows];
+    for (size_t r = 0; r < kRows; ++r) offset[r] = int32_t((r < n ? r : 0) * rb);
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; ++b) {
+      const uint8_t* blocks = first + b * int8_gemm::kBlockBytes;
+      for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(blocks + offset[r] + kRows * rb, 0, 0);
+      // Each block starts with its f16 scale (scalar loads: vpgatherdd stalled the loop on Zen 4).
+      alignas(32) uint16_t scale[kRows];
+      for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], blocks + offset[r], 2);
+      const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
+      __m256i u[kRows];
+      for (size_t r = 0; r < kRows; ++r)
+        u[r] = _mm256_xor_si256(flip, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks + offset[r] + 2)));
+      for (int t = 0; t < T; ++t) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * in + b * kBlock));
+        // Each lane starts at -128 * (its 4 activations' sum), so it ends at exactly its sum of w x.
+        const __m256i start = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), flip, x));
+        const auto product = [&](size_t r) { return _mm256_dpbusd_epi32(start, u[r], x); };
+        __m512i s[kRows / 2];
+        for (size_t k = 0; k < kRows / 2; ++k)
+          s[k] = _mm512_inserti64x4(_mm512_castsi256_si512(product(2 * k)), product(2 * k + 1), 1);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_lanes16(s)), _mm512_mul_ps(dw, _mm512_set1_ps(xd[t * nb + b])), acc[t]);
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      alignas(64) float out[kRows];
+      _mm512_store_ps(out, acc[t]);
+      for (size_t r = 0; r < n; ++r) y[t * ldy + o + r] = out[r] + (bias ? bias[o + r] : 0.0f);
+    }
+  }
+}
 
 // vpdpbusd multiplies unsigned by signed bytes: the activations come offset by 128. 512-bit
 // registers, 16 rows: each broadcast of 4 activation bytes feeds 64 products (with 8 rows the
@@ -20,24 +90,24 @@ struct VnniDot {
   static IReg dot4(IReg acc, IReg x4, IReg w) { return _mm512_dpbusd_epi32(acc, x4, w); }
   static IReg load(const void* p) { return _mm512_loadu_si512(p); }
   static IReg set1(int32_t v) { return _mm512_set1_epi32(v); }
-  // One block's 32 products as 8 int32 partial sums (matvec): |w| is unsigned and x takes w's sign,
-  // so no offset is needed (|w| <= 128, |x| <= 127).
-  static __m256i block_dot(__m256i w, __m256i x) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-  }
   static FReg zero() { return _mm512_setzero_ps(); }
   static FReg loadf(const float* p) { return _mm512_loadu_ps(p); }
   static void storef(float* p, FReg v) { _mm512_storeu_ps(p, v); }
   static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
   }
+  template <int T>
+  static void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
+                     size_t ldy, size_t o0, size_t o1) {
+    matvec_vnni<T>(xq, xd, in, w, bias, y, ldy, o0, o1);
+  }
 };
 
 }  // namespace
 
-void matmul_q8_int8_vnni(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
-                         size_t o0, size_t o1) {
-  int8_gemm::matmul<VnniDot>(x, tokens, w, b, y, ldy, o0, o1);
+void matmul_q8_int8_vnni(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+                         size_t o1) {
+  int8_gemm::matmul<VnniDot>(in, w, b, y, ldy, o0, o1);
 }
 
 }  // namespace mv

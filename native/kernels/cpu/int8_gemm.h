@@ -54,6 +54,10 @@ struct MaddubsDot {
   static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc);
   }
+  // Decode steps: int8_gemm::matvec below.
+  template <int T>
+  static void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
+                     size_t ldy, size_t o0, size_t o1);
 };
 
 // G rows of one call: per block, 8 registers of repacked weights (4 bytes of each row), the rows'
@@ -137,7 +141,7 @@ inline __m256i sum_lanes8(const __m256i p[8]) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-// A step of T = 1..4 tokens (decode), rows [o0, o1): the weights are read in place, not repacked
+// A step of T = 1..4 tokens (decode) with 256-bit registers, rows [o0, o1): the weights are read in place, not repacked
 // (the repack would cost more than the products with so few tokens to serve). 8 rows at a time: each
 // block of a row gives 8 partial sums per token (I::block_dot), the 8 rows' sums are gathered into
 // one register (lane r = row r), then the same conversion and FMA as tile(), so the result is the
@@ -179,29 +183,43 @@ void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w,
   }
 }
 
+template <int T>
+void MaddubsDot::matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias,
+                        float* y, size_t ldy, size_t o0, size_t o1) {
+  int8_gemm::matvec<MaddubsDot, T>(xq, xd, in, w, bias, y, ldy, o0, o1);
+}
+
 // The kernels.h matmul contract for Q8_0 weights, rows [o0, o1), any number of tokens.
 template <class I>
-void matmul(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
             size_t o1) {
   constexpr size_t kGroup = I::kGroup;
-  const size_t in = w.cols, nb = in / kBlock;
-  // One scratch: activation scales, panel scales and starts (4-byte values first), then the bytes.
+  const size_t tokens = input.tokens, in = w.cols, nb = in / kBlock;
+  // One scratch: activation scales, panel scales and starts (4-byte values first), then the bytes
+  // (the activations when quantized or offset here, then the panel).
   const size_t words = tokens * nb + 2 * kGroup * nb, bytes = tokens * in + kGroup * in;
   float* scratch = thread_scratch(words + (bytes + 3) / 4);
-  float* xd = scratch;
   const Panel panel{reinterpret_cast<int8_t*>(scratch + words) + tokens * in, scratch + tokens * nb,
                     reinterpret_cast<int32_t*>(scratch + tokens * nb + kGroup * nb)};
-  int8_t* xq = reinterpret_cast<int8_t*>(scratch + words);
-  quantize_activations_q8(x, tokens, in, xq, xd);
+  int8_t* own = reinterpret_cast<int8_t*>(scratch + words);
+  const int8_t* xq = input.q8;
+  const float* xd = input.q8_scale;
+  if (!xq) {
+    quantize_activations_q8(input.x, tokens, in, own, scratch);
+    xq = own;
+    xd = scratch;
+  }
   switch (tokens) {
-    case 1: return matvec<I, 1>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 2: return matvec<I, 2>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 3: return matvec<I, 3>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 4: return matvec<I, 4>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 1: return I::template matvec<1>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 2: return I::template matvec<2>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 3: return I::template matvec<3>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 4: return I::template matvec<4>(xq, xd, in, w, b, y, ldy, o0, o1);
     default: break;
   }
-  if (I::kOffset)
-    for (size_t i = 0; i < tokens * in; ++i) xq[i] = int8_t(uint8_t(xq[i]) ^ 0x80);
+  if (I::kOffset) {  // the shared activations stay as they are: the offset copy is this thread's
+    for (size_t i = 0; i < tokens * in; ++i) own[i] = int8_t(uint8_t(xq[i]) ^ 0x80);
+    xq = own;
+  }
   for (size_t o = o0; o < o1; o += kGroup) {
     const size_t n = o1 - o < kGroup ? o1 - o : kGroup;
     repack<I>(w.data + o * w.row_bytes, w.row_bytes, n, nb, panel);

@@ -29,12 +29,20 @@ void dequantize_rows_portable(const WeightMatrix& w, size_t r0, size_t n, float*
 }
 
 // The int8 path of Q8_0 weights (kernels.h) one product at a time.
-void matmul_q8_int8_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y,
-                             size_t ldy, size_t o0, size_t o1) {
-  const size_t in = w.cols, nb = in / 32;
-  std::vector<int8_t> xq(tokens * in);
-  std::vector<float> xd(tokens * nb);
-  quantize_activations_q8(x, tokens, in, xq.data(), xd.data());
+void matmul_q8_int8_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+                             size_t o0, size_t o1) {
+  const size_t tokens = input.tokens, in = w.cols, nb = in / 32;
+  std::vector<int8_t> own_q;
+  std::vector<float> own_d;
+  const int8_t* xq = input.q8;
+  const float* xd = input.q8_scale;
+  if (!xq) {
+    own_q.resize(tokens * in);
+    own_d.resize(tokens * nb);
+    quantize_activations_q8(input.x, tokens, in, own_q.data(), own_d.data());
+    xq = own_q.data();
+    xd = own_d.data();
+  }
   for (size_t o = o0; o < o1; ++o) {
     const uint8_t* row = w.data + o * w.row_bytes;
     for (size_t t = 0; t < tokens; ++t) {
@@ -52,9 +60,11 @@ void matmul_q8_int8_portable(const float* x, size_t tokens, const WeightMatrix& 
   }
 }
 
-void matmul_portable(const float* x, size_t tokens, const WeightMatrix& w, const float* b, float* y, size_t ldy,
-                     size_t o0, size_t o1) {
-  if (w.dtype == Dtype::Q8_0) return matmul_q8_int8_portable(x, tokens, w, b, y, ldy, o0, o1);
+void matmul_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+                     size_t o1) {
+  if (w.dtype == Dtype::Q8_0) return matmul_q8_int8_portable(input, w, b, y, ldy, o0, o1);
+  const float* x = input.x;
+  const size_t tokens = input.tokens;
   const size_t in = w.cols;
   std::vector<float> row(in);
   for (size_t o = o0; o < o1; ++o) {
