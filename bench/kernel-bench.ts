@@ -23,7 +23,7 @@ import { loadNative, type NativeAddon, type NativeDtype, type NativeTensorRef } 
 import { BLOCK, randomWeightBytes } from '../src/testkit/random-blocks.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
 import { ensureModel } from './bench-model.js';
-import { bandwidthFraction, decodeWeightBytes, triadBandwidth } from '../src/cli/bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeWeightBytes, memoryBounds } from '../src/cli/bench-measure.js';
 import { decodeTokensPerSecond, prefillTokensPerSecond } from './engine-bench.js';
 import { loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
@@ -100,8 +100,8 @@ async function main(): Promise<void> {
   }
   console.log(`machine: ${machineLine()}, ${threads} threads (shared with other jobs: figures are medians of alternating passes); ${loadAverage()} at the start`);
   // The machine's bandwidth is the best seen: probed before each model, since other jobs come and go.
-  let triad = 0;
-  const probe = () => (triad = Math.max(triad, triadBandwidth(native, threads)));
+  let bounds = { triad: 0, read: 0 };
+  const probe = () => (bounds = bestBounds(bounds, memoryBounds(native, threads)));
   const passes = quick ? 3 : 5;
   const rows: string[][] = [];
   const f32 = await openCheckpoint(ensureModel('bench-150m', BENCH_150M));
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
       const perBuild = runs.map((r) => (r.has(figure) ? median(r.get(figure)!) : NaN));
       const now = perBuild[perBuild.length - 1];
       const sequences = figure.startsWith('decode x4') ? 4 : 1;
-      const fraction = figure.startsWith('decode') ? `${(100 * bandwidthFraction(bytes, now / sequences, triad)).toFixed(0)}%` : '';
+      const fraction = figure.startsWith('decode') ? `${(100 * bandwidthFraction(bytes, now / sequences, bounds.triad)).toFixed(0)}%` : '';
       rows.push([
         `${dtype} ${figure}`,
         ...perBuild.map((v) => (Number.isNaN(v) ? '—' : `${v.toFixed(1)} tok/s`)),
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     }
   }
   probe();
-  console.log(`memory bandwidth (STREAM triad, ${threads} threads as the engine, best of the run): ${(triad / 1e9).toFixed(1)} GB/s`);
+  console.log(`memory bandwidth (${threads} threads as the engine, best of the run): STREAM triad ${(bounds.triad / 1e9).toFixed(1)} GB/s, read alone ${(bounds.read / 1e9).toFixed(1)} GB/s`);
   console.log(`${loadAverage()} at the end`);
   const header = ['figure', ...builds.map((b) => `${b.label} (${b.backend})`), ...(builds.length > 1 ? ['ratio'] : []), 'of triad bandwidth'];
   console.log(formatTable(header, rows));

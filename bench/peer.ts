@@ -30,9 +30,10 @@ interface Figures {
   decode: Map<string, number>;
 }
 
-/** What our side's bench reports besides its speeds: the triad probe and the bytes a step streams. */
+/** What our side's bench reports besides its speeds: the bandwidth probes and the bytes a step streams. */
 interface Bound {
   triad: number;
+  read: number;
   weightBytesPerStep: number;
 }
 
@@ -126,6 +127,7 @@ class Peer {
 async function ours(file: string, bound: Bound): Promise<Figures> {
   const r = await runBench(file, settings);
   bound.triad = Math.max(bound.triad, r.bandwidth.bytesPerSecond);
+  bound.read = Math.max(bound.read, r.bandwidth.readBytesPerSecond);
   bound.weightBytesPerStep = r.weightBytesPerStep;
   return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [decodeKey(d.sequences, d.context), d.tokensPerSecond])) };
 }
@@ -140,7 +142,7 @@ function medianFigures(all: Figures[]): Figures {
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
 const loadAtStart = loadAverage();
 // The best triad probe of the run (runBench probes before and after each of our passes).
-const bound: Bound = { triad: 0, weightBytesPerStep: 0 };
+const bound: Bound = { triad: 0, read: 0, weightBytesPerStep: 0 };
 const rows: string[][] = [];
 const results: Record<string, unknown>[] = [];
 for (const type of types) {
@@ -187,9 +189,9 @@ for (const type of types) {
 }
 await llama.dispose();
 
-const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s on ${settings.threads} threads (best probe of the run)`;
+const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s, read alone ${(bound.read / 1e9).toFixed(1)} GB/s, on ${settings.threads} threads (best probes of the run)`;
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
 process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
 process.stdout.write('of triad bound: weight bytes per decode step × steps/s ÷ triad (one-sequence rows; weights only)\n\n');
 process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);
-if (values.json) process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, threads: settings.threads, results })}\n`);
+if (values.json) process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, read: bound.read, threads: settings.threads, results })}\n`);

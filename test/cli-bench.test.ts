@@ -16,7 +16,7 @@ describe('multiverse bench', () => {
     const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(report).toMatchObject({ model: path, threads: 1, prefill: { tokens: 32 }, decode: [{ sequences: 1, context: 64 }, { sequences: 3, context: 64 }] });
     expect(report.machine).toMatch(/cores/);
-    for (const rate of [report.prefill.tokensPerSecond, ...report.decode.map((d: { tokensPerSecond: number }) => d.tokensPerSecond), report.bandwidth.bytesPerSecond]) {
+    for (const rate of [report.prefill.tokensPerSecond, ...report.decode.map((d: { tokensPerSecond: number }) => d.tokensPerSecond), report.bandwidth.bytesPerSecond, report.bandwidth.readBytesPerSecond]) {
       expect(rate).toBeGreaterThan(0);
       expect(Number.isFinite(rate)).toBe(true);
     }
@@ -29,6 +29,8 @@ describe('multiverse bench', () => {
     expect(report.bandwidth.method).toBe('STREAM triad, 1 thread');
     expect(report.bandwidthFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
     expect(report.decode[0].bandwidthFraction).toBe(report.bandwidthFraction);
+    // And against what the same thread reads when only reading.
+    expect(report.readFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.readBytesPerSecond, 10);
     expect(report.decode[1].bandwidthFraction).toBeUndefined();
   });
 

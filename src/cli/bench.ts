@@ -7,7 +7,7 @@ import os from 'node:os';
 import { loadModel } from '../facade/load-model.js';
 import { numberOption, UsageError, type ParsedArgs } from './args.js';
 import { loadNative } from '../native/binding.js';
-import { bandwidthFraction, decodeTokensPerSecond, decodeWeightBytes, prefillTokensPerSecond, triadBandwidth } from './bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeTokensPerSecond, decodeWeightBytes, memoryBounds, prefillTokensPerSecond } from './bench-measure.js';
 import { machineLine } from './machine.js';
 import { log, MODEL_SPEC, parseCommand } from './model-input.js';
 
@@ -35,10 +35,12 @@ export interface BenchReport {
   decode: { sequences: number; context: number; tokensPerSecond: number; bandwidthFraction?: number }[];
   /** Bytes of weights one decode step streams (decodeWeightBytes): every tensor but the embedding table, of which it reads one row per token (the output projection is read whole, tied or not). */
   weightBytesPerStep: number;
-  /** STREAM triad on `threads` threads, the best of a probe before and after the figures (triadBandwidth). */
-  bandwidth: { bytesPerSecond: number; method: string };
+  /** STREAM triad on `threads` threads, and what they read when only reading: the best of a probe before and after the figures (memoryBounds). */
+  bandwidth: { bytesPerSecond: number; method: string; readBytesPerSecond: number };
   /** weightBytesPerStep × decode steps/s at one sequence (the first context) ÷ bandwidth (bandwidthFraction). */
   bandwidthFraction: number;
+  /** The same ÷ the read bandwidth. */
+  readFraction: number;
 }
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -58,7 +60,8 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
           const share = d.bandwidthFraction === undefined ? '' : ` (${(d.bandwidthFraction * 100).toFixed(0)}% of the triad bound)`;
           return `decode ${d.sequences} sequence${d.sequences === 1 ? '' : 's'} at ${d.context} tokens: ${d.tokensPerSecond.toFixed(1)} tok/s${share}`;
         }),
-        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method}; weights only)`,
+        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method}; weights only), ` +
+          `${(report.readFraction * 100).toFixed(0)}% of the ${(report.bandwidth.readBytesPerSecond / 1e9).toFixed(1)} GB/s the same threads read when only reading`,
       ].join('\n') + '\n',
     );
   }
@@ -105,7 +108,7 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
     const { engine } = model;
     const native = loadNative();
     // Other jobs on the machine come and go: the best of a probe before and after the figures.
-    let triad = triadBandwidth(native, s.threads);
+    let bounds = memoryBounds(native, s.threads);
     log(`prefill ${s.promptTokens} tokens ...`);
     const prefill = await prefillTokensPerSecond(engine, s.promptTokens, s.passes);
     const decode = [];
@@ -115,7 +118,8 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
         decode.push({ sequences, context, tokensPerSecond: await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes) });
       }
     }
-    triad = Math.max(triad, triadBandwidth(native, s.threads));
+    bounds = bestBounds(bounds, memoryBounds(native, s.threads));
+    const { triad } = bounds;
     const weightBytesPerStep = decodeWeightBytes(model.checkpoint.tensors, model.checkpoint.config.tieWordEmbeddings);
     const single = decode.find((d) => d.sequences === 1)?.tokensPerSecond ?? NaN;
     return {
@@ -127,8 +131,9 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
       prefill: { tokens: s.promptTokens, tokensPerSecond: prefill },
       decode: decode.map((d) => (d.sequences === 1 ? { ...d, bandwidthFraction: bandwidthFraction(weightBytesPerStep, d.tokensPerSecond, triad) } : d)),
       weightBytesPerStep,
-      bandwidth: { bytesPerSecond: triad, method: `STREAM triad, ${s.threads} thread${s.threads === 1 ? '' : 's'}` },
+      bandwidth: { bytesPerSecond: triad, method: `STREAM triad, ${s.threads} thread${s.threads === 1 ? '' : 's'}`, readBytesPerSecond: bounds.read },
       bandwidthFraction: bandwidthFraction(weightBytesPerStep, single, triad),
+      readFraction: bandwidthFraction(weightBytesPerStep, single, bounds.read),
     };
   } finally {
     await model.dispose();

@@ -184,9 +184,10 @@ export interface NativeAddon {
   /**
    * STREAM-like copy and triad bandwidth in bytes/s on `threads` threads (default: all cores), best
    * of five passes over arrays of `megabytes` each (use several times the last-level cache). STREAM's
-   * byte counts: copy moves 2 arrays, triad (a = b + 3c) 3. Sync; takes about a second.
+   * byte counts: copy moves 2 arrays, triad (a = b + 3c) 3; read: one array summed (reading alone, as
+   * decode reads its weights). Sync; takes about a second.
    */
-  memoryBandwidth(megabytes: number, threads?: number): { copy: number; triad: number };
+  memoryBandwidth(megabytes: number, threads?: number): { copy: number; triad: number; read: number };
   /**
    * Picks a token from one row of logits (native/engine/sampling.h). `params`: temperature, topK,
    * topP, minP, repetitionPenalty, topLogprobs in that order; `uniform` in [0, 1) is the draw a
