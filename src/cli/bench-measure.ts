@@ -60,8 +60,8 @@ export function decodeWeightBytes(tensors: readonly { name: string; byteLength: 
  * The bandwidth decode is set against: STREAM's triad (a = b + 3c, bytes of the three arrays per
  * second, write-allocate traffic not counted) over 128 MiB arrays on `threads` threads, the engine's
  * own count; best of five passes. Also what the same threads read when they only read (one array
- * summed), the tighter bound for decode, which only reads its weights: on the 2-core dev VM it is
- * 80-90% of the triad. Takes about two seconds.
+ * summed), as decode reads its weights: on the 2-core dev VM 0.8 to 1.1 times the triad from one
+ * probe to the next. Takes about two seconds.
  */
 export function memoryBounds(native: NativeAddon, threads: number): { triad: number; read: number } {
   const { triad, read } = native.memoryBandwidth(128, threads);
