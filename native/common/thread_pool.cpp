@@ -1,5 +1,6 @@
 #include "common/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -29,9 +30,13 @@ constexpr int kPausesPerClockRead = 16;
 // cores, a spinner could otherwise hold a core our own JavaScript or step thread is waiting for
 // until the scheduler's next tick (milliseconds). A yield costs about 2 microseconds on the VM.
 constexpr std::chrono::microseconds kYieldEvery(20);
-// Chunks per thread: enough that a descheduled thread leaves little behind, few enough that
-// claiming (one atomic add on a shared line) costs nothing next to a chunk of matmul rows.
-constexpr size_t kChunksPerThread = 4;
+// Chunks shrink as the loop drains (guided): each claim takes the unclaimed items over twice the
+// thread count, and never fewer than a kChunksPerThread-th share of the loop per thread. Big chunks
+// first keep claims (one atomic add on a shared line) rare; small ones last mean the threads finish
+// together, where equal chunks of an eighth left the caller waiting on the other thread's last one.
+// Decode of the 150M bench model runs ~60 loops a step: 4-7% faster at one sequence (alternating
+// builds, Q8_0 and f16, 2 threads).
+constexpr size_t kChunksPerThread = 8;
 
 uint32_t generation_of(uint64_t word) { return uint32_t(word >> 32); }
 }  // namespace
@@ -60,6 +65,7 @@ void ThreadPool::work(uint32_t gen) {
       n = job_n_.load(std::memory_order_relaxed);
       chunk = chunk_.load(std::memory_order_relaxed);
       if (generation_of(word) != gen || begin >= n) return;
+      chunk = std::max(chunk, (n - begin) / (2 * (workers_.size() + 1)));
     } while (!job_word_.compare_exchange_weak(word, word + chunk, std::memory_order_acq_rel));
     // The claim succeeded on this generation's word, so n and chunk were this job's.
     const size_t end = begin + chunk < n ? begin + chunk : n;

@@ -7,7 +7,7 @@
 // step's lanes, then costs about a cache-line transfer instead of a futex wake-up (tens of
 // microseconds on a VM). Once no job came for kLinger they sleep, so an idle engine burns nothing.
 //
-// The items of a loop are claimed in small chunks from one counter rather than split into one fixed
+// The items of a loop are claimed in chunks (shrinking as it drains) from one counter, not split into one fixed
 // share per thread: on a machine shared with other processes a thread is often descheduled for a
 // time slice (milliseconds), and with fixed shares every loop waited for it, so two threads were
 // slower than one. Now whoever runs takes the next chunk, and the caller waits only for chunks
