@@ -143,10 +143,21 @@ const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLev
 const loadAtStart = loadAverage();
 // The best triad probe of the run (runBench probes before and after each of our passes).
 const bound: Bound = { triad: 0, read: 0, weightBytesPerStep: 0 };
-const rows: string[][] = [];
-const results: Record<string, unknown>[] = [];
+/** One figure of one file: both engines' medians (ours undefined where our side failed). */
+interface Measured {
+  type: string;
+  name: string;
+  ours: number | undefined;
+  theirs: number;
+  failure: string | undefined;
+  single: boolean;
+  /** The bytes of weights one decode step of this file streams. */
+  weightBytesPerStep: number;
+}
+const measured: Measured[] = [];
 for (const type of types) {
   const file = benchFile(type);
+  bound.weightBytesPerStep = 0;  // this file's, once our side has run on it
   const peer = await Peer.open(llama, file);
   const mine: Figures[] = [];
   const theirs: Figures[] = [];
@@ -163,22 +174,9 @@ for (const type of types) {
   await peer.close();
   const peerMedian = medianFigures(theirs);
   const ourMedian = failure ? undefined : medianFigures(mine);
-  // Both engines stream the same bytes per step, so one bound serves both; prefill and batches get none.
-  const share = (tokensPerSecond: number | undefined, single: boolean) =>
-    single && tokensPerSecond !== undefined && bound.triad > 0 ? bandwidthFraction(bound.weightBytesPerStep, tokensPerSecond, bound.triad) : undefined;
-  const percent = (f: number | undefined) => (f === undefined ? '' : `${(100 * f).toFixed(0)}%`);
-  const figure = (name: string, a: number | undefined, b: number, single = false) => {
-    const [ourShare, theirShare] = [share(a, single), share(b, single)];
-    rows.push([type, name, b.toFixed(1), a === undefined ? `fails: ${failure}` : a.toFixed(1), a === undefined ? '-' : (a / b).toFixed(2), percent(theirShare), percent(ourShare)]);
-    results.push({
-      weights: type,
-      figure: name,
-      llamaCpp: b,
-      ours: a ?? null,
-      ratio: a === undefined ? null : a / b,
-      ...(single && { bandwidthFraction: ourShare ?? null, llamaCppBandwidthFraction: theirShare ?? null }),
-    });
-  };
+  const { weightBytesPerStep } = bound;
+  const figure = (name: string, ours: number | undefined, theirs: number, single = false) =>
+    measured.push({ type, name, ours, theirs, failure, single, weightBytesPerStep });
   figure(`prefill ${settings.promptTokens}`, ourMedian?.prefill, peerMedian.prefill);
   for (const c of settings.contexts) {
     for (const n of settings.sequences) {
@@ -188,6 +186,27 @@ for (const type of types) {
   }
 }
 await llama.dispose();
+
+// The shares use the best probe of the whole run, the one the machine line prints: both engines stream
+// the same bytes per step, so one bound serves both; prefill and batches get none.
+const share = (tokensPerSecond: number | undefined, m: Measured) =>
+  m.single && tokensPerSecond !== undefined && m.weightBytesPerStep > 0 && bound.triad > 0 ? bandwidthFraction(m.weightBytesPerStep, tokensPerSecond, bound.triad) : undefined;
+const percent = (f: number | undefined) => (f === undefined ? '' : `${(100 * f).toFixed(0)}%`);
+const rows: string[][] = [];
+const results: Record<string, unknown>[] = [];
+for (const m of measured) {
+  const { type, name, ours: a, theirs: b, failure, single } = m;
+  const [ourShare, theirShare] = [share(a, m), share(b, m)];
+  rows.push([type, name, b.toFixed(1), a === undefined ? `fails: ${failure}` : a.toFixed(1), a === undefined ? '-' : (a / b).toFixed(2), percent(theirShare), percent(ourShare)]);
+  results.push({
+    weights: type,
+    figure: name,
+    llamaCpp: b,
+    ours: a ?? null,
+    ratio: a === undefined ? null : a / b,
+    ...(single && { bandwidthFraction: ourShare ?? null, llamaCppBandwidthFraction: theirShare ?? null }),
+  });
+}
 
 const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s, read alone ${(bound.read / 1e9).toFixed(1)} GB/s, on ${settings.threads} threads (best probes of the run)`;
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
