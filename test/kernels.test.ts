@@ -25,6 +25,8 @@ const COLS: Record<NativeDtype, number[]> = {
   Q6_K: [512],
 };
 const ROWS = 13;
+/** The formats multiplied as int8 by int8-quantized activations. */
+const INT8: NativeDtype[] = ['Q8_0', 'Q4_0'];
 
 describe('kernel sets on this CPU', () => {
   it('include the portable one and, on an x86-64 with AVX2, the AVX2 one', () => {
@@ -50,8 +52,8 @@ describe.each(SETS)('%s kernels', (set) => {
       const bytes = randomWeightBytes(dtype, ROWS, cols, 100 + cols);
       const w = dequantize(dtype, bytes, ROWS * cols);
       const rng = new Prng(cols);
-      // Q8_0 takes the int8 path (activations rounded to 8 bits), tested below.
-      if (dtype === 'Q8_0') return;
+      // Q8_0 and Q4_0 take the int8 path (activations rounded to 8 bits), tested below.
+      if (INT8.includes(dtype)) return;
       for (let tokens = 1; tokens <= 7; tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
         const y = native.matmul(set, dtype, bytes, ROWS, cols, x, tokens);
@@ -104,16 +106,16 @@ describe.each(SETS)('%s kernels', (set) => {
     }
   });
 
-  describe('Q8_0 weights times int8 activations', () => {
+  describe.each(INT8)('%s weights times int8 activations', (dtype) => {
     // 21 rows: groups of 8 (AVX2, and the 1-4-token matvec) or 16 (AVX-512 VNNI) rows and 5 left
     // over; 1..4 tokens take the matvec, 5..13 whole 4- or 8-token tiles and every leftover count.
     const ROWS = 21;
     it.each([96, 288])('rows of %i weights equal the portable set bit for bit', (cols) => {
-      const bytes = randomWeightBytes('Q8_0', ROWS, cols, 300 + cols);
+      const bytes = randomWeightBytes(dtype, ROWS, cols, 300 + cols);
       const rng = new Prng(7 * cols);
       for (let tokens = 1; tokens <= 13; tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
-        expect(native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens)).toEqual(native.matmul('portable', 'Q8_0', bytes, ROWS, cols, x, tokens));
+        expect(native.matmul(set, dtype, bytes, ROWS, cols, x, tokens)).toEqual(native.matmul('portable', dtype, bytes, ROWS, cols, x, tokens));
       }
     });
 
@@ -123,12 +125,12 @@ describe.each(SETS)('%s kernels', (set) => {
       [288, 1],
       [288, 9],
     ])('rows of %i weights times %i tokens within the activation rounding of the float64 product', (cols, tokens) => {
-      const bytes = randomWeightBytes('Q8_0', ROWS, cols, 400 + cols);
-      const w = dequantize('Q8_0', bytes, ROWS * cols);
+      const bytes = randomWeightBytes(dtype, ROWS, cols, 400 + cols);
+      const w = dequantize(dtype, bytes, ROWS * cols);
       const rng = new Prng(11 * cols);
       // Activations spanning three orders of magnitude, so blocks get very different scales.
       const x = Float32Array.from({ length: tokens * cols }, () => (rng.nextFloat() * 2 - 1) * 10 ** Math.floor(rng.nextFloat() * 3 - 1));
-      const y = native.matmul(set, 'Q8_0', bytes, ROWS, cols, x, tokens);
+      const y = native.matmul(set, dtype, bytes, ROWS, cols, x, tokens);
       for (let t = 0; t < tokens; t++) {
         for (let r = 0; r < ROWS; r++) {
           let exact = 0;
@@ -155,15 +157,16 @@ describe.each(SETS)('%s kernels', (set) => {
     });
 
     it('rounds each activation to its block scale, as llama.cpp does (hand-computed)', () => {
-      // One row of 32 weights, all 1 (scale 1.0 = f16 0x3c00). A block with max 127 has step 1, so
-      // 0.4 rounds to 0 and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129, not 129.9.
-      const bytes = new Uint8Array(34).fill(1);
+      // One row of 32 weights, all 1 (scale 1.0 = f16 0x3c00; Q4_0 stores 1 as the nibble 9). A block
+      // with max 127 has step 1, so 0.4 rounds to 0 and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129,
+      // not 129.9.
+      const bytes = dtype === 'Q8_0' ? new Uint8Array(34).fill(1) : new Uint8Array(18).fill(0x99);
       bytes[0] = 0x00;
       bytes[1] = 0x3c;
       for (const tokens of [1, 5]) {
         const x = new Float32Array(32 * tokens);
         for (let t = 0; t < tokens; t++) x.set([127, 0.4, 2.5], 32 * t);
-        expect(Array.from(native.matmul(set, 'Q8_0', bytes, 1, 32, x, tokens))).toEqual(new Array(tokens).fill(129));
+        expect(Array.from(native.matmul(set, dtype, bytes, 1, 32, x, tokens))).toEqual(new Array(tokens).fill(129));
       }
     });
   });

@@ -6,11 +6,11 @@
  *
  * Tolerance: the kernels decode each block exactly to f32 and keep activations in f32, so the engine
  * does the same arithmetic as on f32 weights and the engine invariant's 1e-4 of the logits' scale
- * holds unchanged. The exception is Q8_0 (prefill and decode alike): like llama.cpp, it rounds each
- * matrix product's input to Q8_0 blocks and multiplies int8 by int8. The reference for Q8_0 rounds
- * the same inputs the same way (roundToQ8Blocks), so 1e-4 holds there too (the engine gets ~2e-7);
- * against the unrounded reference Q8_0 is ~2e-2 of the scale off on this random model, the accuracy
- * cost of the activation rounding itself.
+ * holds unchanged. The exceptions are Q8_0 and Q4_0 (prefill and decode alike): like llama.cpp, they
+ * round each matrix product's input to Q8_0 blocks and multiply int8 by int8. The reference for them
+ * rounds the same inputs the same way (roundToQ8Blocks), so 1e-4 holds there too (the engine gets
+ * ~2e-7); against the unrounded reference Q8_0 is ~2e-2 of the scale off on this random model, the
+ * accuracy cost of the activation rounding itself.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -78,8 +78,8 @@ describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
   let reference: Float64Array[];
   beforeAll(() => {
     model = quantize(base, label, dtypeOf);
-    // Q8_0 quantizes the activations (the int8 path); the reference does too.
-    const round = label === 'Q8_0' ? roundToQ8Blocks : undefined;
+    // Q8_0 and Q4_0 quantize the activations (the int8 path); the reference does too.
+    const round = label === 'Q8_0' || label === 'Q4_0' ? roundToQ8Blocks : undefined;
     reference = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal, round);
   });
 

@@ -60,7 +60,7 @@ void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<Ma
   for (const MatmulJob& j : jobs) {
     work += tokens * j.w->cols * j.w->rows;
     units += (j.w->rows + kUnit - 1) / kUnit;
-    q8 = q8 || j.w->dtype == Dtype::Q8_0;
+    q8 = q8 || int8_path(j.w->dtype);
   }
   MatmulInput input{x, tokens};
   if (q8) {  // once here, not once per chunk of rows in every kernel call

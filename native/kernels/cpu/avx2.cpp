@@ -74,7 +74,7 @@ struct Avx2 {
   static void store_half(uint16_t* p, Reg v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
-  static void matmul_q8_int8(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+  static void matmul_int8(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                              size_t o0, size_t o1) {
     int8_gemm::matmul<int8_gemm::MaddubsDot>(in, w, b, y, ldy, o0, o1);
   }

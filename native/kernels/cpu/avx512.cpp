@@ -69,9 +69,9 @@ struct Avx512 {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
   // VNNI only where the CPU has it (an AVX-512 CPU may lack it, e.g. Skylake-SP).
-  static void matmul_q8_int8(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+  static void matmul_int8(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                              size_t o0, size_t o1) {
-    if (cpu_has_avx512_vnni()) matmul_q8_int8_vnni(in, w, b, y, ldy, o0, o1);
+    if (cpu_has_avx512_vnni()) matmul_int8_vnni(in, w, b, y, ldy, o0, o1);
     else int8_gemm::matmul<int8_gemm::MaddubsDot>(in, w, b, y, ldy, o0, o1);
   }
 };

@@ -24,9 +24,10 @@ __attribute__((always_inline)) inline __m512i sum_lanes16(const __m512i s[8]) {
 }
 
 // A step of T = 1..4 tokens (decode), rows [o0, o1), the weights read in place. vpdpbusd takes
-// unsigned bytes times signed ones, so each weight w is flipped to w + 128 (one xor) and multiplies the
-// signed activations x: sum (w + 128) x = sum w x + 128 sum x, and each lane starts from minus the
-// second term (the same for every row). 16 rows at a time: per block,
+// unsigned bytes times signed ones, so each weight w is biased to w + kBias (Q8_0: one xor flips it by
+// 128; a Q4_0 nibble already is w + 8) and multiplies the signed activations x:
+// sum (w + kBias) x = sum w x + kBias sum x, and each lane starts from minus the second term (the
+// same for every row). 16 rows at a time: per block,
 // each row's 8 partial sums (one vpdpbusd), two rows per 512-bit register, the 16 rows folded into
 // one register (lane r = row r), then one conversion and one FMA with the gathered block scales: the
 // same integers and float steps as the other sets (kernels.h). Against the 256-bit matvec (8 rows,
@@ -34,12 +35,12 @@ __attribute__((always_inline)) inline __m512i sum_lanes16(const __m512i s[8]) {
 // scales) this is a third of the shuffles, the port Zen 4 ran out of: that kernel ran at 20 GB/s on
 // one core with its matrix in cache, under what a core streams from memory. Each block prefetches
 // the same block 16 rows on.
-template <int T>
+template <class F, int T>
 void matvec_vnni(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
                  size_t ldy, size_t o0, size_t o1) {
   constexpr size_t kRows = 16, kBlock = int8_gemm::kBlock;
   const size_t rb = w.row_bytes, nb = in / kBlock;
-  const __m256i flip = _mm256_set1_epi8(char(0x80));
+  const __m256i bias8 = _mm256_set1_epi8(char(F::kBias));
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
     const uint8_t* first = w.data + o * rb;
@@ -49,7 +50,7 @@ void matvec_vnni(const int8_t* xq, const float* xd, size_t in, const WeightMatri
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
-      const uint8_t* blocks = first + b * int8_gemm::kBlockBytes;
+      const uint8_t* blocks = first + b * F::kBytes;
       for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(blocks + offset[r] + kRows * rb, 0, 0);
       // Each block starts with its f16 scale (scalar loads: vpgatherdd stalled the loop on Zen 4).
       alignas(32) uint16_t scale[kRows];
@@ -57,11 +58,11 @@ void matvec_vnni(const int8_t* xq, const float* xd, size_t in, const WeightMatri
       const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
       __m256i u[kRows];
       for (size_t r = 0; r < kRows; ++r)
-        u[r] = _mm256_xor_si256(flip, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks + offset[r] + 2)));
+        u[r] = F::biased32(blocks + offset[r]);
       for (int t = 0; t < T; ++t) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * in + b * kBlock));
-        // Each lane starts at -128 * (its 4 activations' sum), so it ends at exactly its sum of w x.
-        const __m256i start = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), flip, x));
+        // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of w x.
+        const __m256i start = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias8, x));
         const auto product = [&](size_t r) { return _mm256_dpbusd_epi32(start, u[r], x); };
         __m512i s[kRows / 2];
         for (size_t k = 0; k < kRows / 2; ++k)
@@ -96,16 +97,16 @@ struct VnniDot {
   static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
   }
-  template <int T>
+  template <class F, int T>
   static void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
                      size_t ldy, size_t o0, size_t o1) {
-    matvec_vnni<T>(xq, xd, in, w, bias, y, ldy, o0, o1);
+    matvec_vnni<F, T>(xq, xd, in, w, bias, y, ldy, o0, o1);
   }
 };
 
 }  // namespace
 
-void matmul_q8_int8_vnni(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+void matmul_int8_vnni(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
                          size_t o1) {
   int8_gemm::matmul<VnniDot>(in, w, b, y, ldy, o0, o1);
 }

@@ -1,5 +1,6 @@
-// Q8_0 weights times Q8_0-quantized activations (the int8 path of kernels.h), for the AVX2 and
-// AVX-512 sets. G weight rows (G = the register's 32-bit lanes) are repacked so that one register
+// Q8_0 and Q4_0 weights times Q8_0-quantized activations (the int8 path of kernels.h), for the AVX2
+// and AVX-512 sets. Both formats are 32-weight blocks that start with an f16 scale (`F` below says
+// how the 32 weights are stored). G weight rows (G = the register's 32-bit lanes) are repacked so that one register
 // holds 4 consecutive int8 weights of each row (lane r = row r); one broadcast of 4 activation bytes
 // then feeds all G rows, and the G per-row sums of a 32-weight block accumulate exactly in int32
 // before one conversion and one FMA with the block scales. A row's blocks are not contiguous (each
@@ -31,7 +32,34 @@ namespace mv {
 namespace {
 namespace int8_gemm {
 
-constexpr size_t kBlock = 32, kBlockBytes = 34;
+constexpr size_t kBlock = 32;
+
+// The block formats: kBytes per block, the f16 scale first, then the weights; signed32 gives them as
+// 32 signed bytes, biased32 as w + kBias in unsigned bytes (for vpdpbusd), decode as integers.
+struct Q8Format {  // int8 q[32]: w = q
+  static constexpr size_t kBytes = 34;
+  static constexpr int kBias = 128;
+  static __m256i signed32(const uint8_t* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
+  static __m256i biased32(const uint8_t* blk) { return _mm256_xor_si256(signed32(blk), _mm256_set1_epi8(char(0x80))); }
+  static void decode(const uint8_t* blk, int8_t q[kBlock]) { std::memcpy(q, blk + 2, kBlock); }
+};
+
+struct Q4Format {  // 16 bytes: weight j in the low nibble of byte j, weight j + 16 in the high one; w = nibble - 8
+  static constexpr size_t kBytes = 18;
+  static constexpr int kBias = 8;
+  static __m256i biased32(const uint8_t* blk) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i low = _mm_set1_epi8(15);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), low), _mm_and_si128(b, low));
+  }
+  static __m256i signed32(const uint8_t* blk) { return _mm256_sub_epi8(biased32(blk), _mm256_set1_epi8(8)); }
+  static void decode(const uint8_t* blk, int8_t q[kBlock]) {
+    for (size_t j = 0; j < kBlock / 2; ++j) {
+      q[j] = int8_t((blk[2 + j] & 15) - 8);
+      q[j + kBlock / 2] = int8_t((blk[2 + j] >> 4) - 8);
+    }
+  }
+};
 
 struct MaddubsDot {
   using IReg = __m256i;
@@ -55,7 +83,7 @@ struct MaddubsDot {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc);
   }
   // Decode steps: int8_gemm::matvec below.
-  template <int T>
+  template <class F, int T>
   static void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
                      size_t ldy, size_t o0, size_t o1);
 };
@@ -68,7 +96,7 @@ struct Panel {
   int32_t* init;  // (blocks, G)
 };
 
-template <class I>
+template <class I, class F>
 void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p) {
   constexpr size_t kGroup = I::kGroup;
   for (size_t b = 0; b < nb; ++b) {
@@ -80,13 +108,15 @@ void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p)
         p.init[b * kGroup + r] = 0;
         continue;
       }
-      const uint8_t* blk = rows + r * rb + b * kBlockBytes;
+      const uint8_t* blk = rows + r * rb + b * F::kBytes;
       uint16_t h;
       std::memcpy(&h, blk, 2);
       p.d[b * kGroup + r] = _cvtsh_ss(h);
+      int8_t weights[kBlock];
+      F::decode(blk, weights);
       int32_t sum = 0;
-      for (size_t k = 0; k < kBlock / 4; ++k) std::memcpy(q + k * kGroup * 4 + r * 4, blk + 2 + 4 * k, 4);
-      for (size_t j = 0; j < kBlock; ++j) sum += int8_t(blk[2 + j]);
+      for (size_t k = 0; k < kBlock / 4; ++k) std::memcpy(q + k * kGroup * 4 + r * 4, weights + 4 * k, 4);
+      for (size_t j = 0; j < kBlock; ++j) sum += weights[j];
       p.init[b * kGroup + r] = I::kOffset ? -128 * sum : 0;
     }
   }
@@ -148,7 +178,7 @@ inline __m256i sum_lanes8(const __m256i p[8]) {
 // same bit for bit. A block is read from memory once; the other tokens find it in L1. Each block
 // load prefetches the same block 8 rows on: 8 short rows read side by side are too many streams
 // for the hardware prefetcher to follow.
-template <class I, int T>
+template <class I, class F, int T>
 void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
             size_t ldy, size_t o0, size_t o1) {
   constexpr size_t kRows = 8;
@@ -162,7 +192,7 @@ void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w,
     for (size_t b = 0; b < nb; ++b) {
       alignas(16) uint16_t scale[kRows];
       for (size_t r = 0; r < kRows; ++r) {
-        const uint8_t* blk = row[r] + b * kBlockBytes;
+        const uint8_t* blk = row[r] + b * F::kBytes;
         __builtin_prefetch(blk + kRows * rb, 0, 0);
         std::memcpy(&scale[r], blk, 2);
       }
@@ -171,7 +201,7 @@ void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w,
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * in + b * kBlock));
         __m256i p[kRows];
         for (size_t r = 0; r < kRows; ++r)
-          p[r] = I::block_dot(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r] + b * kBlockBytes + 2)), x);
+          p[r] = I::block_dot(F::signed32(row[r] + b * F::kBytes), x);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(p)), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * nb + b])), acc[t]);
       }
     }
@@ -183,16 +213,16 @@ void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w,
   }
 }
 
-template <int T>
+template <class F, int T>
 void MaddubsDot::matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias,
                         float* y, size_t ldy, size_t o0, size_t o1) {
-  int8_gemm::matvec<MaddubsDot, T>(xq, xd, in, w, bias, y, ldy, o0, o1);
+  int8_gemm::matvec<MaddubsDot, F, T>(xq, xd, in, w, bias, y, ldy, o0, o1);
 }
 
-// The kernels.h matmul contract for Q8_0 weights, rows [o0, o1), any number of tokens.
-template <class I>
-void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
-            size_t o1) {
+// The kernels.h matmul contract for block format F, rows [o0, o1), any number of tokens.
+template <class I, class F>
+void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+                   size_t o1) {
   constexpr size_t kGroup = I::kGroup;
   const size_t tokens = input.tokens, in = w.cols, nb = in / kBlock;
   // One scratch: activation scales, panel scales and starts (4-byte values first), then the bytes
@@ -210,10 +240,10 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
     xd = scratch;
   }
   switch (tokens) {
-    case 1: return I::template matvec<1>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 2: return I::template matvec<2>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 3: return I::template matvec<3>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 4: return I::template matvec<4>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 1: return I::template matvec<F, 1>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 2: return I::template matvec<F, 2>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 3: return I::template matvec<F, 3>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 4: return I::template matvec<F, 4>(xq, xd, in, w, b, y, ldy, o0, o1);
     default: break;
   }
   if (I::kOffset) {  // the shared activations stay as they are: the offset copy is this thread's
@@ -222,13 +252,21 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
   }
   for (size_t o = o0; o < o1; o += kGroup) {
     const size_t n = o1 - o < kGroup ? o1 - o : kGroup;
-    repack<I>(w.data + o * w.row_bytes, w.row_bytes, n, nb, panel);
+    repack<I, F>(w.data + o * w.row_bytes, w.row_bytes, n, nb, panel);
     const float* bias = b ? b + o : nullptr;
     constexpr size_t T = I::kTokens;
     size_t t = 0;
     for (; t + T <= tokens; t += T) tile<I, T>(panel, nb, xq + t * in, xd + t * nb, in, bias, n, y + t * ldy + o, ldy);
     leftover_tile<I, T>(tokens - t, panel, nb, xq + t * in, xd + t * nb, in, bias, n, y + t * ldy + o, ldy);
   }
+}
+
+// The kernels.h matmul contract for the int8 path's weights (int8_path), rows [o0, o1).
+template <class I>
+void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+            size_t o1) {
+  if (w.dtype == Dtype::Q4_0) return matmul_blocks<I, Q4Format>(input, w, b, y, ldy, o0, o1);
+  matmul_blocks<I, Q8Format>(input, w, b, y, ldy, o0, o1);
 }
 
 }  // namespace int8_gemm

@@ -18,16 +18,18 @@ struct WeightMatrix {
   size_t row_bytes = 0;
 };
 
-// Q8_0 weights take the int8 path for any number of tokens: the activations are quantized to Q8_0
+// Q8_0 and Q4_0 weights (int8_path) take the int8 path for any number of tokens: the activations are quantized to Q8_0
 // blocks once per matmul (quantize_activations_q8, MatmulInput) and each block's integer dot product is scaled by
 // the two block scales, as llama.cpp does. So a token's result does not depend on how many tokens
 // share its step (a prompt's logits equal the same tokens decoded one at a time). Every kernel set
 // computes the same integers and the same float steps:
 // y = acc + b where acc = fma(float(int dot of block i), d_w[i] * d_x[i], acc) over the blocks in order.
 
-// The rows a matmul multiplies: x (tokens, cols) in f32 and, where Q8_0 weights will read them, the same
+// The rows a matmul multiplies: x (tokens, cols) in f32 and, where int8-path weights will read them, the same
 // rows already quantized (quantize_activations_q8) by the caller, once for every thread's share of the
 // output rows. Without them the kernel quantizes x itself, on each call.
+inline bool int8_path(Dtype d) { return d == Dtype::Q8_0 || d == Dtype::Q4_0; }
+
 struct MatmulInput {
   const float* x = nullptr;
   size_t tokens = 0;
@@ -38,9 +40,9 @@ struct MatmulInput {
 struct CpuKernels {
   const char* name;
   // y[t * ldy + o] = dot(x[t * in ..], row o of w) + (b ? b[o] : 0) for t < tokens, o in [o0, o1).
-  // x: (tokens, in = w.cols) of `in`. f16/bf16 rows are widened in registers; Q8_0 is multiplied as int8 by
-  // int8 (above); the other block formats are dequantized a few rows at a time into a cache-resident
-  // panel of f32.
+  // x: (tokens, in = w.cols) of `in`. f16/bf16 rows are widened in registers; Q8_0 and Q4_0 are
+  // multiplied as int8 by int8 (above); the other block formats are dequantized a few rows at a time
+  // into a cache-resident panel of f32.
   void (*matmul)(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
                  size_t o1);
   // out[r * w.cols ..] = rows [r0, r0 + n) of w as f32 (embedding lookups, tests).
@@ -68,7 +70,7 @@ extern const CpuKernels kAvx2Kernels;    // only call when the CPU has AVX2, FMA
 extern const CpuKernels kAvx512Kernels;  // only call when the CPU has AVX-512 F/BW/VL
 
 // The int8 path with AVX-512 VNNI (avx512_vnni.cpp); only call when cpu_has_avx512_vnni().
-void matmul_q8_int8_vnni(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
+void matmul_int8_vnni(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
                          size_t o1);
 
 enum class KernelChoice { Auto, Portable, Avx2, Avx512 };

@@ -28,10 +28,16 @@ void dequantize_rows_portable(const WeightMatrix& w, size_t r0, size_t n, float*
   for (size_t r = 0; r < n; ++r) dequantize_row_reference(w.dtype, w.data + (r0 + r) * w.row_bytes, w.cols, out + r * w.cols);
 }
 
-// The int8 path of Q8_0 weights (kernels.h) one product at a time.
-void matmul_q8_int8_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy,
-                             size_t o0, size_t o1) {
-  const size_t tokens = input.tokens, in = w.cols, nb = in / 32;
+// Weight j of a Q8_0 or Q4_0 block as an integer (quant.h gives the layouts).
+int32_t int8_weight(Dtype d, const uint8_t* blk, size_t j) {
+  if (d == Dtype::Q8_0) return int8_t(blk[2 + j]);
+  return j < 16 ? int32_t(blk[2 + j] & 15) - 8 : int32_t(blk[2 + j - 16] >> 4) - 8;
+}
+
+// The int8 path of Q8_0 and Q4_0 weights (kernels.h) one product at a time.
+void matmul_int8_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy,
+                          size_t o0, size_t o1) {
+  const size_t tokens = input.tokens, in = w.cols, nb = in / 32, bb = block_bytes(w.dtype);
   std::vector<int8_t> own_q;
   std::vector<float> own_d;
   const int8_t* xq = input.q8;
@@ -48,11 +54,11 @@ void matmul_q8_int8_portable(const MatmulInput& input, const WeightMatrix& w, co
     for (size_t t = 0; t < tokens; ++t) {
       float acc = 0;
       for (size_t blk = 0; blk < nb; ++blk) {
-        const uint8_t* wb = row + blk * 34;
+        const uint8_t* wb = row + blk * bb;
         uint16_t h;
         std::memcpy(&h, wb, 2);
         int32_t dot = 0;
-        for (size_t j = 0; j < 32; ++j) dot += int32_t(int8_t(wb[2 + j])) * xq[t * in + blk * 32 + j];
+        for (size_t j = 0; j < 32; ++j) dot += int8_weight(w.dtype, wb, j) * xq[t * in + blk * 32 + j];
         acc = std::fma(float(dot), half_to_float(h) * xd[t * nb + blk], acc);
       }
       y[t * ldy + o] = acc + (b ? b[o] : 0.0f);
@@ -62,7 +68,7 @@ void matmul_q8_int8_portable(const MatmulInput& input, const WeightMatrix& w, co
 
 void matmul_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
                      size_t o1) {
-  if (w.dtype == Dtype::Q8_0) return matmul_q8_int8_portable(input, w, b, y, ldy, o0, o1);
+  if (int8_path(w.dtype)) return matmul_int8_portable(input, w, b, y, ldy, o0, o1);
   const float* x = input.x;
   const size_t tokens = input.tokens;
   const size_t in = w.cols;

@@ -5,7 +5,7 @@
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
 // mul(a, b), add(a, b), sub(a, b), max(a, b), div(a, b), select_negative(x, a, b) (x < 0 ? a : b per lane), hsum(Reg), hsum4(const Reg[4], float[4]) (four sums at
 // once), hsum_lanes(const Reg[kLanes], float[kLanes]) (kLanes sums at once, each equal to hsum's), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n) (p * 2^n for integral n in
-// [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address), store_half(uint16_t*, Reg), and matmul_q8_int8 (Q8_0 weights: the
+// [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address), store_half(uint16_t*, Reg), and matmul_int8 (Q8_0 and Q4_0 weights: the
 // int8 path of kernels.h, int8_gemm.h). No std:: templates here: an inline std function compiled with
 // AVX-512 flags could be picked by the linker for the portable path too.
 #pragma once
@@ -163,7 +163,7 @@ template <class V>
 void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0, size_t o1) {
   // Token blocks small enough that their activations stay in L2 while the weight rows stream past.
   constexpr size_t kTokenBlock = 64, kRows = 4;
-  if (w.dtype == Dtype::Q8_0) return V::matmul_q8_int8(input, w, b, y, ldy, o0, o1);
+  if (int8_path(w.dtype)) return V::matmul_int8(input, w, b, y, ldy, o0, o1);
   const float* x = input.x;
   const size_t tokens = input.tokens;
   const size_t in = w.cols;
