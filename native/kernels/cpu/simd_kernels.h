@@ -171,11 +171,12 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
   // Block formats: kRows rows at a time dequantized into this L1-sized panel, then the f32 tile.
   float* panel = direct ? nullptr : thread_scratch(kRows * in);
   const bool stream = tokens <= 4;  // one token tile: each weight row is read once
-  // One token: one row per tile, so the weights are read as one long stream rather than four short
-  // ones side by side. One core then streamed 32 GB/s of f16 weights instead of 23, and decode at
-  // one sequence gained 8% (f16) and 12% (f32). With more tokens each weight load must feed more
-  // FMAs: one row for two tokens was 30% slower than four.
-  const size_t tile_rows = tokens == 1 ? 1 : kRows;
+  // One token, weights read in place: one row per tile, so the weights are read as one long stream
+  // rather than four short ones side by side. One core then streamed 32 GB/s of f16 weights instead
+  // of 23, and decode at one sequence gained 8% (f16) and 12% (f32). With more tokens each weight
+  // load must feed more FMAs (one row for two tokens was 30% slower than four), and a decoded panel
+  // sits in L1, where one row's single chain of dependent FMAs is the limit: four rows, four chains.
+  const size_t tile_rows = tokens == 1 && direct ? 1 : kRows;
   for (size_t tb = 0; tb < tokens; tb += kTokenBlock) {
     const size_t nt = tokens - tb < kTokenBlock ? tokens - tb : kTokenBlock;
     const float* xb = x + tb * in;
