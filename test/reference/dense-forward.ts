@@ -9,8 +9,8 @@ import type { ModelConfig } from '../../src/model/config.js';
  * Logits (one row of vocabSize per token) for `tokens` at `positions`, where `mask(q, k)` says
  * whether token k is visible to query token q (pass causal or the Multiverse mask).
  * `weights(name)` returns an HF tensor flattened row-major (Linear weights are [out, in]).
- * `roundInput`, when given, replaces every matrix product's input vector first (to model kernels that
- * quantize activations, like llama.cpp's int8 dot products).
+ * `roundInput`, when given, replaces each matrix product's input vector first, told the weight's name
+ * (to model kernels that quantize activations for some weights, like llama.cpp's int8 dot products).
  * @throws Error when a tensor has the wrong size or a query sees no key.
  */
 export function denseForward(
@@ -19,7 +19,7 @@ export function denseForward(
   tokens: number[],
   positions: number[],
   mask: (q: number, k: number) => boolean,
-  roundInput: (x: Float64Array) => Float64Array = (x) => x,
+  roundInput: (x: Float64Array, weight: string) => Float64Array = (x) => x,
 ): Float64Array[] {
   const { hiddenSize: hidden, headDim, numHeads, numKvHeads, intermediateSize, vocabSize, rmsNormEps } = config;
   const tensor = (name: string, size: number): Float64Array => {
@@ -28,7 +28,7 @@ export function denseForward(
     return w;
   };
   const linear = (name: string, x: Float64Array, out: number, bias: boolean): Float64Array =>
-    matVec(tensor(`${name}.weight`, out * x.length), roundInput(x), bias ? tensor(`${name}.bias`, out) : undefined);
+    matVec(tensor(`${name}.weight`, out * x.length), roundInput(x, `${name}.weight`), bias ? tensor(`${name}.bias`, out) : undefined);
 
   const embed = tensor('model.embed_tokens.weight', vocabSize * hidden);
   let xs: Float64Array[] = tokens.map((t) => embed.slice(t * hidden, (t + 1) * hidden)); // [token][hidden]
@@ -67,8 +67,9 @@ export function denseForward(
     });
   }
 
-  const head = config.tieWordEmbeddings ? embed : tensor('lm_head.weight', vocabSize * hidden);
-  return xs.map((x) => matVec(head, roundInput(rmsNorm(x, tensor('model.norm.weight', hidden), rmsNormEps))));
+  const headName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  const head = tensor(headName, vocabSize * hidden);
+  return xs.map((x) => matVec(head, roundInput(rmsNorm(x, tensor('model.norm.weight', hidden), rmsNormEps), headName)));
 }
 
 /** y = W x (+ b), W row-major [y.length, x.length]. */

@@ -36,38 +36,47 @@ __attribute__((always_inline)) inline __m512i sum_lanes16(const __m512i s[8]) {
 // one core with its matrix in cache, under what a core streams from memory. Each block prefetches
 // the same block 16 rows on.
 template <class F, int T>
-void matvec_vnni(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
-                 size_t ldy, size_t o0, size_t o1) {
+void matvec_vnni(int8_gemm::Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
+                 size_t o1) {
   constexpr size_t kRows = 16, kBlock = int8_gemm::kBlock;
-  const size_t rb = w.row_bytes, nb = in / kBlock;
+  const size_t rb = w.row_bytes, nb = in / kBlock, block_bytes = rb / nb;  // a block's share of a row, for prefetches
   const __m256i bias8 = _mm256_set1_epi8(char(F::kBias));
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
-    const uint8_t* first = w.data + o * rb;
     // Rows past n read row o again: real memory, results never stored.
-    alignas(64) int32_t offset[kRows];
-    for (size_t r = 0; r < kRows; ++r) offset[r] = int32_t((r < n ? r : 0) * rb);
+    const uint8_t* row[kRows];
+    for (size_t r = 0; r < kRows; ++r) row[r] = w.data + (o + (r < n ? r : 0)) * rb;
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    // Formats with mins: a super-block's 8 blocks' factors, unpacked once for the 16 rows.
+    alignas(64) float dws[8][kRows], mws[8][kRows];
     for (size_t b = 0; b < nb; ++b) {
-      const uint8_t* blocks = first + b * F::kBytes;
-      for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(blocks + offset[r] + kRows * rb, 0, 0);
-      // Each block starts with its f16 scale (scalar loads: vpgatherdd stalled the loop on Zen 4).
-      alignas(32) uint16_t scale[kRows];
-      for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], blocks + offset[r], 2);
-      const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
+      for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(row[r] + b * block_bytes + kRows * rb, 0, 0);
+      __m512 dw, mw;
+      if constexpr (F::kMins) {
+        if (b % 8 == 0)
+          for (size_t r = 0; r < kRows; ++r) F::super_scales(row[r], b, &dws[0][r], &mws[0][r], kRows);
+        dw = _mm512_load_ps(dws[b % 8]);
+        mw = _mm512_load_ps(mws[b % 8]);
+      } else {  // the f16 scales side by side, one conversion (vpgatherdd stalled the loop on Zen 4)
+        alignas(32) uint16_t scale[kRows];
+        for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], F::at(row[r], b), 2);
+        dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
+      }
       __m256i u[kRows];
-      for (size_t r = 0; r < kRows; ++r)
-        u[r] = F::biased32(blocks + offset[r]);
+      for (size_t r = 0; r < kRows; ++r) u[r] = F::biased32(row[r], b);
       for (int t = 0; t < T; ++t) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * in + b * kBlock));
-        // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of w x.
-        const __m256i start = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias8, x));
-        const auto product = [&](size_t r) { return _mm256_dpbusd_epi32(start, u[r], x); };
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock));
+        // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of q x.
+        __m256i start = _mm256_setzero_si256();
+        if constexpr (F::kBias != 0) start = _mm256_sub_epi32(start, _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias8, xv));
+        const auto product = [&](size_t r) { return _mm256_dpbusd_epi32(start, u[r], xv); };
         __m512i s[kRows / 2];
         for (size_t k = 0; k < kRows / 2; ++k)
           s[k] = _mm512_inserti64x4(_mm512_castsi256_si512(product(2 * k)), product(2 * k + 1), 1);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_lanes16(s)), _mm512_mul_ps(dw, _mm512_set1_ps(xd[t * nb + b])), acc[t]);
+        const float dx = x.d[t * nb + b];
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_lanes16(s)), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
+        if constexpr (F::kMins) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(float(x.s[t * nb + b])), _mm512_mul_ps(mw, _mm512_set1_ps(dx)), acc[t]);
       }
     }
     for (int t = 0; t < T; ++t) {
@@ -97,10 +106,13 @@ struct VnniDot {
   static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
   }
+  static FReg fma(FReg a, FReg b, FReg c) { return _mm512_fmadd_ps(a, b, c); }
+  static FReg mul(FReg a, FReg b) { return _mm512_mul_ps(a, b); }
+  static FReg setf(float v) { return _mm512_set1_ps(v); }
   template <class F, int T>
-  static void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
-                     size_t ldy, size_t o0, size_t o1) {
-    matvec_vnni<F, T>(xq, xd, in, w, bias, y, ldy, o0, o1);
+  static void matvec(int8_gemm::Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
+                     size_t o0, size_t o1) {
+    matvec_vnni<F, T>(x, in, w, bias, y, ldy, o0, o1);
   }
 };
 

@@ -25,6 +25,7 @@
 
 #include <cstring>
 
+#include "kernels/cpu/block_decode.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/quant.h"
 
@@ -34,31 +35,99 @@ namespace int8_gemm {
 
 constexpr size_t kBlock = 32;
 
-// The block formats: kBytes per block, the f16 scale first, then the weights; signed32 gives them as
-// 32 signed bytes, biased32 as w + kBias in unsigned bytes (for vpdpbusd), decode as integers.
-struct Q8Format {  // int8 q[32]: w = q
-  static constexpr size_t kBytes = 34;
+// The weight formats of the int8 path, seen as 32-weight blocks b of a row: signed32 gives a block's
+// integer weights q as signed bytes, biased32 as q + kBias in unsigned bytes (for vpdpbusd), decode as
+// integers, scales its float factors. A block contributes d_w * d_x * sum(q xq), plus, where the
+// format has mins (kMins), m_w * d_x * sum(xq): kernels.h gives the exact float steps.
+struct Q8Format {  // 34 bytes: f16 d, int8 q[32]; w = d q
   static constexpr int kBias = 128;
-  static __m256i signed32(const uint8_t* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
-  static __m256i biased32(const uint8_t* blk) { return _mm256_xor_si256(signed32(blk), _mm256_set1_epi8(char(0x80))); }
-  static void decode(const uint8_t* blk, int8_t q[kBlock]) { std::memcpy(q, blk + 2, kBlock); }
+  static constexpr bool kMins = false;
+  static const uint8_t* at(const uint8_t* row, size_t b) { return row + 34 * b; }
+  static __m256i signed32(const uint8_t* row, size_t b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(row, b) + 2)); }
+  static __m256i biased32(const uint8_t* row, size_t b) { return _mm256_xor_si256(signed32(row, b), _mm256_set1_epi8(char(0x80))); }
+  static void decode(const uint8_t* row, size_t b, int8_t q[kBlock]) { std::memcpy(q, at(row, b) + 2, kBlock); }
 };
 
-struct Q4Format {  // 16 bytes: weight j in the low nibble of byte j, weight j + 16 in the high one; w = nibble - 8
-  static constexpr size_t kBytes = 18;
+struct Q4Format {  // 18 bytes: f16 d, then weight j in the low nibble of byte j, j + 16 in the high one; w = d (nibble - 8)
   static constexpr int kBias = 8;
-  static __m256i biased32(const uint8_t* blk) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+  static constexpr bool kMins = false;
+  static const uint8_t* at(const uint8_t* row, size_t b) { return row + 18 * b; }
+  static __m256i biased32(const uint8_t* row, size_t b) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at(row, b) + 2));
     const __m128i low = _mm_set1_epi8(15);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), low), _mm_and_si128(b, low));
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low), _mm_and_si128(v, low));
   }
-  static __m256i signed32(const uint8_t* blk) { return _mm256_sub_epi8(biased32(blk), _mm256_set1_epi8(8)); }
-  static void decode(const uint8_t* blk, int8_t q[kBlock]) {
+  static __m256i signed32(const uint8_t* row, size_t b) { return _mm256_sub_epi8(biased32(row, b), _mm256_set1_epi8(8)); }
+  static void decode(const uint8_t* row, size_t b, int8_t q[kBlock]) {
+    const uint8_t* v = at(row, b) + 2;
     for (size_t j = 0; j < kBlock / 2; ++j) {
-      q[j] = int8_t((blk[2 + j] & 15) - 8);
-      q[j + kBlock / 2] = int8_t((blk[2 + j] >> 4) - 8);
+      q[j] = int8_t((v[j] & 15) - 8);
+      q[j + kBlock / 2] = int8_t((v[j] >> 4) - 8);
     }
   }
+};
+
+// Q4_K (quant.h): 144-byte super-blocks of 8 sub-blocks; sub-block j of super-block s is block
+// b = 8 s + j. q is the nibble (0..15, unsigned as stored, so kBias = 0), d_w = d sc_j and
+// m_w = -dmin m_j (both exact in f32: an f16 times a 6-bit integer).
+struct Q4KFormat {
+  static constexpr int kBias = 0;
+  static constexpr bool kMins = true;
+  static const uint8_t* super(const uint8_t* row, size_t b) { return row + 144 * (b / 8); }
+  static __m256i biased32(const uint8_t* row, size_t b) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super(row, b) + 16 + 32 * (b % 8 / 2)));
+    return _mm256_and_si256(b % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(15));
+  }
+  static __m256i signed32(const uint8_t* row, size_t b) { return biased32(row, b); }
+  static void decode(const uint8_t* row, size_t b, int8_t q[kBlock]) {
+    const uint8_t* v = super(row, b) + 16 + 32 * (b % 8 / 2);
+    for (size_t i = 0; i < kBlock; ++i) q[i] = int8_t(b % 2 ? v[i] >> 4 : v[i] & 15);
+  }
+  static void scales(const uint8_t* row, size_t b, float* dw, float* mw) {
+    const uint8_t* s = super(row, b);
+    uint16_t d, dmin;
+    std::memcpy(&d, s, 2);
+    std::memcpy(&dmin, s + 2, 2);
+    int sc, m;
+    block_decode::q4_k_scale_min(int(b % 8), s + 4, &sc, &m);
+    *dw = _cvtsh_ss(d) * float(sc);
+    *mw = -(_cvtsh_ss(dmin) * float(m));
+  }
+  // scales() for the 8 blocks of the super-block holding block b, at dw[j * stride], mw[j * stride].
+  static void super_scales(const uint8_t* row, size_t b, float* dw, float* mw, size_t stride) {
+    const uint8_t* s = super(row, b);
+    uint16_t h[2];
+    std::memcpy(h, s, 4);
+    const float d = _cvtsh_ss(h[0]), dmin = _cvtsh_ss(h[1]);
+    for (int j = 0; j < 8; ++j) {
+      int sc, m;
+      block_decode::q4_k_scale_min(j, s + 4, &sc, &m);
+      dw[j * stride] = d * float(sc);
+      mw[j * stride] = -(dmin * float(m));
+    }
+  }
+};
+
+// Row r's factors for block b, the f16 scale of the formats without mins read as one.
+template <class F>
+void block_scales(const uint8_t* row, size_t b, float* dw, float* mw) {
+  if constexpr (F::kMins) {
+    F::scales(row, b, dw, mw);
+  } else {
+    uint16_t h;
+    std::memcpy(&h, F::at(row, b), 2);
+    *dw = _cvtsh_ss(h);
+    *mw = 0;
+  }
+}
+
+// The activations of a call: xq (tokens, in) bytes, xd (tokens, nb) scales, xs (tokens, nb) block sums
+// of xq (for formats with mins).
+struct Acts {
+  const int8_t* q;
+  const float* d;
+  const int32_t* s;
+  Acts at(size_t t, size_t in, size_t nb) const { return {q + t * in, d + t * nb, s ? s + t * nb : nullptr}; }
 };
 
 struct MaddubsDot {
@@ -82,17 +151,21 @@ struct MaddubsDot {
   static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc);
   }
+  static FReg fma(FReg a, FReg b, FReg c) { return _mm256_fmadd_ps(a, b, c); }
+  static FReg mul(FReg a, FReg b) { return _mm256_mul_ps(a, b); }
+  static FReg setf(float v) { return _mm256_set1_ps(v); }
   // Decode steps: int8_gemm::matvec below.
   template <class F, int T>
-  static void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
-                     size_t ldy, size_t o0, size_t o1);
+  static void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
+                     size_t o1);
 };
 
 // G rows of one call: per block, 8 registers of repacked weights (4 bytes of each row), the rows'
-// scales and the rows' starting sums (0, or the offset correction).
+// factors and the rows' starting sums (0, or the offset correction).
 struct Panel {
   int8_t* q;      // (blocks, 8 registers, G * 4 bytes)
   float* d;       // (blocks, G)
+  float* m;       // (blocks, G) the mins' factors (F::kMins)
   int32_t* init;  // (blocks, G)
 };
 
@@ -105,15 +178,14 @@ void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p)
       if (r >= n) {  // past the last row: zero weights, whose outputs are never stored
         for (size_t k = 0; k < kBlock / 4; ++k) std::memset(q + k * kGroup * 4 + r * 4, 0, 4);
         p.d[b * kGroup + r] = 0;
+        p.m[b * kGroup + r] = 0;
         p.init[b * kGroup + r] = 0;
         continue;
       }
-      const uint8_t* blk = rows + r * rb + b * F::kBytes;
-      uint16_t h;
-      std::memcpy(&h, blk, 2);
-      p.d[b * kGroup + r] = _cvtsh_ss(h);
+      const uint8_t* row = rows + r * rb;
+      block_scales<F>(row, b, &p.d[b * kGroup + r], &p.m[b * kGroup + r]);
       int8_t weights[kBlock];
-      F::decode(blk, weights);
+      F::decode(row, b, weights);
       int32_t sum = 0;
       for (size_t k = 0; k < kBlock / 4; ++k) std::memcpy(q + k * kGroup * 4 + r * 4, weights + 4 * k, 4);
       for (size_t j = 0; j < kBlock; ++j) sum += weights[j];
@@ -122,10 +194,17 @@ void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p)
   }
 }
 
-// T tokens x the panel's G rows; n of the rows are real. xq: (T, in) bytes, xd: (T, nb) scales.
-template <class I, int T>
-void tile(const Panel& p, size_t nb, const int8_t* xq, const float* xd, size_t in, const float* bias, size_t n,
-          float* y, size_t ldy) {
+// acc + float(xs) * (mw * dx): a block's min term, after its product term (kernels.h).
+template <class I>
+typename I::FReg min_add(int32_t xs, typename I::FReg mw, float dx, typename I::FReg acc) {
+  return I::fma(I::setf(float(xs)), I::mul(mw, I::setf(dx)), acc);
+}
+
+// T tokens x the panel's G rows; n of the rows are real.
+template <class I, class F, int T>
+void tile(const Panel& p, size_t nb, Acts x, size_t in, const float* bias, size_t n, float* y, size_t ldy) {
+  const int8_t* xq = x.q;
+  const float* xd = x.d;
   constexpr size_t kGroup = I::kGroup;
   typename I::FReg acc[T];
   for (int t = 0; t < T; ++t) acc[t] = I::zero();
@@ -144,6 +223,10 @@ void tile(const Panel& p, size_t nb, const int8_t* xq, const float* xd, size_t i
     }
     const typename I::FReg dw = I::loadf(p.d + b * kGroup);
     for (int t = 0; t < T; ++t) acc[t] = I::scale_add(dot[t], dw, xd[t * nb + b], acc[t]);
+    if constexpr (F::kMins) {
+      const typename I::FReg mw = I::loadf(p.m + b * kGroup);
+      for (int t = 0; t < T; ++t) acc[t] = min_add<I>(x.s[t * nb + b], mw, xd[t * nb + b], acc[t]);
+    }
   }
   float out[kGroup];
   for (int t = 0; t < T; ++t) {
@@ -153,12 +236,12 @@ void tile(const Panel& p, size_t nb, const int8_t* xq, const float* xd, size_t i
 }
 
 // The last `left` (< T) tokens of a call, in one tile of exactly that many.
-template <class I, int T>
-void leftover_tile(size_t left, const Panel& p, size_t nb, const int8_t* xq, const float* xd, size_t in,
-                   const float* bias, size_t n, float* y, size_t ldy) {
+template <class I, class F, int T>
+void leftover_tile(size_t left, const Panel& p, size_t nb, Acts x, size_t in, const float* bias, size_t n, float* y,
+                   size_t ldy) {
   if constexpr (T > 1) {
-    if (left == T - 1) return tile<I, T - 1>(p, nb, xq, xd, in, bias, n, y, ldy);
-    leftover_tile<I, T - 1>(left, p, nb, xq, xd, in, bias, n, y, ldy);
+    if (left == T - 1) return tile<I, F, T - 1>(p, nb, x, in, bias, n, y, ldy);
+    leftover_tile<I, F, T - 1>(left, p, nb, x, in, bias, n, y, ldy);
   }
 }
 
@@ -179,10 +262,9 @@ inline __m256i sum_lanes8(const __m256i p[8]) {
 // load prefetches the same block 8 rows on: 8 short rows read side by side are too many streams
 // for the hardware prefetcher to follow.
 template <class I, class F, int T>
-void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias, float* y,
-            size_t ldy, size_t o0, size_t o1) {
+void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0, size_t o1) {
   constexpr size_t kRows = 8;
-  const size_t rb = w.row_bytes, nb = in / kBlock;
+  const size_t rb = w.row_bytes, nb = in / kBlock, block_bytes = rb / nb;  // a block's share of a row, for prefetches
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
     const uint8_t* row[kRows];
@@ -190,19 +272,16 @@ void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w,
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
-      alignas(16) uint16_t scale[kRows];
-      for (size_t r = 0; r < kRows; ++r) {
-        const uint8_t* blk = row[r] + b * F::kBytes;
-        __builtin_prefetch(blk + kRows * rb, 0, 0);
-        std::memcpy(&scale[r], blk, 2);
-      }
-      const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scale)));
+      for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(row[r] + b * block_bytes + kRows * rb, 0, 0);
+      alignas(32) float dws[kRows], mws[kRows];
+      for (size_t r = 0; r < kRows; ++r) block_scales<F>(row[r], b, &dws[r], &mws[r]);
+      const __m256 dw = _mm256_load_ps(dws);
       for (int t = 0; t < T; ++t) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * in + b * kBlock));
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock));
         __m256i p[kRows];
-        for (size_t r = 0; r < kRows; ++r)
-          p[r] = I::block_dot(F::signed32(row[r] + b * F::kBytes), x);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(p)), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * nb + b])), acc[t]);
+        for (size_t r = 0; r < kRows; ++r) p[r] = I::block_dot(F::signed32(row[r], b), xv);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(p)), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[t * nb + b])), acc[t]);
+        if constexpr (F::kMins) acc[t] = min_add<I>(x.s[t * nb + b], _mm256_load_ps(mws), x.d[t * nb + b], acc[t]);
       }
     }
     for (int t = 0; t < T; ++t) {
@@ -214,9 +293,9 @@ void matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w,
 }
 
 template <class F, int T>
-void MaddubsDot::matvec(const int8_t* xq, const float* xd, size_t in, const WeightMatrix& w, const float* bias,
-                        float* y, size_t ldy, size_t o0, size_t o1) {
-  int8_gemm::matvec<MaddubsDot, F, T>(xq, xd, in, w, bias, y, ldy, o0, o1);
+void MaddubsDot::matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
+                        size_t o1) {
+  int8_gemm::matvec<MaddubsDot, F, T>(x, in, w, bias, y, ldy, o0, o1);
 }
 
 // The kernels.h matmul contract for block format F, rows [o0, o1), any number of tokens.
@@ -225,30 +304,38 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
                    size_t o1) {
   constexpr size_t kGroup = I::kGroup;
   const size_t tokens = input.tokens, in = w.cols, nb = in / kBlock;
-  // One scratch: activation scales, panel scales and starts (4-byte values first), then the bytes
-  // (the activations when quantized or offset here, then the panel).
-  const size_t words = tokens * nb + 2 * kGroup * nb, bytes = tokens * in + kGroup * in;
+  // One scratch, 4-byte values first: activation scales and block sums, the panel's factors and
+  // starts; then the bytes: the activations when quantized or offset here, then the panel's weights.
+  const size_t words = 2 * tokens * nb + 3 * kGroup * nb, bytes = tokens * in + kGroup * in;
   float* scratch = thread_scratch(words + (bytes + 3) / 4);
-  const Panel panel{reinterpret_cast<int8_t*>(scratch + words) + tokens * in, scratch + tokens * nb,
-                    reinterpret_cast<int32_t*>(scratch + tokens * nb + kGroup * nb)};
-  int8_t* own = reinterpret_cast<int8_t*>(scratch + words);
-  const int8_t* xq = input.q8;
-  const float* xd = input.q8_scale;
-  if (!xq) {
-    quantize_activations_q8(input.x, tokens, in, own, scratch);
-    xq = own;
-    xd = scratch;
+  float* own_d = scratch;
+  int32_t* sums = reinterpret_cast<int32_t*>(scratch + tokens * nb);
+  float* factors = scratch + 2 * tokens * nb;
+  int8_t* own_q = reinterpret_cast<int8_t*>(scratch + words);
+  const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb)};
+  Acts x{input.q8, input.q8_scale, nullptr};
+  if (!x.q) {
+    quantize_activations_q8(input.x, tokens, in, own_q, own_d);
+    x = {own_q, own_d, nullptr};
+  }
+  if constexpr (F::kMins) {
+    for (size_t i = 0; i < tokens * nb; ++i) {
+      int32_t s = 0;
+      for (size_t j = 0; j < kBlock; ++j) s += x.q[i * kBlock + j];
+      sums[i] = s;
+    }
+    x.s = sums;
   }
   switch (tokens) {
-    case 1: return I::template matvec<F, 1>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 2: return I::template matvec<F, 2>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 3: return I::template matvec<F, 3>(xq, xd, in, w, b, y, ldy, o0, o1);
-    case 4: return I::template matvec<F, 4>(xq, xd, in, w, b, y, ldy, o0, o1);
+    case 1: return I::template matvec<F, 1>(x, in, w, b, y, ldy, o0, o1);
+    case 2: return I::template matvec<F, 2>(x, in, w, b, y, ldy, o0, o1);
+    case 3: return I::template matvec<F, 3>(x, in, w, b, y, ldy, o0, o1);
+    case 4: return I::template matvec<F, 4>(x, in, w, b, y, ldy, o0, o1);
     default: break;
   }
   if (I::kOffset) {  // the shared activations stay as they are: the offset copy is this thread's
-    for (size_t i = 0; i < tokens * in; ++i) own[i] = int8_t(uint8_t(xq[i]) ^ 0x80);
-    xq = own;
+    for (size_t i = 0; i < tokens * in; ++i) own_q[i] = int8_t(uint8_t(x.q[i]) ^ 0x80);
+    x.q = own_q;
   }
   for (size_t o = o0; o < o1; o += kGroup) {
     const size_t n = o1 - o < kGroup ? o1 - o : kGroup;
@@ -256,8 +343,8 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
     const float* bias = b ? b + o : nullptr;
     constexpr size_t T = I::kTokens;
     size_t t = 0;
-    for (; t + T <= tokens; t += T) tile<I, T>(panel, nb, xq + t * in, xd + t * nb, in, bias, n, y + t * ldy + o, ldy);
-    leftover_tile<I, T>(tokens - t, panel, nb, xq + t * in, xd + t * nb, in, bias, n, y + t * ldy + o, ldy);
+    for (; t + T <= tokens; t += T) tile<I, F, T>(panel, nb, x.at(t, in, nb), in, bias, n, y + t * ldy + o, ldy);
+    leftover_tile<I, F, T>(tokens - t, panel, nb, x.at(t, in, nb), in, bias, n, y + t * ldy + o, ldy);
   }
 }
 
@@ -265,8 +352,11 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
 template <class I>
 void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
             size_t o1) {
-  if (w.dtype == Dtype::Q4_0) return matmul_blocks<I, Q4Format>(input, w, b, y, ldy, o0, o1);
-  matmul_blocks<I, Q8Format>(input, w, b, y, ldy, o0, o1);
+  switch (w.dtype) {
+    case Dtype::Q4_0: return matmul_blocks<I, Q4Format>(input, w, b, y, ldy, o0, o1);
+    case Dtype::Q4_K: return matmul_blocks<I, Q4KFormat>(input, w, b, y, ldy, o0, o1);
+    default: return matmul_blocks<I, Q8Format>(input, w, b, y, ldy, o0, o1);
+  }
 }
 
 }  // namespace int8_gemm

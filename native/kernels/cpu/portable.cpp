@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/block_decode.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/quant.h"
 
@@ -28,16 +29,35 @@ void dequantize_rows_portable(const WeightMatrix& w, size_t r0, size_t n, float*
   for (size_t r = 0; r < n; ++r) dequantize_row_reference(w.dtype, w.data + (r0 + r) * w.row_bytes, w.cols, out + r * w.cols);
 }
 
-// Weight j of a Q8_0 or Q4_0 block as an integer (quant.h gives the layouts).
-int32_t int8_weight(Dtype d, const uint8_t* blk, size_t j) {
-  if (d == Dtype::Q8_0) return int8_t(blk[2 + j]);
-  return j < 16 ? int32_t(blk[2 + j] & 15) - 8 : int32_t(blk[2 + j - 16] >> 4) - 8;
+// Weight i of 32-weight block b of a row as the int8 path's integer q (kernels.h), and the block's
+// factors: d_w, and m_w for Q4_K's mins (0 for the others).
+int32_t int8_weight(Dtype d, const uint8_t* row, size_t b, size_t i) {
+  if (d == Dtype::Q8_0) return int8_t(row[34 * b + 2 + i]);
+  if (d == Dtype::Q4_0) {
+    const uint8_t* v = row + 18 * b + 2;
+    return i < 16 ? int32_t(v[i] & 15) - 8 : int32_t(v[i - 16] >> 4) - 8;
+  }
+  const uint8_t* qs = row + 144 * (b / 8) + 16 + 32 * (b % 8 / 2);  // Q4_K: sub-block b % 8
+  return b % 2 ? qs[i] >> 4 : qs[i] & 15;
 }
 
-// The int8 path of Q8_0 and Q4_0 weights (kernels.h) one product at a time.
+void int8_factors(Dtype d, const uint8_t* row, size_t b, float* dw, float* mw) {
+  if (d != Dtype::Q4_K) {
+    *dw = half_to_float(block_decode::u16(row + b * block_bytes(d)));
+    *mw = 0;
+    return;
+  }
+  const uint8_t* s = row + 144 * (b / 8);
+  int sc, m;
+  block_decode::q4_k_scale_min(int(b % 8), s + 4, &sc, &m);
+  *dw = half_to_float(block_decode::u16(s)) * float(sc);
+  *mw = -(half_to_float(block_decode::u16(s + 2)) * float(m));
+}
+
+// The int8 path (kernels.h) one product at a time.
 void matmul_int8_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                           size_t o0, size_t o1) {
-  const size_t tokens = input.tokens, in = w.cols, nb = in / 32, bb = block_bytes(w.dtype);
+  const size_t tokens = input.tokens, in = w.cols, nb = in / 32;
   std::vector<int8_t> own_q;
   std::vector<float> own_d;
   const int8_t* xq = input.q8;
@@ -54,12 +74,17 @@ void matmul_int8_portable(const MatmulInput& input, const WeightMatrix& w, const
     for (size_t t = 0; t < tokens; ++t) {
       float acc = 0;
       for (size_t blk = 0; blk < nb; ++blk) {
-        const uint8_t* wb = row + blk * bb;
-        uint16_t h;
-        std::memcpy(&h, wb, 2);
-        int32_t dot = 0;
-        for (size_t j = 0; j < 32; ++j) dot += int8_weight(w.dtype, wb, j) * xq[t * in + blk * 32 + j];
-        acc = std::fma(float(dot), half_to_float(h) * xd[t * nb + blk], acc);
+        const int8_t* xb = xq + t * in + blk * 32;
+        int32_t dot = 0, sum = 0;
+        for (size_t i = 0; i < 32; ++i) {
+          dot += int8_weight(w.dtype, row, blk, i) * xb[i];
+          sum += xb[i];
+        }
+        float dw, mw;
+        int8_factors(w.dtype, row, blk, &dw, &mw);
+        const float dx = xd[t * nb + blk];
+        acc = std::fma(float(dot), dw * dx, acc);
+        if (w.dtype == Dtype::Q4_K) acc = std::fma(float(sum), mw * dx, acc);
       }
       y[t * ldy + o] = acc + (b ? b[o] : 0.0f);
     }
