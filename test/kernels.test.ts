@@ -26,8 +26,8 @@ const COLS: Record<NativeDtype, number[]> = {
 };
 const ROWS = 13;
 /** The formats multiplied as int8 by int8-quantized activations, and row lengths for them (Q4_K: whole super-blocks). */
-const INT8: NativeDtype[] = ['Q8_0', 'Q4_0', 'Q4_K'];
-const INT8_COLS: Record<string, [number, number]> = { Q8_0: [96, 288], Q4_0: [96, 288], Q4_K: [256, 512] };
+const INT8: NativeDtype[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+const INT8_COLS: Record<string, [number, number]> = { Q8_0: [96, 288], Q4_0: [96, 288], Q4_K: [256, 512], Q6_K: [256, 512] };
 
 describe('kernel sets on this CPU', () => {
   it('include the portable one and, on an x86-64 with AVX2, the AVX2 one', () => {
@@ -163,12 +163,20 @@ describe.each(SETS)('%s kernels', (set) => {
 
     it('rounds each activation to its block scale, as llama.cpp does (hand-computed)', () => {
       // One row of weights, all 1 (scale 1.0 = f16 0x3c00; Q4_0 stores 1 as the nibble 9; Q4_K as the
-      // nibble 3 times sub-block scale 1 minus dmin 1.0 times min 2). A block with max 127 has step 1,
-      // so 0.4 rounds to 0 and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129, not 129.9.
-      const cols = dtype === 'Q4_K' ? 256 : 32;
-      const bytes = { Q8_0: () => new Uint8Array(34).fill(1), Q4_0: () => new Uint8Array(18).fill(0x99), Q4_K: () => new Uint8Array(144).fill(0x33) }[dtype as 'Q8_0']();
-      bytes[0] = 0x00;
-      bytes[1] = 0x3c;
+      // nibble 3 times sub-block scale 1 minus dmin 1.0 times min 2; Q6_K as 33 - 32, 33 = low
+      // nibble 1 and high bits 2, times scale 1). A block with max 127 has step 1, so 0.4 rounds to 0
+      // and 2.5 to 2 (ties to even): 127 + 0 + 2 = 129, not 129.9.
+      const cols = dtype === 'Q4_K' || dtype === 'Q6_K' ? 256 : 32;
+      const bytes = {
+        Q8_0: () => new Uint8Array(34).fill(1),
+        Q4_0: () => new Uint8Array(18).fill(0x99),
+        Q4_K: () => new Uint8Array(144).fill(0x33),
+        Q6_K: () => new Uint8Array([...new Array(128).fill(0x11), ...new Array(64).fill(0xaa), ...new Array(16).fill(1), 0x00, 0x3c]),
+      }[dtype as 'Q8_0']();
+      if (dtype !== 'Q6_K') {
+        bytes[0] = 0x00;
+        bytes[1] = 0x3c;
+      }
       // Q4_K: dmin 1.0; sub-blocks 0-3 take scale and min from bytes 4-7 and 8-11 (low 6 bits),
       // 4-7 from the low and high nibbles of bytes 12-15.
       if (dtype === 'Q4_K') bytes.set([0x00, 0x3c, 1, 1, 1, 1, 2, 2, 2, 2, 0x21, 0x21, 0x21, 0x21], 2);

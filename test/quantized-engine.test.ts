@@ -6,7 +6,7 @@
  *
  * Tolerance: the kernels decode each block exactly to f32 and keep activations in f32, so the engine
  * does the same arithmetic as on f32 weights and the engine invariant's 1e-4 of the logits' scale
- * holds unchanged. The exceptions are Q8_0, Q4_0 and Q4_K (prefill and decode alike): like llama.cpp,
+ * holds unchanged. The exceptions are Q8_0, Q4_0, Q4_K and Q6_K (prefill and decode alike): like llama.cpp,
  * they round each matrix product's input to Q8_0 blocks and multiply int8 by int8.
  *   - Against a reference that rounds the same inputs the same way (roundToQ8Blocks, for the matrices
  *     stored in those formats), the first position's logits agree to 1e-4 (the engine gets ~4e-7).
@@ -83,7 +83,7 @@ describe.each(LAYOUTS)('%s weights', (label, dtypeOf) => {
   let reference: Float64Array[];
   let rounded: Float64Array[];
   // The int8 path quantizes the activations of its matrices (header).
-  const int8 = ['Q8_0', 'Q4_0', 'Q4_K'];
+  const int8 = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
   const rounds = int8.includes(dtypeOf('model.layers.0.self_attn.q_proj.weight'));
   beforeAll(() => {
     model = quantize(base, label, dtypeOf);

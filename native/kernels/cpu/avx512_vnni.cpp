@@ -60,17 +60,22 @@ void matvec_vnni(int8_gemm::Acts x, size_t in, const WeightMatrix& w, const floa
         mw = _mm512_load_ps(mws[b % 8]);
       } else {  // the f16 scales side by side, one conversion (vpgatherdd stalled the loop on Zen 4)
         alignas(32) uint16_t scale[kRows];
-        for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], F::at(row[r], b), 2);
+        for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], F::d_at(row[r], b), 2);
         dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
       }
-      __m256i u[kRows];
+      __m256i u[kRows], halves[F::kHalfScales ? kRows : 1];
       for (size_t r = 0; r < kRows; ++r) u[r] = F::biased32(row[r], b);
+      if constexpr (F::kHalfScales) int8_gemm::half_scales<F, kRows>(row, b, halves);
       for (int t = 0; t < T; ++t) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock));
         // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of q x.
         __m256i start = _mm256_setzero_si256();
         if constexpr (F::kBias != 0) start = _mm256_sub_epi32(start, _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias8, xv));
-        const auto product = [&](size_t r) { return _mm256_dpbusd_epi32(start, u[r], xv); };
+        const auto product = [&](size_t r) {
+          const __m256i p = _mm256_dpbusd_epi32(start, u[r], xv);
+          if constexpr (F::kHalfScales) return _mm256_mullo_epi32(p, halves[r]);
+          return p;
+        };
         __m512i s[kRows / 2];
         for (size_t k = 0; k < kRows / 2; ++k)
           s[k] = _mm512_inserti64x4(_mm512_castsi256_si512(product(2 * k)), product(2 * k + 1), 1);
@@ -109,6 +114,8 @@ struct VnniDot {
   static FReg fma(FReg a, FReg b, FReg c) { return _mm512_fmadd_ps(a, b, c); }
   static FReg mul(FReg a, FReg b) { return _mm512_mul_ps(a, b); }
   static FReg setf(float v) { return _mm512_set1_ps(v); }
+  static IReg add(IReg a, IReg b) { return _mm512_add_epi32(a, b); }
+  static IReg mullo(IReg a, IReg b) { return _mm512_mullo_epi32(a, b); }
   template <class F, int T>
   static void matvec(int8_gemm::Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
                      size_t o0, size_t o1) {

@@ -37,12 +37,15 @@ constexpr size_t kBlock = 32;
 
 // The weight formats of the int8 path, seen as 32-weight blocks b of a row: signed32 gives a block's
 // integer weights q as signed bytes, biased32 as q + kBias in unsigned bytes (for vpdpbusd), decode as
-// integers, scales its float factors. A block contributes d_w * d_x * sum(q xq), plus, where the
-// format has mins (kMins), m_w * d_x * sum(xq): kernels.h gives the exact float steps.
+// integers; d_at points at the block's f16 factor, or, where the format has mins (kMins), scales
+// gives its float factors. A block contributes d_w * d_x * sum(q xq), plus m_w * d_x * sum(xq) with
+// mins; with half scales (kHalfScales) sum(q xq) is s_lo * (the first 16 products) + s_hi * (the
+// last 16), the two small integers from halves(). kernels.h gives the exact float steps.
 struct Q8Format {  // 34 bytes: f16 d, int8 q[32]; w = d q
   static constexpr int kBias = 128;
-  static constexpr bool kMins = false;
+  static constexpr bool kMins = false, kHalfScales = false;
   static const uint8_t* at(const uint8_t* row, size_t b) { return row + 34 * b; }
+  static const uint8_t* d_at(const uint8_t* row, size_t b) { return at(row, b); }
   static __m256i signed32(const uint8_t* row, size_t b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(row, b) + 2)); }
   static __m256i biased32(const uint8_t* row, size_t b) { return _mm256_xor_si256(signed32(row, b), _mm256_set1_epi8(char(0x80))); }
   static void decode(const uint8_t* row, size_t b, int8_t q[kBlock]) { std::memcpy(q, at(row, b) + 2, kBlock); }
@@ -50,8 +53,9 @@ struct Q8Format {  // 34 bytes: f16 d, int8 q[32]; w = d q
 
 struct Q4Format {  // 18 bytes: f16 d, then weight j in the low nibble of byte j, j + 16 in the high one; w = d (nibble - 8)
   static constexpr int kBias = 8;
-  static constexpr bool kMins = false;
+  static constexpr bool kMins = false, kHalfScales = false;
   static const uint8_t* at(const uint8_t* row, size_t b) { return row + 18 * b; }
+  static const uint8_t* d_at(const uint8_t* row, size_t b) { return at(row, b); }
   static __m256i biased32(const uint8_t* row, size_t b) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at(row, b) + 2));
     const __m128i low = _mm_set1_epi8(15);
@@ -72,7 +76,7 @@ struct Q4Format {  // 18 bytes: f16 d, then weight j in the low nibble of byte j
 // m_w = -dmin m_j (both exact in f32: an f16 times a 6-bit integer).
 struct Q4KFormat {
   static constexpr int kBias = 0;
-  static constexpr bool kMins = true;
+  static constexpr bool kMins = true, kHalfScales = false;
   static const uint8_t* super(const uint8_t* row, size_t b) { return row + 144 * (b / 8); }
   static __m256i biased32(const uint8_t* row, size_t b) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super(row, b) + 16 + 32 * (b % 8 / 2)));
@@ -112,6 +116,39 @@ struct Q4KFormat {
   }
 };
 
+// Q6_K (quant.h): 210-byte super-blocks of 256 weights: ql[128] (low 4 bits), qh[64] (high 2 bits),
+// 16 int8 scales (one per 16 weights), f16 d. Block j = 4 h + k of a super-block (h its half of 128)
+// takes nibble k >> 1 of ql[64 h + 32 (k & 1) + i] and bits 2k, 2k + 1 of qh[32 h + i] for weight
+// i; q = that 6-bit value - 32 (kBias = 32), d_w = d, and its halves' scales are scales[2j], [2j + 1].
+struct Q6KFormat {
+  static constexpr int kBias = 32;
+  static constexpr bool kMins = false, kHalfScales = true;
+  static const uint8_t* super(const uint8_t* row, size_t b) { return row + 210 * (b / 8); }
+  static const uint8_t* d_at(const uint8_t* row, size_t b) { return super(row, b) + 208; }
+  static __m256i biased32(const uint8_t* row, size_t b) {
+    const size_t j = b % 8, h = j / 4, k = j % 4;
+    const uint8_t* s = super(row, b);
+    const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 64 * h + 32 * (k & 1)));
+    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 128 + 32 * h));
+    const __m256i low = _mm256_and_si256(_mm256_srl_epi16(l, _mm_cvtsi32_si128(int(4 * (k >> 1)))), _mm256_set1_epi8(15));
+    const __m256i high = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(int(2 * k))), _mm256_set1_epi8(3));
+    return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+  }
+  static __m256i signed32(const uint8_t* row, size_t b) { return _mm256_sub_epi8(biased32(row, b), _mm256_set1_epi8(32)); }
+  static void decode(const uint8_t* row, size_t b, int8_t q[kBlock]) {
+    const size_t j = b % 8, h = j / 4, k = j % 4;
+    const uint8_t* s = super(row, b);
+    const uint8_t* l = s + 64 * h + 32 * (k & 1);
+    const uint8_t* hb = s + 128 + 32 * h;
+    for (size_t i = 0; i < kBlock; ++i) q[i] = int8_t((((l[i] >> (4 * (k >> 1))) & 15) | (((hb[i] >> (2 * k)) & 3) << 4)) - 32);
+  }
+  static void halves(const uint8_t* row, size_t b, int32_t* lo, int32_t* hi) {
+    const int8_t* sc = reinterpret_cast<const int8_t*>(super(row, b) + 192);
+    *lo = sc[2 * (b % 8)];
+    *hi = sc[2 * (b % 8) + 1];
+  }
+};
+
 // Row r's factors for block b, the f16 scale of the formats without mins read as one.
 template <class F>
 void block_scales(const uint8_t* row, size_t b, float* dw, float* mw) {
@@ -119,9 +156,19 @@ void block_scales(const uint8_t* row, size_t b, float* dw, float* mw) {
     F::scales(row, b, dw, mw);
   } else {
     uint16_t h;
-    std::memcpy(&h, F::at(row, b), 2);
+    std::memcpy(&h, F::d_at(row, b), 2);
     *dw = _cvtsh_ss(h);
     *mw = 0;
+  }
+}
+
+// Lanes 0-3 (the block's first 16 products, 4 to a lane) times s_lo, lanes 4-7 times s_hi, per row.
+template <class F, size_t R>
+void half_scales(const uint8_t* const row[R], size_t b, __m256i out[R]) {
+  for (size_t r = 0; r < R; ++r) {
+    int32_t lo, hi;
+    F::halves(row[r], b, &lo, &hi);
+    out[r] = _mm256_set_m128i(_mm_set1_epi32(hi), _mm_set1_epi32(lo));
   }
 }
 
@@ -158,6 +205,8 @@ struct MaddubsDot {
   static FReg fma(FReg a, FReg b, FReg c) { return _mm256_fmadd_ps(a, b, c); }
   static FReg mul(FReg a, FReg b) { return _mm256_mul_ps(a, b); }
   static FReg setf(float v) { return _mm256_set1_ps(v); }
+  static IReg add(IReg a, IReg b) { return _mm256_add_epi32(a, b); }
+  static IReg mullo(IReg a, IReg b) { return _mm256_mullo_epi32(a, b); }
   // Decode steps: int8_gemm::matvec below.
   template <class F, int T>
   static void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
@@ -169,8 +218,11 @@ struct MaddubsDot {
 struct Panel {
   int8_t* q;      // (blocks, 8 registers, G * 4 bytes)
   float* d;       // (blocks, G)
-  float* m;       // (blocks, G) the mins' factors (F::kMins)
-  int32_t* init;  // (blocks, G)
+  float* m;          // (blocks, G) the mins' factors (F::kMins)
+  int32_t* init;     // (blocks, G); with half scales, the first half's
+  int32_t* init_hi;  // (blocks, G) the second half's (F::kHalfScales)
+  int32_t* lo;       // (blocks, G) the halves' scales (F::kHalfScales)
+  int32_t* hi;
 };
 
 template <class I, class F>
@@ -183,17 +235,24 @@ void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p)
         for (size_t k = 0; k < kBlock / 4; ++k) std::memset(q + k * kGroup * 4 + r * 4, 0, 4);
         p.d[b * kGroup + r] = 0;
         p.m[b * kGroup + r] = 0;
-        p.init[b * kGroup + r] = 0;
+        p.init[b * kGroup + r] = p.init_hi[b * kGroup + r] = 0;
+        p.lo[b * kGroup + r] = p.hi[b * kGroup + r] = 0;
         continue;
       }
       const uint8_t* row = rows + r * rb;
       block_scales<F>(row, b, &p.d[b * kGroup + r], &p.m[b * kGroup + r]);
       int8_t weights[kBlock];
       F::decode(row, b, weights);
-      int32_t sum = 0;
       for (size_t k = 0; k < kBlock / 4; ++k) std::memcpy(q + k * kGroup * 4 + r * 4, weights + 4 * k, 4);
-      for (size_t j = 0; j < kBlock; ++j) sum += weights[j];
-      p.init[b * kGroup + r] = I::kOffset ? -128 * sum : 0;
+      int32_t sum[2] = {0, 0};
+      for (size_t j = 0; j < kBlock; ++j) sum[j / 16] += weights[j];
+      if constexpr (F::kHalfScales) {
+        p.init[b * kGroup + r] = I::kOffset ? -128 * sum[0] : 0;
+        p.init_hi[b * kGroup + r] = I::kOffset ? -128 * sum[1] : 0;
+        F::halves(row, b, &p.lo[b * kGroup + r], &p.hi[b * kGroup + r]);
+      } else {
+        p.init[b * kGroup + r] = I::kOffset ? -128 * (sum[0] + sum[1]) : 0;
+      }
     }
   }
 }
@@ -213,17 +272,29 @@ void tile(const Panel& p, size_t nb, Acts x, size_t in, const float* bias, size_
   typename I::FReg acc[T];
   for (int t = 0; t < T; ++t) acc[t] = I::zero();
   for (size_t b = 0; b < nb; ++b) {
-    typename I::IReg dot[T];
-    const typename I::IReg init = I::load(p.init + b * kGroup);
-    for (int t = 0; t < T; ++t) dot[t] = init;
     const int8_t* q = p.q + b * kGroup * kBlock;
-    for (size_t k = 0; k < kBlock / 4; ++k) {
-      const typename I::IReg w = I::load(q + k * kGroup * 4);
-      for (int t = 0; t < T; ++t) {
-        int32_t x4;
-        std::memcpy(&x4, xq + t * in + b * kBlock + 4 * k, 4);
-        dot[t] = I::dot4(dot[t], I::set1(x4), w);
+    // Groups of 4 weights [k0, k1) of the block, from `start`, into dot.
+    const auto products = [&](size_t k0, size_t k1, const int32_t* start, typename I::IReg dot[T]) {
+      const typename I::IReg init = I::load(start + b * kGroup);
+      for (int t = 0; t < T; ++t) dot[t] = init;
+      for (size_t k = k0; k < k1; ++k) {
+        const typename I::IReg w = I::load(q + k * kGroup * 4);
+        for (int t = 0; t < T; ++t) {
+          int32_t x4;
+          std::memcpy(&x4, xq + t * in + b * kBlock + 4 * k, 4);
+          dot[t] = I::dot4(dot[t], I::set1(x4), w);
+        }
       }
+    };
+    typename I::IReg dot[T];
+    if constexpr (F::kHalfScales) {
+      typename I::IReg hi[T];
+      products(0, kBlock / 8, p.init, dot);
+      products(kBlock / 8, kBlock / 4, p.init_hi, hi);
+      const typename I::IReg lo_scale = I::load(p.lo + b * kGroup), hi_scale = I::load(p.hi + b * kGroup);
+      for (int t = 0; t < T; ++t) dot[t] = I::add(I::mullo(dot[t], lo_scale), I::mullo(hi[t], hi_scale));
+    } else {
+      products(0, kBlock / 4, p.init, dot);
     }
     const typename I::FReg dw = I::loadf(p.d + b * kGroup);
     for (int t = 0; t < T; ++t) acc[t] = I::scale_add(dot[t], dw, xd[t * nb + b], acc[t]);
@@ -280,10 +351,14 @@ void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* 
       alignas(32) float dws[kRows], mws[kRows];
       for (size_t r = 0; r < kRows; ++r) block_scales<F>(row[r], b, &dws[r], &mws[r]);
       const __m256 dw = _mm256_load_ps(dws);
+      __m256i halves[F::kHalfScales ? kRows : 1];
+      if constexpr (F::kHalfScales) half_scales<F, kRows>(row, b, halves);
       for (int t = 0; t < T; ++t) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock));
         __m256i p[kRows];
         for (size_t r = 0; r < kRows; ++r) p[r] = I::block_dot(F::signed32(row[r], b), xv);
+        if constexpr (F::kHalfScales)
+          for (size_t r = 0; r < kRows; ++r) p[r] = _mm256_mullo_epi32(p[r], halves[r]);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(p)), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[t * nb + b])), acc[t]);
         if constexpr (F::kMins) acc[t] = min_add<I>(x.s[t * nb + b], _mm256_load_ps(mws), x.d[t * nb + b], acc[t]);
       }
@@ -310,13 +385,15 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
   const size_t tokens = input.tokens, in = w.cols, nb = in / kBlock;
   // One scratch, 4-byte values first: activation scales and block sums, the panel's factors and
   // starts; then the bytes: the activations when quantized or offset here, then the panel's weights.
-  const size_t words = 2 * tokens * nb + 3 * kGroup * nb, bytes = tokens * in + kGroup * in;
+  const size_t words = 2 * tokens * nb + 6 * kGroup * nb, bytes = tokens * in + kGroup * in;
   float* scratch = thread_scratch(words + (bytes + 3) / 4);
   float* own_d = scratch;
   int32_t* sums = reinterpret_cast<int32_t*>(scratch + tokens * nb);
   float* factors = scratch + 2 * tokens * nb;
   int8_t* own_q = reinterpret_cast<int8_t*>(scratch + words);
-  const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb)};
+  int32_t* ints = reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb);
+  const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, ints, ints + kGroup * nb,
+                    ints + 2 * kGroup * nb, ints + 3 * kGroup * nb};
   Acts x{input.q8, input.q8_scale, nullptr};
   if (!x.q) {
     quantize_activations_q8(input.x, tokens, in, own_q, own_d);
@@ -359,6 +436,7 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
   switch (w.dtype) {
     case Dtype::Q4_0: return matmul_blocks<I, Q4Format>(input, w, b, y, ldy, o0, o1);
     case Dtype::Q4_K: return matmul_blocks<I, Q4KFormat>(input, w, b, y, ldy, o0, o1);
+    case Dtype::Q6_K: return matmul_blocks<I, Q6KFormat>(input, w, b, y, ldy, o0, o1);
     default: return matmul_blocks<I, Q8Format>(input, w, b, y, ldy, o0, o1);
   }
 }

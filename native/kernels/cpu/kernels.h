@@ -18,7 +18,7 @@ struct WeightMatrix {
   size_t row_bytes = 0;
 };
 
-// Q8_0, Q4_0 and Q4_K weights (int8_path) take the int8 path for any number of tokens: the activations
+// Q8_0, Q4_0, Q4_K and Q6_K weights (int8_path) take the int8 path for any number of tokens: the activations
 // are quantized to Q8_0 blocks of 32 once per matmul (quantize_activations_q8, MatmulInput) and each
 // block's integer dot product is scaled by the two block scales, as llama.cpp does (its Q4_K kernels
 // use 256-value activation blocks; ours keep Q8_0's 32, which line up with Q4_K's sub-blocks). So a
@@ -28,9 +28,11 @@ struct WeightMatrix {
 //   acc = fma(float(sum of q xq over block i), d_w[i] * d_x[i], acc)
 //   Q4_K only: acc = fma(float(sum of xq over block i), m_w[i] * d_x[i], acc)
 //   y = acc + b
-// with q the stored integer (Q8_0: the int8; Q4_0: nibble - 8; Q4_K: the nibble), d_w the block's
-// scale (Q4_K: d * sc, exact in f32) and m_w = -dmin * m (Q4_K's min, exact in f32).
-inline bool int8_path(Dtype d) { return d == Dtype::Q8_0 || d == Dtype::Q4_0 || d == Dtype::Q4_K; }
+// with q the stored integer (Q8_0: the int8; Q4_0: nibble - 8; Q4_K: the nibble; Q6_K: the 6-bit
+// value - 32), d_w the block's scale (Q4_K: d * sc, exact in f32) and m_w = -dmin * m (Q4_K's min,
+// exact in f32). Q6_K has an int8 scale per 16 weights: its block sum is s_lo * (sum over the first
+// 16) + s_hi * (sum over the last 16), still one exact integer, and d_w = d.
+inline bool int8_path(Dtype d) { return d == Dtype::Q8_0 || d == Dtype::Q4_0 || d == Dtype::Q4_K || d == Dtype::Q6_K; }
 
 // The rows a matmul multiplies: x (tokens, cols) in f32 and, where int8-path weights will read them, the same
 // rows already quantized (quantize_activations_q8) by the caller, once for every thread's share of the
@@ -45,9 +47,8 @@ struct MatmulInput {
 struct CpuKernels {
   const char* name;
   // y[t * ldy + o] = dot(x[t * in ..], row o of w) + (b ? b[o] : 0) for t < tokens, o in [o0, o1).
-  // x: (tokens, in = w.cols) of `in`. f16/bf16 rows are widened in registers; Q8_0, Q4_0 and Q4_K
-  // are multiplied as int8 by int8 (above); Q6_K is dequantized a few rows at a time into a
-  // cache-resident panel of f32.
+  // x: (tokens, in = w.cols) of `in`. f16/bf16 rows are widened in registers; the block formats are
+  // multiplied as int8 by int8 (above).
   void (*matmul)(const MatmulInput& in, const WeightMatrix& w, const float* b, float* y, size_t ldy, size_t o0,
                  size_t o1);
   // out[r * w.cols ..] = rows [r0, r0 + n) of w as f32 (embedding lookups, tests).

@@ -37,11 +37,30 @@ int32_t int8_weight(Dtype d, const uint8_t* row, size_t b, size_t i) {
     const uint8_t* v = row + 18 * b + 2;
     return i < 16 ? int32_t(v[i] & 15) - 8 : int32_t(v[i - 16] >> 4) - 8;
   }
-  const uint8_t* qs = row + 144 * (b / 8) + 16 + 32 * (b % 8 / 2);  // Q4_K: sub-block b % 8
-  return b % 2 ? qs[i] >> 4 : qs[i] & 15;
+  const size_t j = b % 8;  // the block's place in its super-block
+  if (d == Dtype::Q4_K) {
+    const uint8_t* qs = row + 144 * (b / 8) + 16 + 32 * (j / 2);
+    return b % 2 ? qs[i] >> 4 : qs[i] & 15;
+  }
+  // Q6_K: block j = 4h + k takes nibble k >> 1 of ql[64h + 32(k & 1) + i], bits 2k, 2k + 1 of qh[32h + i].
+  const uint8_t* s = row + 210 * (b / 8);
+  const size_t h = j / 4, k = j % 4;
+  const int32_t low = (s[64 * h + 32 * (k & 1) + i] >> (4 * (k >> 1))) & 15, high = (s[128 + 32 * h + i] >> (2 * k)) & 3;
+  return (low | high << 4) - 32;
+}
+
+// Q6_K's scale for weight i of block b (one per 16 weights); 1 for the other formats.
+int32_t int8_half_scale(Dtype d, const uint8_t* row, size_t b, size_t i) {
+  if (d != Dtype::Q6_K) return 1;
+  return int8_t(row[210 * (b / 8) + 192 + 2 * (b % 8) + i / 16]);
 }
 
 void int8_factors(Dtype d, const uint8_t* row, size_t b, float* dw, float* mw) {
+  if (d == Dtype::Q6_K) {
+    *dw = half_to_float(block_decode::u16(row + 210 * (b / 8) + 208));
+    *mw = 0;
+    return;
+  }
   if (d != Dtype::Q4_K) {
     *dw = half_to_float(block_decode::u16(row + b * block_bytes(d)));
     *mw = 0;
@@ -77,7 +96,7 @@ void matmul_int8_portable(const MatmulInput& input, const WeightMatrix& w, const
         const int8_t* xb = xq + t * in + blk * 32;
         int32_t dot = 0, sum = 0;
         for (size_t i = 0; i < 32; ++i) {
-          dot += int8_weight(w.dtype, row, blk, i) * xb[i];
+          dot += int8_half_scale(w.dtype, row, blk, i) * int8_weight(w.dtype, row, blk, i) * xb[i];
           sum += xb[i];
         }
         float dw, mw;
