@@ -1,6 +1,6 @@
-// Q8_0 and Q4_0 weights times Q8_0-quantized activations (the int8 path of kernels.h), for the AVX2
-// and AVX-512 sets. Both formats are 32-weight blocks that start with an f16 scale (`F` below says
-// how the 32 weights are stored). G weight rows (G = the register's 32-bit lanes) are repacked so that one register
+// Block-format weights (Q8_0, Q4_0, Q4_K, Q6_K) times Q8_0-quantized activations (the int8 path of
+// kernels.h), for the AVX2 and AVX-512 sets, every format seen as 32-weight blocks (`F` below says
+// how each stores them). G weight rows (G = the register's 32-bit lanes) are repacked so that one register
 // holds 4 consecutive int8 weights of each row (lane r = row r); one broadcast of 4 activation bytes
 // then feeds all G rows, and the G per-row sums of a 32-weight block accumulate exactly in int32
 // before one conversion and one FMA with the block scales. A row's blocks are not contiguous (each

@@ -5,7 +5,7 @@
 // V provides: Reg, kLanes, zero(), set1(f), loadu(const float*), storeu(float*, Reg), fma(a, b, c),
 // mul(a, b), add(a, b), sub(a, b), max(a, b), div(a, b), select_negative(x, a, b) (x < 0 ? a : b per lane), hsum(Reg), hsum4(const Reg[4], float[4]) (four sums at
 // once), hsum_lanes(const Reg[kLanes], float[kLanes]) (kLanes sums at once, each equal to hsum's), hmax(Reg), round(Reg) (to nearest integer), ldexp(p, n) (p * 2^n for integral n in
-// [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address), store_half(uint16_t*, Reg), and matmul_int8 (Q8_0 and Q4_0 weights: the
+// [-126, 0]), widen<D>(const uint8_t*) for D in {F32, F16, BF16} (kLanes weights at that address), store_half(uint16_t*, Reg), and matmul_int8 (the block formats: the
 // int8 path of kernels.h, int8_gemm.h). No std:: templates here: an inline std function compiled with
 // AVX-512 flags could be picked by the linker for the portable path too.
 #pragma once
@@ -167,16 +167,12 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
   const float* x = input.x;
   const size_t tokens = input.tokens;
   const size_t in = w.cols;
-  const bool direct = w.dtype == Dtype::F32 || w.dtype == Dtype::F16 || w.dtype == Dtype::BF16;
-  // Block formats: kRows rows at a time dequantized into this L1-sized panel, then the f32 tile.
-  float* panel = direct ? nullptr : thread_scratch(kRows * in);
   const bool stream = tokens <= 4;  // one token tile: each weight row is read once
-  // One token, weights read in place: one row per tile, so the weights are read as one long stream
-  // rather than four short ones side by side. One core then streamed 32 GB/s of f16 weights instead
-  // of 23, and decode at one sequence gained 8% (f16) and 12% (f32). With more tokens each weight
-  // load must feed more FMAs (one row for two tokens was 30% slower than four), and a decoded panel
-  // sits in L1, where one row's single chain of dependent FMAs is the limit: four rows, four chains.
-  const size_t tile_rows = tokens == 1 && direct ? 1 : kRows;
+  // One token: one row per tile, so the weights are read as one long stream rather than four short
+  // ones side by side. One core then streamed 32 GB/s of f16 weights instead of 23, and decode at
+  // one sequence gained 8% (f16) and 12% (f32). With more tokens each weight load must feed more
+  // FMAs: one row for two tokens was 30% slower than four.
+  const size_t tile_rows = tokens == 1 ? 1 : kRows;
   for (size_t tb = 0; tb < tokens; tb += kTokenBlock) {
     const size_t nt = tokens - tb < kTokenBlock ? tokens - tb : kTokenBlock;
     const float* xb = x + tb * in;
@@ -186,13 +182,9 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
       float* yb = y + tb * ldy + o;
       const uint8_t* rows = w.data + o * w.row_bytes;
       switch (w.dtype) {
-        case Dtype::F32: row_tiles<V, Dtype::F32>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
         case Dtype::F16: row_tiles<V, Dtype::F16>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
         case Dtype::BF16: row_tiles<V, Dtype::BF16>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy); break;
-        default:
-          dequantize_rows<V>(w, o, r, panel);
-          row_tiles<V, Dtype::F32>(r, xb, nt, in, reinterpret_cast<const uint8_t*>(panel), in * 4, false, bias, yb,
-                                   ldy);
+        default: row_tiles<V, Dtype::F32>(r, xb, nt, in, rows, w.row_bytes, stream, bias, yb, ldy);
       }
     }
   }
