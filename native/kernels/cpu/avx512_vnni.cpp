@@ -36,7 +36,7 @@ __attribute__((always_inline)) inline __m512i sum_lanes16(const __m512i s[8]) {
 // one core with its matrix in cache, under what a core streams from memory. Each block prefetches
 // the same block 16 rows on.
 template <class F, int T>
-void matvec_vnni(int8_gemm::Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
+void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
                  size_t o1) {
   constexpr size_t kRows = 16, kBlock = int8_gemm::kBlock;
   const size_t rb = w.row_bytes, nb = in / kBlock, block_bytes = rb / nb;  // a block's share of a row, for prefetches
@@ -117,7 +117,7 @@ struct VnniDot {
   static IReg add(IReg a, IReg b) { return _mm512_add_epi32(a, b); }
   static IReg mullo(IReg a, IReg b) { return _mm512_mullo_epi32(a, b); }
   template <class F, int T>
-  static void matvec(int8_gemm::Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
+  static void matvec(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
                      size_t o0, size_t o1) {
     matvec_vnni<F, T>(x, in, w, bias, y, ldy, o0, o1);
   }

@@ -4,7 +4,7 @@
 // holds 4 consecutive int8 weights of each row (lane r = row r); one broadcast of 4 activation bytes
 // then feeds all G rows, and the G per-row sums of a 32-weight block accumulate exactly in int32
 // before one conversion and one FMA with the block scales. A row's blocks are not contiguous (each
-// starts with its f16 scale), so the repack is what lets one instruction serve G rows; it is done
+// carries its scales), so the repack is what lets one instruction serve G rows; it is done
 // once per G rows per call and serves every token. Steps of 1-4 tokens (decode) skip the repack
 // (matvec below).
 //
@@ -174,11 +174,11 @@ void half_scales(const uint8_t* const row[R], size_t b, __m256i out[R]) {
 
 // The activations of a call: xq (tokens, in) bytes, xd (tokens, nb) scales, xs (tokens, nb) block sums
 // of xq (for formats with mins).
-struct Acts {
+struct Activations {
   const int8_t* q;
   const float* d;
   const int32_t* s;
-  Acts at(size_t t, size_t in, size_t nb) const { return {q + t * in, d + t * nb, s ? s + t * nb : nullptr}; }
+  Activations at(size_t t, size_t in, size_t nb) const { return {q + t * in, d + t * nb, s ? s + t * nb : nullptr}; }
 };
 
 struct MaddubsDot {
@@ -209,7 +209,7 @@ struct MaddubsDot {
   static IReg mullo(IReg a, IReg b) { return _mm256_mullo_epi32(a, b); }
   // Decode steps: int8_gemm::matvec below.
   template <class F, int T>
-  static void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
+  static void matvec(Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
                      size_t o1);
 };
 
@@ -265,7 +265,7 @@ typename I::FReg min_add(int32_t xs, typename I::FReg mw, float dx, typename I::
 
 // T tokens x the panel's G rows; n of the rows are real.
 template <class I, class F, int T>
-void tile(const Panel& p, size_t nb, Acts x, size_t in, const float* bias, size_t n, float* y, size_t ldy) {
+void tile(const Panel& p, size_t nb, Activations x, size_t in, const float* bias, size_t n, float* y, size_t ldy) {
   const int8_t* xq = x.q;
   const float* xd = x.d;
   constexpr size_t kGroup = I::kGroup;
@@ -312,7 +312,7 @@ void tile(const Panel& p, size_t nb, Acts x, size_t in, const float* bias, size_
 
 // The last `left` (< T) tokens of a call, in one tile of exactly that many.
 template <class I, class F, int T>
-void leftover_tile(size_t left, const Panel& p, size_t nb, Acts x, size_t in, const float* bias, size_t n, float* y,
+void leftover_tile(size_t left, const Panel& p, size_t nb, Activations x, size_t in, const float* bias, size_t n, float* y,
                    size_t ldy) {
   if constexpr (T > 1) {
     if (left == T - 1) return tile<I, F, T - 1>(p, nb, x, in, bias, n, y, ldy);
@@ -337,7 +337,7 @@ inline __m256i sum_lanes8(const __m256i p[8]) {
 // load prefetches the same block 8 rows on: 8 short rows read side by side are too many streams
 // for the hardware prefetcher to follow.
 template <class I, class F, int T>
-void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0, size_t o1) {
+void matvec(Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0, size_t o1) {
   constexpr size_t kRows = 8;
   const size_t rb = w.row_bytes, nb = in / kBlock, block_bytes = rb / nb;  // a block's share of a row, for prefetches
   for (size_t o = o0; o < o1; o += kRows) {
@@ -372,7 +372,7 @@ void matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* 
 }
 
 template <class F, int T>
-void MaddubsDot::matvec(Acts x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
+void MaddubsDot::matvec(Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
                         size_t o1) {
   int8_gemm::matvec<MaddubsDot, F, T>(x, in, w, bias, y, ldy, o0, o1);
 }
@@ -394,7 +394,7 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
   int32_t* ints = reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb);
   const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, ints, ints + kGroup * nb,
                     ints + 2 * kGroup * nb, ints + 3 * kGroup * nb};
-  Acts x{input.q8, input.q8_scale, nullptr};
+  Activations x{input.q8, input.q8_scale, nullptr};
   if (!x.q) {
     quantize_activations_q8(input.x, tokens, in, own_q, own_d);
     x = {own_q, own_d, nullptr};
