@@ -244,8 +244,9 @@ void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p)
       int8_t weights[kBlock];
       F::decode(row, b, weights);
       for (size_t k = 0; k < kBlock / 4; ++k) std::memcpy(q + k * kGroup * 4 + r * 4, weights + 4 * k, 4);
-      int32_t sum[2] = {0, 0};
-      for (size_t j = 0; j < kBlock; ++j) sum[j / 16] += weights[j];
+      int32_t sum[2] = {0, 0};  // two plain loops: an indexed sum[j / 16] was not vectorised
+      for (size_t h = 0; h < 2; ++h)
+        for (size_t j = 0; j < kBlock / 2; ++j) sum[h] += weights[h * kBlock / 2 + j];
       if constexpr (F::kHalfScales) {
         p.init[b * kGroup + r] = I::kOffset ? -128 * sum[0] : 0;
         p.init_hi[b * kGroup + r] = I::kOffset ? -128 * sum[1] : 0;
