@@ -23,10 +23,8 @@ constexpr size_t kLaneMinRows = 4;
 // A lane's share runs on one thread only when each of its loops stays under this: a model whose
 // f32 weights fit in cache (16 MiB). A larger model streams its weights from memory, and every loop
 // of it is better split.
-size_t lane_work_limit(const ModelSpec& s) {
-  const size_t attn = size_t(s.hidden) * size_t(s.heads + 2 * s.kv_heads) * s.head_dim + size_t(s.heads) * s.head_dim * s.hidden;
-  const size_t mlp = 3 * size_t(s.hidden) * s.intermediate;
-  const size_t bytes = 4 * (size_t(s.layers) * (attn + mlp) + size_t(s.vocab) * s.hidden);
+size_t lane_work_limit(const ModelSpec& s, const CpuForward& forward) {
+  const size_t bytes = 4 * (size_t(s.layers) * forward.layer_weights() + size_t(s.vocab) * s.hidden);
   return bytes <= (size_t(16) << 20) ? size_t(1) << 20 : 0;
 }
 
@@ -59,7 +57,7 @@ class CpuBackend : public Backend {
         kernels_(select_kernels(o.kernels)),
         pool_(o.threads),
         forward_(spec, weights, kv, pool_, kernels_, o.parallel_min_work.value_or(kParallelMinWork)),
-        lane_work_limit_(lane_work_limit(spec)) {
+        lane_work_limit_(lane_work_limit(spec, forward_)) {
     // One forward (its own scratch) per thread, never splitting its loops: they never use the pool.
     for (int i = 0; i < pool_.size(); ++i)
       lanes_.push_back(std::make_unique<CpuForward>(spec, weights, kv, pool_, kernels_, SIZE_MAX));

@@ -35,13 +35,16 @@ size_t CpuForward::attention_work(StepSpan batch) const {
   return work;
 }
 
-size_t CpuForward::item_work(const StepInput& item) const {
+size_t CpuForward::layer_weights() const {
   const size_t h = spec_.hidden, qd = size_t(spec_.heads) * spec_.head_dim;
-  const size_t kvd = size_t(spec_.kv_heads) * spec_.head_dim, inter = spec_.intermediate;
-  const size_t per_token = h * (qd + 2 * kvd) + qd * h + 3 * h * inter;
+  const size_t kvd = size_t(spec_.kv_heads) * spec_.head_dim;
+  return h * (qd + 2 * kvd) + qd * h + 3 * h * size_t(spec_.intermediate);
+}
+
+size_t CpuForward::item_work(const StepInput& item) const {
   const size_t n = item.tokens.size();
   const size_t rows = item.logits == LogitsMode::All ? n : item.logits == LogitsMode::Last ? 1 : 0;
-  return size_t(spec_.layers) * (n * per_token + attention_work(item)) + rows * spec_.vocab * h;
+  return size_t(spec_.layers) * (n * layer_weights() + attention_work(item)) + rows * spec_.vocab * size_t(spec_.hidden);
 }
 
 bool CpuForward::runs_alone(StepSpan batch, size_t limit) const {

@@ -78,6 +78,8 @@ class CpuForward {
   // Multiply-adds of one item over every layer: its tokens through the weights, and attention over
   // its context. What a lane's share of a step costs, to balance the lanes.
   size_t item_work(const StepInput& item) const;
+  // Weights of one layer's matrices (q/k/v, o, gate/up, down): a token's multiply-adds through it.
+  size_t layer_weights() const;
 
  private:
   // Several matmuls over the same input (q/k/v, gate/up) as one parallel loop: the threads share out

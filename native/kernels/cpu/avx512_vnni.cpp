@@ -23,6 +23,34 @@ __attribute__((always_inline)) inline __m512i sum_lanes16(const __m512i s[8]) {
   return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), w);
 }
 
+// vpdpbusd multiplies unsigned by signed bytes: the activations come offset by 128. 512-bit
+// registers, 16 rows: each broadcast of 4 activation bytes feeds 64 products (with 8 rows the
+// broadcasts, not the multiplies, were the limit). One instruction per dot4, so its latency shows:
+// 8 tokens, 8 independent chains (AVX-512 has the 32 registers for their accumulators).
+struct VnniDot {
+  using IReg = __m512i;
+  using FReg = __m512;
+  static constexpr size_t kGroup = 16;
+  static constexpr int kTokens = 8;
+  static constexpr bool kOffset = true;
+  static IReg dot4(IReg acc, IReg x4, IReg w) { return _mm512_dpbusd_epi32(acc, x4, w); }
+  static IReg load(const void* p) { return _mm512_loadu_si512(p); }
+  static IReg set1(int32_t v) { return _mm512_set1_epi32(v); }
+  static FReg zero() { return _mm512_setzero_ps(); }
+  static FReg loadf(const float* p) { return _mm512_loadu_ps(p); }
+  static void storef(float* p, FReg v) { _mm512_storeu_ps(p, v); }
+  static FReg cvt(IReg v) { return _mm512_cvtepi32_ps(v); }
+  static FReg fma(FReg a, FReg b, FReg c) { return _mm512_fmadd_ps(a, b, c); }
+  static FReg mul(FReg a, FReg b) { return _mm512_mul_ps(a, b); }
+  static FReg setf(float v) { return _mm512_set1_ps(v); }
+  static IReg add(IReg a, IReg b) { return _mm512_add_epi32(a, b); }
+  static IReg mullo(IReg a, IReg b) { return _mm512_mullo_epi32(a, b); }
+  // Decode steps: matvec_vnni below.
+  template <class F, int T>
+  static void matvec(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
+                     size_t o0, size_t o1);
+};
+
 // A step of T = 1..4 tokens (decode), rows [o0, o1), the weights read in place. vpdpbusd takes
 // unsigned bytes times signed ones, so each weight w is biased to w + kBias (Q8_0: one xor flips it by
 // 128; a Q4_0 nibble already is w + 8) and multiplies the signed activations x:
@@ -80,8 +108,8 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
         for (size_t k = 0; k < kRows / 2; ++k)
           s[k] = _mm512_inserti64x4(_mm512_castsi256_si512(product(2 * k)), product(2 * k + 1), 1);
         const float dx = x.d[t * nb + b];
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_lanes16(s)), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
-        if constexpr (F::kMins) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(float(x.s[t * nb + b])), _mm512_mul_ps(mw, _mm512_set1_ps(dx)), acc[t]);
+        acc[t] = int8_gemm::scale_add<VnniDot>(sum_lanes16(s), dw, dx, acc[t]);
+        if constexpr (F::kMins) acc[t] = int8_gemm::min_add<VnniDot>(x.s[t * nb + b], mw, dx, acc[t]);
       }
     }
     for (int t = 0; t < T; ++t) {
@@ -92,36 +120,12 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
   }
 }
 
-// vpdpbusd multiplies unsigned by signed bytes: the activations come offset by 128. 512-bit
-// registers, 16 rows: each broadcast of 4 activation bytes feeds 64 products (with 8 rows the
-// broadcasts, not the multiplies, were the limit). One instruction per dot4, so its latency shows:
-// 8 tokens, 8 independent chains (AVX-512 has the 32 registers for their accumulators).
-struct VnniDot {
-  using IReg = __m512i;
-  using FReg = __m512;
-  static constexpr size_t kGroup = 16;
-  static constexpr int kTokens = 8;
-  static constexpr bool kOffset = true;
-  static IReg dot4(IReg acc, IReg x4, IReg w) { return _mm512_dpbusd_epi32(acc, x4, w); }
-  static IReg load(const void* p) { return _mm512_loadu_si512(p); }
-  static IReg set1(int32_t v) { return _mm512_set1_epi32(v); }
-  static FReg zero() { return _mm512_setzero_ps(); }
-  static FReg loadf(const float* p) { return _mm512_loadu_ps(p); }
-  static void storef(float* p, FReg v) { _mm512_storeu_ps(p, v); }
-  static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc);
-  }
-  static FReg fma(FReg a, FReg b, FReg c) { return _mm512_fmadd_ps(a, b, c); }
-  static FReg mul(FReg a, FReg b) { return _mm512_mul_ps(a, b); }
-  static FReg setf(float v) { return _mm512_set1_ps(v); }
-  static IReg add(IReg a, IReg b) { return _mm512_add_epi32(a, b); }
-  static IReg mullo(IReg a, IReg b) { return _mm512_mullo_epi32(a, b); }
-  template <class F, int T>
-  static void matvec(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
+
+template <class F, int T>
+void VnniDot::matvec(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
                      size_t o0, size_t o1) {
-    matvec_vnni<F, T>(x, in, w, bias, y, ldy, o0, o1);
-  }
-};
+  matvec_vnni<F, T>(x, in, w, bias, y, ldy, o0, o1);
+}
 
 }  // namespace
 

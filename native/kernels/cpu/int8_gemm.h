@@ -198,10 +198,7 @@ struct MaddubsDot {
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
   }
-  // acc + float(dot) * (dw * dx): the scale product first, then one fused multiply-add.
-  static FReg scale_add(IReg dot, FReg dw, float dx, FReg acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc);
-  }
+  static FReg cvt(IReg v) { return _mm256_cvtepi32_ps(v); }
   static FReg fma(FReg a, FReg b, FReg c) { return _mm256_fmadd_ps(a, b, c); }
   static FReg mul(FReg a, FReg b) { return _mm256_mul_ps(a, b); }
   static FReg setf(float v) { return _mm256_set1_ps(v); }
@@ -258,6 +255,13 @@ void repack(const uint8_t* rows, size_t rb, size_t n, size_t nb, const Panel& p)
   }
 }
 
+// acc + float(dot) * (dw * dx): a block's product term, the scale product first, then one fused
+// multiply-add (kernels.h).
+template <class I>
+typename I::FReg scale_add(typename I::IReg dot, typename I::FReg dw, float dx, typename I::FReg acc) {
+  return I::fma(I::cvt(dot), I::mul(dw, I::setf(dx)), acc);
+}
+
 // acc + float(xs) * (mw * dx): a block's min term, after its product term (kernels.h).
 template <class I>
 typename I::FReg min_add(int32_t xs, typename I::FReg mw, float dx, typename I::FReg acc) {
@@ -298,7 +302,7 @@ void tile(const Panel& p, size_t nb, Activations x, size_t in, const float* bias
       products(0, kBlock / 4, p.init, dot);
     }
     const typename I::FReg dw = I::loadf(p.d + b * kGroup);
-    for (int t = 0; t < T; ++t) acc[t] = I::scale_add(dot[t], dw, xd[t * nb + b], acc[t]);
+    for (int t = 0; t < T; ++t) acc[t] = scale_add<I>(dot[t], dw, xd[t * nb + b], acc[t]);
     if constexpr (F::kMins) {
       const typename I::FReg mw = I::loadf(p.m + b * kGroup);
       for (int t = 0; t < T; ++t) acc[t] = min_add<I>(x.s[t * nb + b], mw, xd[t * nb + b], acc[t]);
@@ -360,7 +364,7 @@ void matvec(Activations x, size_t in, const WeightMatrix& w, const float* bias, 
         for (size_t r = 0; r < kRows; ++r) p[r] = I::block_dot(F::signed32(row[r], b), xv);
         if constexpr (F::kHalfScales)
           for (size_t r = 0; r < kRows; ++r) p[r] = _mm256_mullo_epi32(p[r], halves[r]);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(p)), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[t * nb + b])), acc[t]);
+        acc[t] = scale_add<I>(sum_lanes8(p), dw, x.d[t * nb + b], acc[t]);
         if constexpr (F::kMins) acc[t] = min_add<I>(x.s[t * nb + b], _mm256_load_ps(mws), x.d[t * nb + b], acc[t]);
       }
     }
