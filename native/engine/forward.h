@@ -116,6 +116,7 @@ class CpuForward {
   std::vector<int32_t> tok_ctx_;   // (T) how many context slots that token sees (itself included)
   std::vector<int8_t> x8_;         // a matmul's input as Q8_0 blocks (MatmulInput), when int8-path weights read it
   std::vector<float> x8_scale_;
+  std::vector<int32_t> x8_sum_;
   std::vector<float> rope_cos_;    // (T, head_dim / 2) cos(pos * inv_freq) of each token
   std::vector<float> rope_sin_;    // (T, head_dim / 2)
   std::vector<float> picked_;      // (R, hidden) the residual rows that give logits

@@ -173,12 +173,12 @@ void half_scales(const uint8_t* const row[R], size_t b, __m256i out[R]) {
 }
 
 // The activations of a call: xq (tokens, in) bytes, xd (tokens, nb) scales, xs (tokens, nb) block sums
-// of xq (for formats with mins).
+// of xq (quantize_activations_q8).
 struct Activations {
   const int8_t* q;
   const float* d;
   const int32_t* s;
-  Activations at(size_t t, size_t in, size_t nb) const { return {q + t * in, d + t * nb, s ? s + t * nb : nullptr}; }
+  Activations at(size_t t, size_t in, size_t nb) const { return {q + t * in, d + t * nb, s + t * nb}; }
 };
 
 struct MaddubsDot {
@@ -399,18 +399,10 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
   int32_t* ints = reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb);
   const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, ints, ints + kGroup * nb,
                     ints + 2 * kGroup * nb, ints + 3 * kGroup * nb};
-  Activations x{input.q8, input.q8_scale, nullptr};
+  Activations x{input.q8, input.q8_scale, input.q8_sum};
   if (!x.q) {
-    quantize_activations_q8(input.x, tokens, in, own_q, own_d);
-    x = {own_q, own_d, nullptr};
-  }
-  if constexpr (F::kMins) {
-    for (size_t i = 0; i < tokens * nb; ++i) {
-      int32_t s = 0;
-      for (size_t j = 0; j < kBlock; ++j) s += x.q[i * kBlock + j];
-      sums[i] = s;
-    }
-    x.s = sums;
+    quantize_activations_q8(input.x, tokens, in, own_q, own_d, sums);
+    x = {own_q, own_d, sums};
   }
   switch (tokens) {
     case 1: return I::template matvec<F, 1>(x, in, w, b, y, ldy, o0, o1);

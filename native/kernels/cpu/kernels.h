@@ -42,6 +42,7 @@ struct MatmulInput {
   size_t tokens = 0;
   const int8_t* q8 = nullptr;        // (tokens, cols)
   const float* q8_scale = nullptr;   // (tokens, cols / 32)
+  const int32_t* q8_sum = nullptr;   // (tokens, cols / 32)
 };
 
 struct CpuKernels {

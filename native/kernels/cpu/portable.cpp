@@ -79,12 +79,14 @@ void matmul_int8_portable(const MatmulInput& input, const WeightMatrix& w, const
   const size_t tokens = input.tokens, in = w.cols, nb = in / 32;
   std::vector<int8_t> own_q;
   std::vector<float> own_d;
+  std::vector<int32_t> own_sums;  // this reference sums each block itself, below
   const int8_t* xq = input.q8;
   const float* xd = input.q8_scale;
   if (!xq) {
     own_q.resize(tokens * in);
     own_d.resize(tokens * nb);
-    quantize_activations_q8(input.x, tokens, in, own_q.data(), own_d.data());
+    own_sums.resize(tokens * nb);
+    quantize_activations_q8(input.x, tokens, in, own_q.data(), own_d.data(), own_sums.data());
     xq = own_q.data();
     xd = own_d.data();
   }

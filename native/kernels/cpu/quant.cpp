@@ -111,7 +111,7 @@ void dequantize_row_reference(Dtype d, const uint8_t* src, size_t cols, float* o
   block_decode::decode_blocks(d, src, cols, out);
 }
 
-void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d) {
+void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d, int32_t* s) {
   // Adding and subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer, ties to
   // even (the default rounding mode); unlike lrint it vectorises. Plain comparisons for the same
   // reason (std::fmax must honour NaN).
@@ -127,6 +127,9 @@ void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t*
     d[b] = db;
     // |x| * (1 / d) can land a rounding above 127 but never past 127.5.
     for (int j = 0; j < 32; ++j) q[32 * b + j] = int8_t(int32_t((xb[j] * inv + kRound) - kRound));
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) sum += q[32 * b + j];
+    s[b] = sum;
   }
 }
 

@@ -43,9 +43,10 @@ void dequantize_row_reference(Dtype d, const uint8_t* src, size_t cols, float* o
 
 // Activations for int8 dot products, as llama.cpp quantizes them to Q8_0: per token, each block of
 // 32 values x gets d = max|x| / 127 (f32) and q = round(x / d) in [-127, 127], ties to even.
-// x: (tokens, cols), cols a multiple of 32; q: (tokens, cols); d: (tokens, cols / 32). Shared by every
-// kernel set, so they all see the same integers.
-void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d);
+// x: (tokens, cols), cols a multiple of 32; q: (tokens, cols); d: (tokens, cols / 32); s: (tokens,
+// cols / 32), each block's sum of q (Q4_K's min term). Shared by every kernel set, so they all see
+// the same integers.
+void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d, int32_t* s);
 
 // This thread's scratch of at least n floats, reused by every call (compiled without SIMD flags, so
 // SIMD kernel files need no std::vector code of their own).
