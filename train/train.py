@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from allocator import keep_freed_memory  # noqa: E402
 from data import Batches, read_jsonl  # noqa: E402
 from decode import Decoder, exact_match  # noqa: E402
 from export_hf import export_hf, load_hf_weights  # noqa: E402
@@ -150,6 +151,7 @@ def main():
     if c["final_eval_problems"] < 1 or (c["eval_interval"] > 0 and c["eval_problems"] < 1):
         raise SystemExit("final_eval_problems and eval_problems must be >= 1 (eval_interval=0 turns the periodic evaluation off)")
     torch.set_num_threads(c["threads"])
+    keep_freed_memory()
     torch.manual_seed(c["seed"])
     random.seed(c["seed"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
