@@ -56,18 +56,38 @@ def rope_cos_sin(positions, head_dim: int, theta: float):
     return emb.cos()[:, None], emb.sin()[:, None]
 
 
-def grouped_attention(q, k, v, bias):
+# Queries per block of grouped_attention: each block scores only the keys some query of it may see.
+QUERY_BLOCK = 128
+
+
+def key_extents(mask, block=QUERY_BLOCK):
+    """For each block of `block` queries of the boolean (B, T, Tk) mask, how many leading keys any of
+    them may see: every key after that is masked for the whole block. Under a causal mask (training,
+    and decoding: a token never sees one written after it) block i needs only the first (i + 1) * block
+    keys, so scoring them alone skips about half of the (T, T) work."""
+    T, Tk = mask.shape[1], mask.shape[2]
+    seen = mask.any(dim=0)  # (T, Tk)
+    last = (seen * torch.arange(1, Tk + 1, device=mask.device)).amax(dim=1)  # 0: sees nothing
+    return [max(1, int(last[s:s + block].max())) for s in range(0, T, block)]
+
+
+def grouped_attention(q, k, v, bias, extents):
     """Attention written for a CPU without a fused kernel: q (B, H, T, d), k and v (B, KV, Tk, d),
-    bias (B, T, Tk) additive (0 or -inf). The H / KV query heads of a KV head share one product, so K
-    and V are not copied per head; the scale goes on q and the mask is one add, so no (T, Tk) pass is
-    spent on scaling or masking forward or backward (they were half the CPU step)."""
+    bias (B, T, Tk) additive (0 or -inf), extents from key_extents. The H / KV query heads of a KV head
+    share one product, so K and V are not copied per head; the scale goes on q and the mask is one add,
+    so no (T, Tk) pass is spent on scaling or masking forward or backward (they were half the CPU step).
+    Keys past a block's extent are -inf for all its queries, so leaving them out changes no weight."""
     B, H, T, d = q.shape
-    KV, Tk = k.shape[1], k.shape[2]
+    KV = k.shape[1]
     rep = H // KV
-    q = (q * d**-0.5).reshape(B, KV, rep * T, d)
-    scores = (q @ k.transpose(-2, -1)).view(B, KV, rep, T, Tk) + bias[:, None, None]
-    y = F.softmax(scores, dim=-1).view(B, KV, rep * T, Tk) @ v
-    return y.view(B, H, T, d)
+    q = (q * d**-0.5).view(B, KV, rep, T, d)
+    parts = []
+    for s, n in zip(range(0, T, QUERY_BLOCK), extents):
+        e = min(T, s + QUERY_BLOCK)
+        qb = q[:, :, :, s:e].reshape(B, KV, rep * (e - s), d)
+        scores = (qb @ k[:, :, :n].transpose(-2, -1)).view(B, KV, rep, e - s, n) + bias[:, None, None, s:e, :n]
+        parts.append((F.softmax(scores, dim=-1).view(B, KV, rep * (e - s), n) @ v[:, :, :n]).view(B, KV, rep, e - s, d))
+    return torch.cat(parts, dim=3).view(B, H, T, d)
 
 
 def additive_mask(mask):
@@ -92,7 +112,8 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, cfg.hidden_size, bias=False)
 
     def forward(self, x, cos, sin, mask, cache=None):
-        """mask: boolean (B, T, Tk) for the fused kernel, else its additive_mask (made once per forward)."""
+        """mask: boolean (B, T, Tk) for the fused kernel, else (additive_mask, key_extents) of it (made
+        once per forward)."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
@@ -111,7 +132,7 @@ class Attention(nn.Module):
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
         else:
-            y = grouped_attention(q, k, v, mask)
+            y = grouped_attention(q, k, v, *mask)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
 
 
@@ -176,7 +197,7 @@ class Qwen2(nn.Module):
         cos, sin = rope_cos_sin(positions, head_dim, self.cfg.rope_theta)
         x = self.model.embed_tokens(ids)
         if not FUSED_ATTENTION:
-            mask = additive_mask(mask)  # once for all layers
+            mask = (additive_mask(mask), key_extents(mask))  # once for all layers
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, mask, None if caches is None else caches[i])
         return self.lm_head(self.model.norm(x))

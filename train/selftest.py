@@ -6,7 +6,9 @@ Checks the recipe's pieces against each other (run by smoke.sh):
    PyTorch);
 3. a written checkpoint's model.safetensors reads back to the trained weights;
 4. for Countdown data, the answer checker accepts every record's reported expression and rejects it
-   for another target, a number used twice, and a number not given.
+   for another target, a number used twice, and a number not given;
+5. the CPU attention, which scores each block of queries only against the keys it may see, gives
+   the values and gradients of plain attention over every key under the same training mask.
 
     /usr/bin/python3 train/selftest.py DATA_DIR [CKPT_DIR]   (CKPT_DIR: a train.py out_dir)
 """
@@ -22,7 +24,7 @@ from data import Example, batch_mask, collate, read_jsonl, span_chains  # noqa: 
 from decode import Decoder  # noqa: E402
 from export_hf import load_hf_weights, read_safetensors  # noqa: E402
 from layout import IncrementalLayout  # noqa: E402
-from model import ModelConfig, Qwen2  # noqa: E402
+from model import QUERY_BLOCK, ModelConfig, Qwen2, additive_mask, grouped_attention, key_extents  # noqa: E402
 from tokenizer_lite import TokenizerLite  # noqa: E402
 
 
@@ -76,6 +78,36 @@ def check_checkpoint(ckpt_dir):
         assert torch.equal(reread[name], t.float()), f"{name} differs after load_hf_weights"
 
 
+def check_blocked_attention(records):
+    """Blocked grouped attention against dense attention (every key, K/V copied per head), values and
+    gradients, on a training batch's mask long enough to take several query blocks."""
+    examples = [Example(r) for r in sorted(records, key=lambda r: -len(r["ids"]))[:3]]
+    batch = collate(examples, 0)
+    mask = batch_mask(batch)
+    B, T = mask.shape[:2]
+    assert T > 2 * QUERY_BLOCK, f"the longest examples ({T} tokens) do not span three query blocks"
+    extents = key_extents(mask)
+    assert extents[0] < T, f"the first query block scores all {T} keys: nothing is skipped"
+    gen = torch.Generator().manual_seed(3)
+    H, KV, d = 4, 2, 16
+    q, k, v = (torch.randn(B, n, T, d, generator=gen, dtype=torch.float64, requires_grad=True) for n in (H, KV, KV))
+    w = torch.randn(B, H, T, d, generator=gen, dtype=torch.float64)
+
+    def dense():
+        kk, vv = k.repeat_interleave(H // KV, 1), v.repeat_interleave(H // KV, 1)
+        scores = (q @ kk.transpose(-2, -1) / d**0.5).masked_fill(~mask[:, None], float("-inf"))
+        return torch.softmax(scores, -1) @ vv
+
+    results = []
+    for attend in (dense, lambda: grouped_attention(q, k, v, additive_mask(mask).double(), extents)):
+        y = attend()
+        grads = torch.autograd.grad((y * w).sum(), (q, k, v))
+        results.append((y, *grads))
+    for name, want, got in zip(("values", "dq", "dk", "dv"), *results):
+        err = (want - got).abs().max().item()
+        assert err < 1e-12, f"blocked attention's {name} differ from dense attention's by {err}"
+
+
 def main():
     data_dir = sys.argv[1]
     with open(os.path.join(data_dir, "meta.json")) as f:
@@ -90,6 +122,7 @@ def main():
         check_decode_parity(sample, meta, tok)
         if meta.get("task") == "countdown":
             check_countdown_answers(records)
+        check_blocked_attention(records)
     if len(sys.argv) > 2:
         check_checkpoint(sys.argv[2])
     print("selftest ok")
