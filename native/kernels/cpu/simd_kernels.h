@@ -167,7 +167,11 @@ void matmul(const MatmulInput& input, const WeightMatrix& w, const float* b, flo
   const float* x = input.x;
   const size_t tokens = input.tokens;
   const size_t in = w.cols;
-  const bool stream = tokens <= 4;  // one token tile: each weight row is read once
+  // One token tile: each weight row is read once, so its loads prefetch ahead (prefetch_ahead). Not
+  // for f32 rows of a one-token step: that single sequential stream ran faster on the hardware
+  // prefetcher alone (two threads streaming 582 MB, the kernel alone: 50.5-51.8 -> 55-57.6 GB/s in
+  // alternating passes), while f16 rows, with twice the weights per line, gained from it.
+  const bool stream = tokens <= 4 && !(tokens == 1 && w.dtype == Dtype::F32);
   // One token: one row per tile, so the weights are read as one long stream rather than four short
   // ones side by side. One core then streamed 32 GB/s of f16 weights instead of 23, and decode at
   // one sequence gained 8% (f16) and 12% (f32). With more tokens each weight load must feed more
