@@ -56,6 +56,12 @@ function moveLines(text: string): string[] {
   return Array.from(text.matchAll(/(?:^|<Path>)(\d+\.\d+: [^<\n]*)/gm), (m) => m[1]);
 }
 
+/** A move line's equations and, when it hits, the expression it reports after `so`. */
+function splitMoveLine(line: string): { steps: string[]; expression: string | undefined } {
+  const [moves, expression] = line.replace(/^[\d.]+: /, '').split(' so ');
+  return { steps: moves.split(' '), expression };
+}
+
 let root: string;
 let tokenizer: Tokenizer;
 let tagIds: MultiverseTagIds;
@@ -70,12 +76,12 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe('Countdown problems', () => {
-  it('are a pure function of the seed: three numbers from 2 to 9, not all equal, and a reachable target', () => {
+  it('are a pure function of the seed: three distinct numbers from 2 to 9 and a reachable target', () => {
     expect(problems.slice(0, 20)).toEqual(problems.slice(0, 20).map((p) => generateProblem(p.seed)));
     for (const p of problems) {
       expect(p.numbers).toHaveLength(3);
       expect(p.numbers.every((n) => n >= 2 && n <= 9)).toBe(true);
-      expect(new Set(p.numbers).size).toBeGreaterThan(1);
+      expect(new Set(p.numbers).size).toBe(3);
       expect(reachable(p.numbers).has(p.target)).toBe(true);
     }
     expect(new Set(problems.map(problemText)).size).toBeGreaterThan(350);
@@ -94,20 +100,20 @@ describe('the written search', () => {
       [
         '1: 7',
         '1.1: 9+2=11 11+7=18 11-7=4 11*7=10*7+1*7=70+7=77',
-        '1.2: 9-2=7 7+7=14',
+        '1.2: 9-2=7 7+7=14 so (9-2)+7',
         '1.3: 9*2=18 18+7=25 18-7=11 18*7=10*7+8*7=70+56=126',
-        '1: 1.2',
+        '1: (9-2)+7',
         '2: 2',
-        '2.1: 9+7=16 16+2=18 16-2=14',
+        '2.1: 9+7=16 16+2=18 16-2=14 so (9+7)-2',
         '2.2: 9-7=2 2+2=4 2*2=4 2/2=1',
         '2.3: 9*7=63 63+2=65 63-2=61 63*2=60*2+3*2=120+6=126',
-        '2: 2.1',
+        '2: (9+7)-2',
         '3: 9',
         '3.1: 7+2=9 9+9=18 9*9=81 9/9=1',
-        '3.2: 7-2=5 5+9=14',
+        '3.2: 7-2=5 5+9=14 so (7-2)+9',
         '3.3: 7*2=14 14+9=23 14-9=5 14*9=10*9+4*9=90+36=126',
-        '3: 3.2',
-        '1.2',
+        '3: (7-2)+9',
+        '(9-2)+7',
         'Answer: (9-2)+7',
       ].join('\n'),
     );
@@ -117,17 +123,24 @@ describe('the written search', () => {
     const mv = solutionText(example, 'multiverse');
     expect(mv.startsWith('<Parallel><Goal><Outline>1: 7</Outline><Outline>2: 2</Outline><Outline>3: 9</Outline></Goal>' +
       '<Path>1: 7<Parallel><Goal><Outline>1.1: 9+2</Outline><Outline>1.2: 9-2</Outline><Outline>1.3: 9*2</Outline></Goal>' +
-      '<Path>1.1: 9+2=11 11+7=18 11-7=4 11*7=10*7+1*7=70+7=77</Path><Path>1.2: 9-2=7 7+7=14</Path>')).toBe(true);
-    expect(mv.endsWith('<Conclusion>3.2</Conclusion></Parallel></Path><Conclusion>1.2</Conclusion></Parallel>\nAnswer: (9-2)+7')).toBe(true);
+      '<Path>1.1: 9+2=11 11+7=18 11-7=4 11*7=10*7+1*7=70+7=77</Path><Path>1.2: 9-2=7 7+7=14 so (9-2)+7</Path>')).toBe(true);
+    expect(mv.endsWith('<Conclusion>(7-2)+9</Conclusion></Parallel></Path><Conclusion>(9-2)+7</Conclusion></Parallel>\nAnswer: (9-2)+7')).toBe(true);
   });
 
   it('writes only true equations, and reports an expression that reaches the target with each number at most once', () => {
     for (const p of problems) {
       const chain = sequentialChain(p);
       for (const line of moveLines(chain)) {
-        for (const step of line.replace(/^[\d.]+: /, '').split(' ')) {
+        const { steps, expression } = splitMoveLine(line);
+        for (const step of steps) {
           const sides = step.split('=').map(jsValue);
           expect(new Set(sides).size, step).toBe(1);
+        }
+        // A hit reports the expression of its own two moves: the first, then the finishing one.
+        if (expression !== undefined) {
+          expect(jsValue(expression), line).toBe(p.target);
+          expect(solves(p, expression), line).toBe(true);
+          expect(expression.replace(/[()]/g, '').length, line).toBe(steps[0].split('=')[0].length + 2);
         }
       }
       const answer = parseAnswer(chain) as string;
@@ -146,11 +159,24 @@ describe('the written search', () => {
       const chain = sequentialChain(p);
       const subtrees = chain.split('\n').filter((l) => /^\d+: \d+$/.test(l));
       expect(subtrees.map((l) => Number(l.split(': ')[1]))).toEqual([...new Set(p.numbers)]);
+      const hits: string[] = [];
       for (const line of moveLines(chain)) {
-        const results = line.split(' ').slice(1).map((step) => jsValue(step.split('=').at(-1) as string));
-        // Only the last result of a line may be the target: the search stops at its first hit.
+        const { steps, expression } = splitMoveLine(line);
+        const results = steps.map((step) => jsValue(step.split('=').at(-1) as string));
+        // Only the last result of a line may be the target (the search stops at its first hit), and
+        // a line reports an expression exactly when it ends there.
         expect(results.slice(1, -1)).not.toContain(p.target);
+        expect(expression !== undefined, line).toBe(results.length > 1 && results.at(-1) === p.target);
+        if (expression !== undefined) hits.push(expression);
       }
+      // The findings: each subtree's first hit (or `no`), then the search's, which the answer repeats.
+      const lines = chain.split('\n');
+      subtrees.forEach((_, i) => {
+        const own = moveLines(chain).filter((l) => l.startsWith(`${i + 1}.`)).map((l) => splitMoveLine(l).expression);
+        expect(lines).toContain(`${i + 1}: ${own.find((e) => e !== undefined) ?? 'no'}`);
+      });
+      expect(lines.at(-2)).toBe(hits[0]);
+      expect(parseAnswer(chain)).toBe(hits[0]);
     }
   });
 });
@@ -236,11 +262,12 @@ describe('splits', () => {
   });
 
   it('draws every distinct problem of a shape, then refuses one more than the shape has', () => {
-    // Numbers 2 and 3 only: 57 problems, so the refusal comes after ~58,000 seeds (the default
-    // shape's 8049 problems take 8 million). The oracle: the distinct texts of the first 60,000 seeds.
-    const shape = { min: 2, max: 3 };
-    const space = new Set(Array.from({ length: 60_000 }, (_, i) => problemText(generateProblem(SPLIT_SEED_BASE.test + i, shape))));
+    // Numbers 2 to 4 only: 78 problems, so the refusal comes after ~79,000 seeds (the default
+    // shape's 5946 problems would take 6 million). The oracle: the distinct texts of the first 100,000 seeds.
+    const shape = { min: 2, max: 4 };
+    const space = new Set(Array.from({ length: 100_000 }, (_, i) => problemText(generateProblem(SPLIT_SEED_BASE.test + i, shape))));
     expect(new Set(heldOutProblems('test', space.size, shape).map(problemText))).toEqual(space);
     expect(() => heldOutProblems('test', space.size + 1, shape)).toThrow(`only ${space.size} Countdown problems of this shape are available, not ${space.size + 1}`);
+    expect(() => generateProblem(0, { min: 2, max: 3 })).toThrow('three distinct numbers need a range of three, not 2..3');
   });
 });

@@ -11,7 +11,7 @@ function drawProblems(base: number, count: number, options: ProblemOptions, excl
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (let seed = base; problems.length < count; seed++) {
-    // The space is finite (8049 problems by default): a request beyond it would never finish.
+    // The space is finite (5946 problems by default): a request beyond it would never finish.
     if (seed - base > 1000 * (problems.length + 1)) throw new RangeError(`only ${problems.length} Countdown problems of this shape are available, not ${count}`);
     const problem = generateProblem(seed, options);
     const text = problemText(problem);
