@@ -46,7 +46,7 @@ const TASKS: Readonly<Record<string, TaskEntry>> = {
     problems: countdownProblems,
     models: { mv: 'multiverse-countdown', ar: 'ar-countdown' },
     maxTokens: 768,
-    budgets: '64,96,128,160,192,256,384,512',
+    budgets: '64,96,128,160,192,256,384,512,640',
   },
 };
 
