@@ -5,7 +5,7 @@
 # has python3 with PyTorch but no Node, so the data is exported on the CPU machine and carried:
 #
 #   here:   npm run build && bash scripts/gpu/train-countdown.sh --prepare
-#           (exports 40 000 training problems and packs them into train/out-countdown/data.tgz; 20 000 pack to 13 MB)
+#           (exports 40 000 training problems and packs them into train/out-countdown/data.tgz, 29 MB)
 #   device: bash scripts/gpu/train-countdown.sh        carrying train/out-countdown/data.tgz;
 #           $OUT gets models/{multiverse,ar}-countdown, the logs and result.json of both runs.
 #   back here: copy $OUT/models/* to models/, then `multiverse eval --task countdown --out docs/eval-countdown.md`.
