@@ -136,11 +136,13 @@ describe('the written search', () => {
           const sides = step.split('=').map(jsValue);
           expect(new Set(sides).size, step).toBe(1);
         }
-        // A hit reports the expression of its own two moves: the first, then the finishing one.
+        // A hit reports the expression of its own two moves: the finishing move with the first
+        // move's bracketed text in place of its result.
         if (expression !== undefined) {
+          const [firstMove, firstResult] = steps[0].split('=');
           expect(jsValue(expression), line).toBe(p.target);
           expect(solves(p, expression), line).toBe(true);
-          expect(expression.replace(/[()]/g, '').length, line).toBe(steps[0].split('=')[0].length + 2);
+          expect(expression.replace(`(${firstMove})`, firstResult), line).toBe(steps.at(-1)?.split('=')[0]);
         }
       }
       const answer = parseAnswer(chain) as string;
@@ -159,8 +161,9 @@ describe('the written search', () => {
       const chain = sequentialChain(p);
       const subtrees = chain.split('\n').filter((l) => /^\d+: \d+$/.test(l));
       expect(subtrees.map((l) => Number(l.split(': ')[1]))).toEqual([...new Set(p.numbers)]);
+      const moves = moveLines(chain);
       const hits: string[] = [];
-      for (const line of moveLines(chain)) {
+      for (const line of moves) {
         const { steps, expression } = splitMoveLine(line);
         const results = steps.map((step) => jsValue(step.split('=').at(-1) as string));
         // Only the last result of a line may be the target (the search stops at its first hit), and
@@ -172,7 +175,7 @@ describe('the written search', () => {
       // The findings: each subtree's first hit (or `no`), then the search's, which the answer repeats.
       const lines = chain.split('\n');
       subtrees.forEach((_, i) => {
-        const own = moveLines(chain).filter((l) => l.startsWith(`${i + 1}.`)).map((l) => splitMoveLine(l).expression);
+        const own = moves.filter((l) => l.startsWith(`${i + 1}.`)).map((l) => splitMoveLine(l).expression);
         expect(lines).toContain(`${i + 1}: ${own.find((e) => e !== undefined) ?? 'no'}`);
       });
       expect(lines.at(-2)).toBe(hits[0]);
