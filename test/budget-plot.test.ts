@@ -1,6 +1,6 @@
 /** The budget-control chart: points land where hand-computed coordinates say, one line per model. */
 import { describe, expect, it } from 'vitest';
-import { budgetCurveSvg } from '../src/tasks/arith/budget-plot.js';
+import { budgetCurveSvg } from '../src/tasks/budget-plot.js';
 
 const polylines = (svg: string) =>
   [...svg.matchAll(/<polyline [^>]*stroke="([^"]+)"[^>]*points="([^"]+)"/g)].map((m) => ({

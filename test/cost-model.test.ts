@@ -1,6 +1,6 @@
-/** The wall-clock cost model: a least-squares fit checked against costs planted in synthetic runs. */
+/** The wall-clock cost model: a non-negative least-squares fit checked against costs planted in synthetic runs. */
 import { describe, expect, it } from 'vitest';
-import { fitCostModel, predictSeconds, type CostSample } from '../src/tasks/arith/cost-model.js';
+import { fitCostModel, predictSeconds, type CostSample } from '../src/tasks/cost-model.js';
 
 const PLANTED = { perRequest: 4e-4, perStep: 2.3e-4, perToken: 1.1e-4 };
 const seconds = (steps: number, tokens: number) => PLANTED.perRequest + PLANTED.perStep * steps + PLANTED.perToken * tokens;
@@ -28,6 +28,30 @@ describe('fitCostModel', () => {
     const fit = fitCostModel(noisy);
     expect(Math.abs(fit.perStep - PLANTED.perStep)).toBeLessThan(1e-7);
     expect(Math.abs(fit.perToken - PLANTED.perToken)).toBeLessThan(1e-7);
+  });
+
+  it('holds a cost at zero rather than fit it negative, and the rest is the least-squares optimum (KKT)', () => {
+    // Countdown-like runs: each model's problems nearly one length. The planted per-request cost is
+    // negative, so the unconstrained fit would return it exactly.
+    const negative = (steps: number, tokens: number) => -3e-3 + 2e-4 * steps + 5e-5 * tokens;
+    const runs = [[450, 450], [462, 462], [441, 441], [150, 590], [157, 604], [149, 583]].map(([steps, tokens]) => ({
+      criticalPathTokens: steps,
+      totalTokens: tokens,
+      seconds: negative(steps, tokens),
+    }));
+    const fit = fitCostModel(runs);
+    expect(fit.perRequest).toBe(0);
+    expect(fit.perStep).toBeGreaterThan(0);
+    expect(fit.perToken).toBeGreaterThan(0);
+    // Karush-Kuhn-Tucker conditions of min |y - Xβ|² over β >= 0: the gradient Xᵀ(y - Xβ) is zero
+    // along every positive cost and points below zero along every cost held at zero.
+    const beta = [fit.perRequest, fit.perStep, fit.perToken];
+    const x = runs.map((r) => [1, r.criticalPathTokens, r.totalTokens]);
+    const residual = runs.map((r, i) => r.seconds - x[i].reduce((sum, v, j) => sum + v * beta[j], 0));
+    const gradient = [0, 1, 2].map((j) => x.reduce((sum, row, i) => sum + row[j] * residual[i], 0));
+    expect(Math.abs(gradient[1])).toBeLessThan(1e-9);
+    expect(Math.abs(gradient[2])).toBeLessThan(1e-9);
+    expect(gradient[0]).toBeLessThan(0);
   });
 
   it('refuses samples whose steps and tokens move together (sequential runs only)', () => {

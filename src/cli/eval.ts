@@ -10,9 +10,9 @@ import path from 'node:path';
 import { ModelLoadError } from '../model/errors.js';
 import { loadModel } from '../facade/load-model.js';
 import type { Model } from '../facade/model.js';
-import { packageRoot } from '../facade/shipped-models.js';
-import { budgetCurveSvg, type CurvePoint } from '../tasks/arith/budget-plot.js';
-import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/arith/cost-model.js';
+import { packageRoot, type ShippedModel } from '../facade/shipped-models.js';
+import { budgetCurveSvg, type CurvePoint } from '../tasks/budget-plot.js';
+import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/cost-model.js';
 import { ARITH_EVAL, testProblems as arithProblems } from '../tasks/arith/evaluate.js';
 import { COUNTDOWN_EVAL, testProblems as countdownProblems } from '../tasks/countdown/evaluate.js';
 import { budgetCurve, compareModels, evalKvSlots, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
@@ -24,7 +24,7 @@ interface TaskEntry {
   title: string;
   task: EvalTask<unknown>;
   problems: (count: number) => unknown[];
-  models: { mv: string; ar: string };
+  models: { mv: ShippedModel; ar: ShippedModel };
   /** Default critical-path budget: above the longest sequential solution. */
   maxTokens: number;
   /** Default budget-control curve. */
@@ -178,19 +178,19 @@ function costLines(mv: ModelEvaluation, ar: ModelEvaluation, cost: CostModel | s
   const change = (a: number, b: number) => `${Math.abs(100 * (a / b - 1)).toFixed(0)}%`;
   const ceiling = predictSeconds(cost, ar.outcomes) / predictSeconds(cost, mv.outcomes, { extraPathsFree: true });
   return [
-    `Where the time goes (least-squares fit of each problem's seconds over both models' ${mv.problems + ar.problems} runs): ${ms(cost.perRequest)} a request, ${ms(cost.perStep)} a decode step, ${ms(cost.perToken)} a generated token. ` +
+    `Where the time goes (least-squares fit, no cost below zero, of each problem's seconds over both models' ${mv.problems + ar.problems} runs): ${ms(cost.perRequest)} a request, ${ms(cost.perStep)} a decode step, ${ms(cost.perToken)} a generated token. ` +
       `Multiverse takes ${change(mv.meanCriticalPath, ar.meanCriticalPath)} fewer steps but writes ${change(mv.meanTotalTokens, ar.meanTotalTokens)} more tokens; ` +
       `even if a step cost the same for any number of paths (ideally parallel hardware), these costs would give it ${ceiling.toFixed(2)}x over AR.`,
   ];
 }
 
-/** Accuracy by number of top-level parts: `1: 100% · 2: 98% · …`. */
+/** Accuracy by number of top-level parts: `1: 100.0% · 2: 98.5% · …`. */
 function byParts(e: ModelEvaluation): string {
   const groups = new Map<number, boolean[]>();
   for (const o of e.outcomes) groups.set(o.parts, [...(groups.get(o.parts) ?? []), o.correct]);
   return [...groups.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([parts, ok]) => `${parts}: ${((100 * ok.filter(Boolean).length) / ok.length).toFixed(0)}%`)
+    .map(([parts, ok]) => `${parts}: ${((100 * ok.filter(Boolean).length) / ok.length).toFixed(1)}%`)
     .join(' · ');
 }
 
@@ -199,8 +199,10 @@ function markdown(
   run: { title: string; count: number; maxTokens: number; concurrency: number; curveCount: number; argv: readonly string[]; svg: string | undefined },
 ): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  // A task without single-part problems (Countdown) has nothing to count there.
+  const share = ({ yes, of }: { yes: number; of: number }) => (of === 0 ? '—' : `${yes}/${of}`);
   const row = (name: string, e: ModelEvaluation) =>
-    `| ${name} | ${pct(e.accuracy)} | ${e.parallelism.toFixed(2)} | ${e.meanCriticalPath.toFixed(1)} | ${e.meanTotalTokens.toFixed(1)} | ${e.seconds.toFixed(1)} s | ${e.singlePartSequential.yes}/${e.singlePartSequential.of} | ${e.multiPartForkedRight.yes}/${e.multiPartForkedRight.of} |`;
+    `| ${name} | ${pct(e.accuracy)} | ${e.parallelism.toFixed(2)} | ${e.meanCriticalPath.toFixed(1)} | ${e.meanTotalTokens.toFixed(1)} | ${e.seconds.toFixed(1)} s | ${share(e.singlePartSequential)} | ${share(e.multiPartForkedRight)} |`;
   const curve = mv.curve.map((p, i) => `| ${p.budget} | ${pct(p.accuracy)} | ${pct(ar.curve[i].accuracy)} |`);
   return [
     `# Multiverse vs autoregressive on held-out ${run.title}`,

@@ -1,16 +1,18 @@
 /**
  * The models shipped inside the package (models/, trained by train/): the Multiverse arithmetic
  * model that `loadModel()` and the CLI use when no model is named, and its autoregressive twin for
- * `multiverse eval`. Both are 1M-parameter Qwen2 checkpoints that solve sums of products of a
- * two-digit and a one-digit number (see models/README.md for what they can and cannot do).
+ * `multiverse eval`, both solving sums of products of a two-digit and a one-digit number; and the
+ * Countdown pair (`multiverse eval --task countdown`), which reach a target from three numbers by a
+ * written search. All are 1M-parameter Qwen2 checkpoints (see models/README.md for what they can
+ * and cannot do).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelLoadError } from '../model/errors.js';
 
-/** The shipped checkpoints by name: the Multiverse model and its autoregressive twin. */
-export type ShippedModel = 'multiverse-arith' | 'ar-arith';
+/** The shipped checkpoints by name: each task's Multiverse model and its autoregressive twin. */
+export type ShippedModel = 'multiverse-arith' | 'ar-arith' | 'multiverse-countdown' | 'ar-countdown';
 
 /** The package root: the nearest folder above this file with a package.json. */
 export function packageRoot(): string {
