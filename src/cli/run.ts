@@ -47,7 +47,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       const secs = (Date.now() - genStart) / 1000;
       const u = done.usage;
       const parallel = done.stats.forks > 0 ? `, ${done.stats.forks} forks, # parallel ${done.stats.parallelism.toFixed(2)} (critical path ${u.criticalPathTokens})` : '';
-      log(`[${done.finishReason}${done.limit ? `: ${done.limit}` : ''}] ${u.promptTokens} prompt + ${u.completionTokens} generated tokens in ${secs.toFixed(2)} s (${(u.completionTokens / secs).toFixed(1)} tok/s)${parallel}, seed ${done.seed}`);
+      // A refused fork changes what the model writes (its paths come one after another), so say so.
+      const refused = done.stats.forksRefused > 0 ? `, ${done.stats.forksRefused} forks refused: their paths did not fit the KV pool (a smaller --max-tokens reserves less)` : '';
+      log(`[${done.finishReason}${done.limit ? `: ${done.limit}` : ''}] ${u.promptTokens} prompt + ${u.completionTokens} generated tokens in ${secs.toFixed(2)} s (${(u.completionTokens / secs).toFixed(1)} tok/s)${parallel}${refused}, seed ${done.seed}`);
     }
   });
   return 0;
