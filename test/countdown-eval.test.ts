@@ -3,7 +3,7 @@
  * Multiverse solution forks one path per number played last (and again per first move) and is
  * scored correct with # parallel above 2; its sequential twin stays sequential; an answer that
  * misses the target, or uses a number twice, scores wrong. Also: `multiverse eval --task countdown`
- * without trained models names the missing folder and how to train it.
+ * on the shipped pair.
  */
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
@@ -75,11 +75,31 @@ describe('Countdown evaluation through the engine', () => {
     await model.dispose();
   });
 
-  // Holds until a trained pair ships in models/ (then eval runs instead).
-  it('names the missing model folder and how to train it', () => {
-    const r = cli('eval', '--task', 'countdown', '--problems', '2');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('models/multiverse-countdown');
-    expect(r.stderr).toContain('TASK=countdown bash train/run.sh');
+  it('`multiverse eval --task countdown` runs the shipped pair: the Multiverse model forks every problem and solves them in under half the steps', () => {
+    const r = cli('eval', '--task', 'countdown', '--problems', '12', '--budgets', '192', '--budget-problems', '4', '--json');
+    expect(r.code).toBe(0);
+    const { MV, AR, cost } = JSON.parse(r.stdout);
+    // Correctness is the task's own check: the reported expression evaluated against the target.
+    expect(MV.evaluation.accuracy).toBeGreaterThanOrEqual(11 / 12);
+    expect(AR.evaluation.accuracy).toBeGreaterThanOrEqual(11 / 12);
+    expect(MV.evaluation.multiPartForkedRight).toEqual({ yes: 12, of: 12 });
+    expect(AR.evaluation.parallelism).toBe(1);
+    expect(MV.evaluation.parallelism).toBeGreaterThan(2);
+    expect(MV.evaluation.meanCriticalPath).toBeLessThan(AR.evaluation.meanCriticalPath / 2);
+    // 24 runs: enough for the cost fit, whose costs are never negative.
+    expect(Object.values(cost).every((c) => typeof c === 'number' && c >= 0)).toBe(true);
+  });
+
+  it('`multiverse run` on the shipped Countdown model forks every subtree, and says so when the KV pool refuses forks', () => {
+    const fits = cli('run', '--model', 'models/multiverse-countdown', '--temperature', '0', 'Make 16 from 3 7 6');
+    expect(fits.code).toBe(0);
+    expect(fits.stdout).toMatch(/Answer: \(7\+6\)\+3/);
+    expect(fits.stderr).toMatch(/, 4 forks, /);
+    expect(fits.stderr).not.toMatch(/refused/);
+    // 768 tokens a path: the nested forks' worst case (8 x 768 over all paths) outgrows the default
+    // 4096-slot pool, so two subtrees are written without forking.
+    const refused = cli('run', '--model', 'models/multiverse-countdown', '--temperature', '0', '--max-tokens', '768', 'Make 16 from 3 7 6');
+    expect(refused.code).toBe(0);
+    expect(refused.stderr).toMatch(/, 2 forks refused: their paths did not fit the KV pool/);
   });
 });

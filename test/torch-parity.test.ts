@@ -17,6 +17,8 @@ import { prefillStructured } from '../src/multiverse/structured-prefill.js';
 import { resolveTagIds } from '../src/multiverse/tags.js';
 import { END_OF_TURN, promptText, solutionText } from '../src/tasks/arith/export.js';
 import { testProblems } from '../src/tasks/arith/evaluate.js';
+import { promptText as countdownPrompt, solutionText as countdownSolution } from '../src/tasks/countdown/export.js';
+import { testProblems as countdownProblems } from '../src/tasks/countdown/evaluate.js';
 import { tinyModel } from './support/models.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -85,6 +87,16 @@ describe('PyTorch training model against the engine', () => {
     const model = await loadModel('models/multiverse-arith', { kvSlots: 2048, contextLength: 1024, kvDtype: 'f32' });
     const problem = testProblems(50).find((p) => p.parts.length >= 3 && p.parts.some((part) => part.kind === 'group'))!;
     const text = promptText(problem, model.tokenizer) + solutionText(problem, 'multiverse') + END_OF_TURN;
+    await compare(model, model.tokenizer.encode(text, { addSpecialTokens: false }));
+    await model.dispose();
+  });
+
+  it('agree on a nested solution of a held-out Countdown problem (the shipped Countdown Multiverse model)', async () => {
+    requireTorch();
+    const model = await loadModel('models/multiverse-countdown', { kvSlots: 2048, contextLength: 1024, kvDtype: 'f32' });
+    // Every subtree holds a nested block (3 or 4 paths), and the four-path one when the pair divides.
+    const problem = countdownProblems(50).find((p) => p.numbers.some((a) => p.numbers.some((b) => a > b && a % b === 0)))!;
+    const text = countdownPrompt(problem, model.tokenizer) + countdownSolution(problem, 'multiverse') + END_OF_TURN;
     await compare(model, model.tokenizer.encode(text, { addSpecialTokens: false }));
     await model.dispose();
   });
