@@ -10,8 +10,8 @@ KvPool::KvPool(const KvShape& shape) : shape_(shape), elem_bytes_(shape.dtype ==
   MV_CHECK(shape.layers > 0 && shape.kv_dim > 0 && shape.slots > 0, "KV pool shape must be positive");
   const size_t n = static_cast<size_t>(shape.layers) * shape.slots * shape.kv_dim * elem_bytes_;
   if (shape.host_storage) {
-    k_.assign(n, 0);
-    v_.assign(n, 0);
+    k_ = HugeBuffer(n);
+    v_ = HugeBuffer(n);
   }
   slot_pos_.assign(shape.slots, 0);
   free_slots_.reserve(shape.slots);

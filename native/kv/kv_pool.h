@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/huge_buffer.h"
 #include "model/model_spec.h"
 
 namespace mv {
@@ -62,8 +63,8 @@ class KvPool {
   int32_t position(int32_t slot) const { return slot_pos_[slot]; }
   // K/V storage of one slot in one layer: kv_dim elements of shape().dtype each. Layout (layer, slot,
   // kv_dim), so slot s of a layer is kv_dim * s elements after that layer's slot 0.
-  void* k(int layer, int32_t slot) { return &k_[offset(layer, slot)]; }
-  void* v(int layer, int32_t slot) { return &v_[offset(layer, slot)]; }
+  void* k(int layer, int32_t slot) { return k_.data() + offset(layer, slot); }
+  void* v(int layer, int32_t slot) { return v_.data() + offset(layer, slot); }
 
   void check_integrity() const;
 
@@ -89,7 +90,7 @@ class KvPool {
 
   KvShape shape_;
   size_t elem_bytes_;                 // 2 (f16) or 4 (f32)
-  std::vector<uint8_t> k_, v_;        // (layer, slot, kv_dim) elements of shape_.dtype
+  HugeBuffer k_, v_;                  // (layer, slot, kv_dim) elements of shape_.dtype
   std::vector<int32_t> slot_pos_;     // (slot) position id
   std::vector<int32_t> free_slots_;   // stack of free slot indices
   std::vector<Segment> segments_;
