@@ -31,7 +31,9 @@ HugeBuffer::HugeBuffer(size_t bytes) : size_(bytes) {
   if (start + over > aligned + mapped_) ::munmap(reinterpret_cast<void*>(aligned + mapped_), start + over - aligned - mapped_);
   data_ = reinterpret_cast<uint8_t*>(aligned);
   // A request, not a requirement: without transparent huge pages this fails and 4 KB pages serve.
+#ifdef MADV_HUGEPAGE
   ::madvise(data_, mapped_, MADV_HUGEPAGE);
+#endif
   // Touched now, as the zero-filled vector it replaces was: the pages are faulted in at load, not
   // during the first steps.
   std::memset(data_, 0, mapped_);
