@@ -77,10 +77,13 @@ describe.each(SETS)('%s kernels', (set) => {
     });
   });
 
-  it.each(['F32', 'F16', 'BF16'] as NativeDtype[])('give a token the same %s product bit for bit whatever the tokens beside it', (dtype) => {
+  // Row lengths around the register widths: with 16 lanes (AVX-512) an even or odd count of whole
+  // registers and a partial one after it (131, 72, 45; 53), with 8 lanes (AVX2) an odd count of
+  // whole registers alone (72) or before a partial one (45).
+  it.each((['F32', 'F16', 'BF16'] as NativeDtype[]).flatMap((dtype) => [131, 72, 53, 45].map((cols) => [dtype, cols] as const)))(
+    'give a token the same %s product bit for bit whatever the tokens beside it (row of %i)', (dtype, cols) => {
     // Decode steps carry 1..n rows and the engine promises a row the same logits in any of them
     // (Multiverse lanes, waves); a tile reduces several sums at once, a lone token one at a time.
-    const cols = 131;
     const bytes = randomWeightBytes(dtype, ROWS, cols, 500);
     const rng = new Prng(5);
     const x = Float32Array.from({ length: 7 * cols }, () => rng.nextFloat() * 2 - 1);
