@@ -1,6 +1,8 @@
 // Zeroed host memory for the KV cache, mapped so the kernel may back it with 2 MB pages
 // (transparent huge pages, where the system allows them on request: `madvise` or `always` in
-// /sys/kernel/mm/transparent_hugepage/enabled; elsewhere it is ordinary 4 KB pages).
+// /sys/kernel/mm/transparent_hugepage/enabled; elsewhere it is ordinary 4 KB pages). A buffer
+// under 2 MB takes ordinary pages: its few 4 KB pages cost little, and a whole huge page would be
+// mostly unused memory.
 //
 // Why: a decode step streams all the weights, which leaves the TLB and the cached page tables
 // holding nothing of the KV cache; attention then gathers K and V rows whose every 4 KB page costs
@@ -24,15 +26,12 @@ class HugeBuffer {
   HugeBuffer& operator=(HugeBuffer&& other) noexcept;
 
   uint8_t* data() { return data_; }
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
 
  private:
   void release();
 
   uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-  size_t mapped_ = 0;  // whole huge pages
+  size_t mapped_ = 0;  // whole pages
 };
 
 }  // namespace mv
