@@ -1,13 +1,13 @@
 #include "model/mapped_file.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "common/aligned_map.h"
 #include "common/check.h"
 
 namespace mv {
@@ -22,18 +22,25 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
+    // On a 2 MB boundary and advised for huge pages: where the file system caches files in large
+    // folios, pages this mapping is the first to read come in 2 MB at a time and map as 2 MB pages,
+    // so streaming the weights every decode step walks 512 times fewer pages (8% faster one-sequence
+    // decode of the f16 bench model). A file already cached in 4 KB pages keeps them.
+    const bool huge = size_ >= kHugePage;
+    uint8_t* p = map_aligned(size_, huge ? kHugePage : size_t(::sysconf(_SC_PAGESIZE)), fd);
+    if (!p) {
+      const int err = errno;
       ::close(fd);
-      throw EngineError("cannot map " + path + ": " + std::strerror(errno));
+      throw EngineError("cannot map " + path + ": " + std::strerror(err));
     }
-    data_ = static_cast<const uint8_t*>(p);
+    if (huge) advise_huge_pages(p, size_);
+    data_ = p;
   }
   ::close(fd);  // the mapping keeps the file alive
 }
 
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  unmap_aligned(const_cast<uint8_t*>(data_), size_);
 }
 
 }  // namespace mv

@@ -1,0 +1,99 @@
+/**
+ * The KV cache and the weight files ask the kernel for 2 MB pages (native/common/aligned_map.h).
+ * Where transparent huge pages are offered on request, a model's K and V arrays show up in the
+ * process's AnonHugePages, and they are given back when the model is disposed; where the system
+ * offers none, the cache works on ordinary pages and AnonHugePages does not move. A weight file of
+ * 2 MB or more is mapped on a 2 MB boundary and advised for huge pages (the kernel's own record of
+ * the mapping, /proc/self/smaps, shows both).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { lastValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../src/index.js';
+import { openCheckpoint } from '../src/model/checkpoint.js';
+import { tinyModel } from './support/models.js';
+
+const HUGE_PAGE = 2 << 20;
+
+/** The process's anonymous memory on huge pages, in bytes (the kernel's own accounting). */
+function anonHugeBytes(): number {
+  const kb = /AnonHugePages:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  if (!kb) throw new Error('no AnonHugePages line in /proc/self/smaps_rollup');
+  return Number(kb[1]) * 1024;
+}
+
+/** The bracketed mode of /sys/kernel/mm/transparent_hugepage/enabled: always, madvise or never. */
+function thpMode(): string {
+  const text = fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+  return /\[(\w+)\]/.exec(text)?.[1] ?? 'never';
+}
+
+/** The process's mappings of `file`: start address and VmFlags, from the kernel's /proc/self/smaps. */
+function mappingsOf(file: string): { start: bigint; flags: string[] }[] {
+  const found: { start: bigint; flags: string[] }[] = [];
+  let current: { start: bigint; flags: string[] } | undefined;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s+(.*)$/.exec(line);
+    if (head) {
+      current = head[2] === file ? { start: BigInt(`0x${head[1]}`), flags: [] } : undefined;
+      if (current) found.push(current);
+    } else if (current && line.startsWith('VmFlags:')) {
+      current.flags = line.slice('VmFlags:'.length).trim().split(/\s+/);
+    }
+  }
+  return found;
+}
+
+describe('weight file pages', () => {
+  it('maps a weight file of 2 MB or more on a 2 MB boundary, advised for huge pages, and unmaps it on dispose', async () => {
+    const dir = tinyModel('qwen2', 'F32', { hiddenSize: 256, intermediateSize: 2048 });
+    const file = fs.realpathSync(path.join(dir, 'model.safetensors'));
+    expect(fs.statSync(file).size).toBeGreaterThan(4 * HUGE_PAGE);
+    const model = await loadModel(dir, { kvSlots: 64, contextLength: 64 });
+    const maps = mappingsOf(file);
+    await model.dispose();
+    expect(maps).toHaveLength(1);
+    expect(maps[0].start % BigInt(HUGE_PAGE)).toBe(0n);
+    // `hg` is MADV_HUGEPAGE's mark; a kernel without transparent huge pages has no such advice.
+    if (fs.existsSync('/sys/kernel/mm/transparent_hugepage')) expect(maps[0].flags).toContain('hg');
+    expect(mappingsOf(file)).toHaveLength(0);
+  });
+
+  it('maps a weight file under 2 MB on ordinary pages', async () => {
+    const dir = tinyModel('qwen2', 'F32');
+    const file = fs.realpathSync(path.join(dir, 'model.safetensors'));
+    expect(fs.statSync(file).size).toBeLessThan(HUGE_PAGE);
+    const model = await loadModel(dir, { kvSlots: 64, contextLength: 64 });
+    const maps = mappingsOf(file);
+    await model.dispose();
+    expect(maps).toHaveLength(1);
+    expect(maps[0].flags).not.toContain('hg');
+  });
+});
+
+describe('KV cache pages', () => {
+  it('backs K and V with huge pages where the system offers them, and returns them on dispose', async () => {
+    const dir = tinyModel('qwen2', 'F32');
+    const { config } = await openCheckpoint(dir);
+    const slotBytes = config.numLayers * config.numKvHeads * config.headDim * 2; // f16 K (or V) of one slot, all layers
+    const kvSlots = Math.ceil((16 << 20) / slotBytes); // 16 MB each for K and V
+    const wholePages = 2 * Math.floor((kvSlots * slotBytes) / HUGE_PAGE) * HUGE_PAGE;
+
+    const before = anonHugeBytes();
+    const model = await loadModel(dir, { kvSlots, contextLength: 256 });
+    const loaded = anonHugeBytes();
+    // The cache works either way: a few greedy tokens.
+    const done = await lastValueFrom(model.events('Compute 12*3', { maxTokens: 4, temperature: 0 }));
+    expect(done.type === 'done' && done.usage.completionTokens).toBeGreaterThan(0);
+    await model.dispose();
+    const after = anonHugeBytes();
+
+    if (thpMode() === 'never') {
+      expect(loaded - before).toBe(0);
+    } else {
+      expect(loaded - before).toBeGreaterThanOrEqual(wholePages);
+      expect(loaded - after).toBeGreaterThanOrEqual(wholePages);
+    }
+  });
+});
