@@ -9,7 +9,8 @@
  *
  *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64,4096] [--json]
  *
- * The files are cached in $TMPDIR/multiverse-bench-gguf. Both sides use the same thread count.
+ * The files are cached in $TMPDIR/multiverse-bench-gguf. Both sides use the same thread count. It
+ * also prints how much of each file is mapped as 2 MB pages (bench/machine.ts, hugePageShare).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,7 @@ import { bandwidthFraction } from '../src/cli/bench-measure.js';
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
-import { loadAverage, machineLine } from './machine.js';
+import { hugePageShare, loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
 
 interface Figures {
@@ -56,6 +57,7 @@ const settings: BenchSettings = {
   threads: os.availableParallelism(),
 };
 const passes = Number(values.passes);
+if (!Number.isInteger(passes) || passes < 1) throw new Error(`--passes must be a whole number of at least 1, got ${values.passes}`);
 const decodeKey = (sequences: number, context: number) => `${sequences}@${context}`;
 const decodeKeys = settings.contexts.flatMap((c) => settings.sequences.map((n) => decodeKey(n, c)));
 const tokenIds = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104729) % 500) as Token);
@@ -155,13 +157,18 @@ interface Measured {
   weightBytesPerStep: number;
 }
 const measured: Measured[] = [];
+/** Per weights type, the share of the file mapped as 2 MB pages at the end of its passes. */
+const hugePages = new Map<string, number | undefined>();
 for (const type of types) {
   const file = benchFile(type);
   bound.weightBytesPerStep = 0;  // this file's, once our side has run on it
-  const peer = await Peer.open(llama, file);
   const mine: Figures[] = [];
   const theirs: Figures[] = [];
   let failure: string | undefined;
+  // Ours runs first in every pass, and llama.cpp opens the file after our first pass: a file not yet
+  // in the page cache is read as our loader reads it (2 MB folios where the file system has them), and
+  // llama.cpp then maps the same folios.
+  let peer: Peer | undefined;
   for (let pass = 0; pass < passes; pass++) {
     process.stderr.write(`${type} pass ${pass + 1}/${passes} (${loadAverage()})\n`);
     try {
@@ -169,9 +176,12 @@ for (const type of types) {
     } catch (e) {
       failure = (e as Error).message;
     }
+    peer ??= await Peer.open(llama, file);
     theirs.push(await peer.measure(pass));
   }
-  await peer.close();
+  // llama.cpp's mapping of the file is still open: the same page cache folios serve both engines.
+  hugePages.set(type, hugePageShare(file));
+  await peer?.close();
   const peerMedian = medianFigures(theirs);
   const ourMedian = failure ? undefined : medianFigures(mine);
   const { weightBytesPerStep } = bound;
@@ -211,6 +221,11 @@ for (const m of measured) {
 const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s, read alone ${(bound.read / 1e9).toFixed(1)} GB/s, on ${settings.threads} threads (best probes of the run)`;
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
 process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
-process.stdout.write('of triad bound: weight bytes per decode step × steps/s ÷ triad (one-sequence rows; weights only)\n\n');
+process.stdout.write('of triad bound: weight bytes per decode step × steps/s ÷ triad (one-sequence rows; weights only)\n');
+const pages = [...hugePages].map(([type, share]) => `${type} ${share === undefined ? 'unknown' : percent(share)}`).join(', ');
+process.stdout.write(`weights on 2 MB pages (the page cache's folios, shared by both engines; docs/kernels.md): ${pages}\n\n`);
 process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);
-if (values.json) process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, read: bound.read, threads: settings.threads, results })}\n`);
+if (values.json) {
+  const hugePageShares = Object.fromEntries([...hugePages].map(([type, share]) => [type, share ?? null]));
+  process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, read: bound.read, threads: settings.threads, hugePageShares, results })}\n`);
+}

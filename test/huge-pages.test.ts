@@ -12,6 +12,7 @@ import { lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
+import { fileMappings } from '../src/testkit/file-mappings.js';
 import { tinyModel } from './support/models.js';
 
 const HUGE_PAGE = 2 << 20;
@@ -29,35 +30,19 @@ function thpMode(): string {
   return /\[(\w+)\]/.exec(text)?.[1] ?? 'never';
 }
 
-/** The process's mappings of `file`: start address and VmFlags, from the kernel's /proc/self/smaps. */
-function mappingsOf(file: string): { start: bigint; flags: string[] }[] {
-  const found: { start: bigint; flags: string[] }[] = [];
-  let current: { start: bigint; flags: string[] } | undefined;
-  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s+(.*)$/.exec(line);
-    if (head) {
-      current = head[2] === file ? { start: BigInt(`0x${head[1]}`), flags: [] } : undefined;
-      if (current) found.push(current);
-    } else if (current && line.startsWith('VmFlags:')) {
-      current.flags = line.slice('VmFlags:'.length).trim().split(/\s+/);
-    }
-  }
-  return found;
-}
-
 describe('weight file pages', () => {
   it('maps a weight file of 2 MB or more on a 2 MB boundary, advised for huge pages, and unmaps it on dispose', async () => {
     const dir = tinyModel('qwen2', 'F32', { hiddenSize: 256, intermediateSize: 2048 });
     const file = fs.realpathSync(path.join(dir, 'model.safetensors'));
     expect(fs.statSync(file).size).toBeGreaterThan(4 * HUGE_PAGE);
     const model = await loadModel(dir, { kvSlots: 64, contextLength: 64 });
-    const maps = mappingsOf(file);
+    const maps = fileMappings(file);
     await model.dispose();
     expect(maps).toHaveLength(1);
     expect(maps[0].start % BigInt(HUGE_PAGE)).toBe(0n);
     // `hg` is MADV_HUGEPAGE's mark; a kernel without transparent huge pages has no such advice.
     if (fs.existsSync('/sys/kernel/mm/transparent_hugepage')) expect(maps[0].flags).toContain('hg');
-    expect(mappingsOf(file)).toHaveLength(0);
+    expect(fileMappings(file)).toHaveLength(0);
   });
 
   it('maps a weight file under 2 MB on ordinary pages', async () => {
@@ -65,7 +50,7 @@ describe('weight file pages', () => {
     const file = fs.realpathSync(path.join(dir, 'model.safetensors'));
     expect(fs.statSync(file).size).toBeLessThan(HUGE_PAGE);
     const model = await loadModel(dir, { kvSlots: 64, contextLength: 64 });
-    const maps = mappingsOf(file);
+    const maps = fileMappings(file);
     await model.dispose();
     expect(maps).toHaveLength(1);
     expect(maps[0].flags).not.toContain('hg');

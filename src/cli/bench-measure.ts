@@ -16,6 +16,19 @@ export const seqRange = (from: number, n: number): Int32Array => Int32Array.from
 /** `n` token ids, varied by `seed`; ids below 500 exist in every generated vocabulary. */
 export const tokens = (n: number, seed: number): Int32Array => Int32Array.from({ length: n }, (_, i) => (i * 7919 + seed * 104729) % 500);
 
+/**
+ * One single-token step, untimed: it reads every weight once, so a model file not yet in the page
+ * cache is read from disk here and not inside the first timed figure.
+ */
+export async function readWeightsOnce(engine: NativeEngine): Promise<void> {
+  const seq = engine.createSequence();
+  try {
+    await engine.step([{ seq, tokens: tokens(1, 0), positions: seqRange(0, 1), logits: 'last' }]);
+  } finally {
+    engine.release(seq);
+  }
+}
+
 /** Prefill tokens/s for one prompt of `length` tokens in one step (median of `reps`). */
 export async function prefillTokensPerSecond(engine: NativeEngine, length: number, reps: number): Promise<number> {
   const times: number[] = [];

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { loadModel } from '../facade/load-model.js';
 import { numberOption, UsageError, type ParsedArgs } from './args.js';
 import { loadNative } from '../native/binding.js';
-import { bandwidthFraction, bestBounds, decodeTokensPerSecond, decodeWeightBytes, memoryBounds, prefillTokensPerSecond } from './bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeTokensPerSecond, decodeWeightBytes, memoryBounds, prefillTokensPerSecond, readWeightsOnce } from './bench-measure.js';
 import { machineLine } from './machine.js';
 import { log, MODEL_SPEC, parseCommand } from './model-input.js';
 
@@ -109,6 +109,7 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
     const native = loadNative();
     // Other jobs on the machine come and go: the best of a probe before and after the figures.
     let bounds = memoryBounds(native, s.threads);
+    await readWeightsOnce(engine);
     log(`prefill ${s.promptTokens} tokens ...`);
     const prefill = await prefillTokensPerSecond(engine, s.promptTokens, s.passes);
     const decode = [];
