@@ -7,6 +7,7 @@
  * the mapping, /proc/self/smaps, shows both).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +44,24 @@ describe('weight file pages', () => {
     // `hg` is MADV_HUGEPAGE's mark; a kernel without transparent huge pages has no such advice.
     if (fs.existsSync('/sys/kernel/mm/transparent_hugepage')) expect(maps[0].flags).toContain('hg');
     expect(fileMappings(file)).toHaveLength(0);
+  });
+
+  it('reads the whole weight file into its mapping at the first step, rows of the embedding no token used included', async () => {
+    // An 8 MB untied embedding table, of which one step reads three rows.
+    const dir = tinyModel('qwen2', 'F32', { hiddenSize: 256, intermediateSize: 256, vocabSize: 8192 });
+    const file = fs.realpathSync(path.join(dir, 'model.safetensors'));
+    const model = await loadModel(dir, { kvSlots: 64, contextLength: 64, checkWeights: false });
+    const beforeStep = fileMappings(file)[0].residentBytes;
+    const seq = model.engine.createSequence();
+    await model.engine.step([{ seq, tokens: Int32Array.of(5, 6, 7), positions: Int32Array.of(0, 1, 2), logits: 'last' }]);
+    const afterStep = fileMappings(file)[0].residentBytes;
+    await model.dispose();
+    const wholeFile = Math.ceil(fs.statSync(file).size / 4096) * 4096;
+    expect(beforeStep).toBeLessThan(wholeFile / 2);
+    // MADV_POPULATE_READ came with Linux 5.14; before it, pages still come in as they are read.
+    const [major, minor] = os.release().split('.').map(Number);
+    if (major > 5 || (major === 5 && minor >= 14)) expect(afterStep).toBe(wholeFile);
+    else expect(afterStep).toBeGreaterThan(beforeStep);
   });
 
   it('maps a weight file under 2 MB on ordinary pages', async () => {

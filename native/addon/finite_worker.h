@@ -1,6 +1,5 @@
 // findNonFinite(tensors): scans tensors for NaN/±Inf on a libuv worker thread (the scan reads every
 // weight byte once, too long to block the event loop for) and settles a Promise with the first hit.
-// The files are read with pread, not mapped: the engine maps them itself.
 #pragma once
 #include <napi.h>
 

@@ -57,6 +57,9 @@ std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {
 }
 
 void Engine::execute(const std::vector<StepInput>& batch, std::vector<float>* logits) {
+  std::call_once(populated_, [this] {
+    if (weights_) weights_->populate();
+  });
   backend_->step(batch, logits);
 }
 

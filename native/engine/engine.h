@@ -10,6 +10,7 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "engine/backend.h"
@@ -52,6 +53,7 @@ class Engine {
   KvPool kv_;
   std::unique_ptr<Backend> backend_;
   std::atomic<bool> busy_{false};
+  std::once_flag populated_;  // the weights are read in at the first step
 };
 
 }  // namespace mv

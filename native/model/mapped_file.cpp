@@ -1,6 +1,7 @@
 #include "model/mapped_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,12 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     data_ = p;
   }
   ::close(fd);  // the mapping keeps the file alive
+}
+
+void MappedFile::populate() const {
+#ifdef MADV_POPULATE_READ
+  if (data_) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_POPULATE_READ);  // best effort: EINVAL on older kernels
+#endif
 }
 
 MappedFile::~MappedFile() {

@@ -92,4 +92,8 @@ const float* Weights::vector(const std::string& name, int64_t n) {
   return owned_.back().get();
 }
 
+void Weights::populate() const {
+  for (const auto& [path, file] : files_) file->populate();
+}
+
 }  // namespace mv

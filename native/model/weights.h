@@ -38,6 +38,9 @@ class Weights {
   const float* final_norm() const { return final_norm_; }    // (hidden)
   const WeightMatrix& lm_head() const { return lm_head_; }  // (vocab, hidden)
   const LayerWeights& layer(int i) const { return layers_[i]; }
+  // Reads every weight file into memory (MappedFile::populate). Slow on a cold page cache, so
+  // called from the first step, which runs off the JavaScript thread and reads every weight anyway.
+  void populate() const;
   // Bytes widened into owned memory (norms and biases only).
   size_t owned_bytes() const { return owned_bytes_; }
 

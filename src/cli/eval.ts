@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ModelLoadError } from '../model/errors.js';
 import { loadModel } from '../facade/load-model.js';
 import type { Model } from '../facade/model.js';
-import { packageRoot, type ShippedModel } from '../facade/shipped-models.js';
+import { shippedModelDir, type ShippedModel } from '../facade/shipped-models.js';
 import { budgetCurveSvg, type CurvePoint } from '../tasks/budget-plot.js';
 import { fitCostModel, predictSeconds, type CostModel, type CostSample } from '../tasks/cost-model.js';
 import { ARITH_EVAL, testProblems as arithProblems } from '../tasks/arith/evaluate.js';
@@ -51,19 +51,20 @@ const TASKS: Readonly<Record<string, TaskEntry>> = {
 };
 
 /**
- * The folder of a task's model under models/.
+ * The folder of a task's shipped model.
  * @throws ModelLoadError MODEL_DIR_NOT_FOUND naming the folder and how to train the pair.
  */
-function taskModelDir(taskName: string, name: string): string {
-  const dir = path.join(packageRoot(), 'models', name);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+function taskModelDir(taskName: string, name: ShippedModel): string {
+  try {
+    return shippedModelDir(name);
+  } catch (e) {
+    if (!(e instanceof ModelLoadError) || e.code !== 'MODEL_DIR_NOT_FOUND') throw e;
     throw new ModelLoadError(
       'MODEL_DIR_NOT_FOUND',
-      `${dir}: no ${name} model here; train the ${taskName} pair with \`TASK=${taskName} bash train/run.sh\` (train/README.md), or pass --mv DIR --ar DIR`,
-      dir,
+      `${e.file}: no ${name} model here; train the ${taskName} pair with \`TASK=${taskName} bash train/run.sh\` (train/README.md), or pass --mv DIR --ar DIR`,
+      e.file,
     );
   }
-  return dir;
 }
 
 const SPEC: Record<string, OptionSpec> = {

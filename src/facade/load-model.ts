@@ -41,7 +41,7 @@ export interface LoadModelOptions {
   maxStepTokens?: number;
   /**
    * Scan every weight for NaN and ±Inf before the engine starts (NON_FINITE_WEIGHT). It reads each
-   * weight byte once, off the event loop: ~0.6 s for 584 MiB on a busy 2-core machine, a few percent
+   * weight file once, off the event loop: ~0.6 s for 584 MiB on a busy 2-core machine, a few percent
    * of loading that model (docs/api.md), so it is on by default; false skips it.
    */
   checkWeights?: boolean;
