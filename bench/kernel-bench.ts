@@ -9,7 +9,7 @@
  * context; with --long also 1 sequence at a 4096-token context), each the median of alternating
  * passes. With --before, an older build of the addon runs the same figures in the same passes,
  * turn about, so a shared machine's noise hits both alike (block formats: this build only). Bandwidth
- * fraction: bandwidthFraction in src/cli/bench-measure.ts (weight bytes a decode step streams x
+ * fraction: bandwidthFraction in src/cli/bench-measure.ts (the bytes a decode step streams, weights and f16 K/V, x
  * steps/s ÷ STREAM triad on the engine's thread count, here all cores; the best of probes before
  * each model and at the end), as `multiverse bench` and bench:peer report it.
  */
@@ -23,7 +23,7 @@ import { loadNative, type NativeAddon, type NativeDtype, type NativeTensorRef } 
 import { BLOCK, randomWeightBytes } from '../src/testkit/random-blocks.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
 import { ensureModel } from './bench-model.js';
-import { bandwidthFraction, bestBounds, decodeWeightBytes, memoryBounds } from '../src/cli/bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeStepBytes, decodeWeightBytes, kvBytesPerToken, memoryBounds } from '../src/cli/bench-measure.js';
 import { decodeTokensPerSecond, prefillTokensPerSecond } from './engine-bench.js';
 import { loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
@@ -34,6 +34,8 @@ const long = args.includes('--long');
 const beforeAt = args.indexOf('--before');
 const threads = os.availableParallelism();
 const log = (s: string) => process.stderr.write(`${s}\n`);
+/** The decode figures' contexts (tokens already in each sequence). */
+const CONTEXT = 128, LONG_CONTEXT = 4096;
 
 interface Build {
   label: string;
@@ -80,10 +82,10 @@ async function figures(build: Build, m: BenchModel): Promise<Map<string, number>
   build.backend = engine.backend;
   try {
     out.set('prefill 512', await prefillTokensPerSecond(engine, 512, 1));
-    out.set('decode x1', await decodeTokensPerSecond(engine, 1, 128, quick ? 8 : 16));
-    out.set('decode x4', await decodeTokensPerSecond(engine, 4, 128, quick ? 8 : 16));
+    out.set('decode x1', await decodeTokensPerSecond(engine, 1, CONTEXT, quick ? 8 : 16));
+    out.set('decode x4', await decodeTokensPerSecond(engine, 4, CONTEXT, quick ? 8 : 16));
     if (long) {
-      out.set('decode x1, 4k context', await decodeTokensPerSecond(engine, 1, 4096, 8));
+      out.set('decode x1, 4k context', await decodeTokensPerSecond(engine, 1, LONG_CONTEXT, 8));
     }
     return out;
   } finally {
@@ -120,11 +122,13 @@ async function main(): Promise<void> {
         for (const [k, v] of await figures(builds[b], ck)) runs[b].set(k, [...(runs[b].get(k) ?? []), v]);
       }
     }
-    const bytes = decodeWeightBytes(ck.tensors, ck.config.tieWordEmbeddings);
+    const weights = decodeWeightBytes(ck.tensors, ck.config.tieWordEmbeddings);
+    const kvPerToken = kvBytesPerToken(ck.config, 'f16');
     for (const figure of runs[runs.length - 1].keys()) {
       const perBuild = runs.map((r) => (r.has(figure) ? median(r.get(figure)!) : NaN));
       const now = perBuild[perBuild.length - 1];
       const sequences = figure.startsWith('decode x4') ? 4 : 1;
+      const bytes = decodeStepBytes(weights, kvPerToken, figure.includes('4k') ? LONG_CONTEXT : CONTEXT, sequences);
       const fraction = figure.startsWith('decode') ? `${(100 * bandwidthFraction(bytes, now / sequences, bounds.triad)).toFixed(0)}%` : '';
       rows.push([
         `${dtype} ${figure}`,

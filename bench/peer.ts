@@ -4,8 +4,8 @@
  * in one run, alternating passes, medians: prefill 512 tokens and decode at 1 and 4 sequences with
  * 64 and 4096 tokens of context, and the ratio ours ÷ llama.cpp. Each one-sequence decode row also
  * gives both engines' share of the triad bound: bandwidthFraction in src/cli/bench-measure.ts,
- * weight bytes per decode step × steps/s ÷ STREAM triad on the same thread count, the best triad
- * probe of the run (weights only, so at a 4096-token context the KV reads are not counted).
+ * the bytes a decode step streams (the weights, and the f16 K and V of the context) × steps/s ÷
+ * STREAM triad on the same thread count, the best triad probe of the run.
  *
  *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64,4096] [--json]
  *
@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { runBench, type BenchSettings } from '../src/cli/bench.js';
-import { bandwidthFraction } from '../src/cli/bench-measure.js';
+import { bandwidthFraction, decodeStepBytes } from '../src/cli/bench-measure.js';
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
@@ -36,6 +36,8 @@ interface Bound {
   triad: number;
   read: number;
   weightBytesPerStep: number;
+  /** K and V bytes per context token (both engines keep an f16 cache, node-llama-cpp's default). */
+  kvBytesPerToken: number;
 }
 
 const { values } = parseArgs({
@@ -131,6 +133,7 @@ async function ours(file: string, bound: Bound): Promise<Figures> {
   bound.triad = Math.max(bound.triad, r.bandwidth.bytesPerSecond);
   bound.read = Math.max(bound.read, r.bandwidth.readBytesPerSecond);
   bound.weightBytesPerStep = r.weightBytesPerStep;
+  bound.kvBytesPerToken = r.kvBytesPerToken;
   return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [decodeKey(d.sequences, d.context), d.tokensPerSecond])) };
 }
 
@@ -144,7 +147,7 @@ function medianFigures(all: Figures[]): Figures {
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
 const loadAtStart = loadAverage();
 // The best triad probe of the run (runBench probes before and after each of our passes).
-const bound: Bound = { triad: 0, read: 0, weightBytesPerStep: 0 };
+const bound: Bound = { triad: 0, read: 0, weightBytesPerStep: 0, kvBytesPerToken: 0 };
 /** One figure of one file: both engines' medians (ours undefined where our side failed). */
 interface Measured {
   type: string;
@@ -153,8 +156,8 @@ interface Measured {
   theirs: number;
   failure: string | undefined;
   single: boolean;
-  /** The bytes of weights one decode step of this file streams. */
-  weightBytesPerStep: number;
+  /** The bytes one one-sequence decode step of this file streams at this figure's context (decodeStepBytes). */
+  stepBytes: number;
 }
 const measured: Measured[] = [];
 /** Per weights type, the share of the file mapped as 2 MB pages at the end of its passes. */
@@ -184,14 +187,14 @@ for (const type of types) {
   await peer?.close();
   const peerMedian = medianFigures(theirs);
   const ourMedian = failure ? undefined : medianFigures(mine);
-  const { weightBytesPerStep } = bound;
-  const figure = (name: string, ours: number | undefined, theirs: number, single = false) =>
-    measured.push({ type, name, ours, theirs, failure, single, weightBytesPerStep });
+  const stepBytes = (context: number) => (bound.weightBytesPerStep > 0 ? decodeStepBytes(bound.weightBytesPerStep, bound.kvBytesPerToken, context) : 0);
+  const figure = (name: string, ours: number | undefined, theirs: number, single = false, context = 0) =>
+    measured.push({ type, name, ours, theirs, failure, single, stepBytes: stepBytes(context) });
   figure(`prefill ${settings.promptTokens}`, ourMedian?.prefill, peerMedian.prefill);
   for (const c of settings.contexts) {
     for (const n of settings.sequences) {
       const key = decodeKey(n, c);
-      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!, n === 1);
+      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!, n === 1, c);
     }
   }
 }
@@ -200,7 +203,7 @@ await llama.dispose();
 // The shares use the best probe of the whole run, the one the machine line prints: both engines stream
 // the same bytes per step, so one bound serves both; prefill and batches get none.
 const share = (tokensPerSecond: number | undefined, m: Measured) =>
-  m.single && tokensPerSecond !== undefined && m.weightBytesPerStep > 0 && bound.triad > 0 ? bandwidthFraction(m.weightBytesPerStep, tokensPerSecond, bound.triad) : undefined;
+  m.single && tokensPerSecond !== undefined && m.stepBytes > 0 && bound.triad > 0 ? bandwidthFraction(m.stepBytes, tokensPerSecond, bound.triad) : undefined;
 const percent = (f: number | undefined) => (f === undefined ? '' : `${(100 * f).toFixed(0)}%`);
 const rows: string[][] = [];
 const results: Record<string, unknown>[] = [];
@@ -221,7 +224,7 @@ for (const m of measured) {
 const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s, read alone ${(bound.read / 1e9).toFixed(1)} GB/s, on ${settings.threads} threads (best probes of the run)`;
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
 process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
-process.stdout.write('of triad bound: weight bytes per decode step × steps/s ÷ triad (one-sequence rows; weights only)\n');
+process.stdout.write('of triad bound: bytes per decode step (weights, and K/V of the context) × steps/s ÷ triad (one-sequence rows)\n');
 const pages = [...hugePages].map(([type, share]) => `${type} ${share === undefined ? 'unknown' : percent(share)}`).join(', ');
 process.stdout.write(`weights on 2 MB pages (the page cache's folios, shared by both engines; docs/kernels.md): ${pages}\n\n`);
 process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);

@@ -25,12 +25,17 @@ describe('multiverse bench', () => {
     const bytes = checkpoint.tensors.reduce((n, t) => n + t.byteLength, 0);
     const embed = checkpoint.tensors[0].byteLength;
     expect(report.weightBytesPerStep).toBe(checkpoint.config.tieWordEmbeddings ? bytes : bytes - embed);
-    // The triad bound on the engine's thread count; each one-sequence row carries its own share.
+    // And the f16 K and V of one context token: a row of numKvHeads x headDim in every layer, K and V.
+    const { numLayers, numKvHeads, headDim } = checkpoint.config;
+    expect(report.kvBytesPerToken).toBe(numLayers * numKvHeads * headDim * 2 * 2);
+    // The triad bound on the engine's thread count; each one-sequence row carries its own share,
+    // of the weights and the 64 context tokens' K and V.
+    const stepBytes = report.weightBytesPerStep + 64 * report.kvBytesPerToken;
     expect(report.bandwidth.method).toBe('STREAM triad, 1 thread');
-    expect(report.bandwidthFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
+    expect(report.bandwidthFraction).toBeCloseTo((stepBytes * report.decode[0].tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
     expect(report.decode[0].bandwidthFraction).toBe(report.bandwidthFraction);
     // And against what the same thread reads when only reading.
-    expect(report.readFraction).toBeCloseTo((report.weightBytesPerStep * report.decode[0].tokensPerSecond) / report.bandwidth.readBytesPerSecond, 10);
+    expect(report.readFraction).toBeCloseTo((stepBytes * report.decode[0].tokensPerSecond) / report.bandwidth.readBytesPerSecond, 10);
     expect(report.decode[1].bandwidthFraction).toBeUndefined();
   });
 
@@ -39,6 +44,11 @@ describe('multiverse bench', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(report.decode.map((d: { sequences: number; context: number }) => [d.sequences, d.context])).toEqual([[1, 16], [2, 16], [1, 600], [2, 600]]);
+    // Each one-sequence row's share counts the K and V of its own context.
+    for (const d of [report.decode[0], report.decode[2]]) {
+      const stepBytes = report.weightBytesPerStep + d.context * report.kvBytesPerToken;
+      expect(d.bandwidthFraction).toBeCloseTo((stepBytes * d.tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
+    }
   });
 
   it('exits 2 with a bad --sequences', () => {

@@ -70,6 +70,23 @@ export function decodeWeightBytes(tensors: readonly { name: string; byteLength: 
 }
 
 /**
+ * The bytes of K and V a decode step reads per token of a sequence's context: that token's K and V
+ * rows in every layer, in the cache's dtype (the engine's default is f16, as is llama.cpp's).
+ */
+export function kvBytesPerToken(config: { numLayers: number; numKvHeads: number; headDim: number }, kvDtype: 'f16' | 'f32'): number {
+  return config.numLayers * 2 * config.numKvHeads * config.headDim * (kvDtype === 'f16' ? 2 : 4);
+}
+
+/**
+ * The bytes one decode step streams from memory: the weights (decodeWeightBytes) once, and the K
+ * and V of every context token of each of `sequences` sequences (kvBytesPerToken). At a 64-token
+ * context the KV is under 1% of it; at 4096 tokens it is a fifth to a third of the bench model's.
+ */
+export function decodeStepBytes(weightBytesPerStep: number, kvPerToken: number, context: number, sequences = 1): number {
+  return weightBytesPerStep + sequences * context * kvPerToken;
+}
+
+/**
  * The bandwidth decode is set against: STREAM's triad (a = b + 3c, bytes of the three arrays per
  * second, write-allocate traffic not counted) over 128 MiB arrays on `threads` threads, the engine's
  * own count; best of five passes. Also what the same threads read when they only read (one array
@@ -87,10 +104,10 @@ export function bestBounds(a: { triad: number; read: number }, b: { triad: numbe
 }
 
 /**
- * How close decode at one sequence comes to the memory's limit: decodeWeightBytes x steps per second
- * ÷ the triad (memoryBounds; or ÷ its read figure). The one definition of `multiverse bench`, bench:peer and bench:kernels. It counts
- * weights only: at a long context the KV cache a step also reads is left out, so the fraction drops.
+ * How close decode comes to the memory's limit: the bytes a step streams (decodeStepBytes) x steps
+ * per second ÷ the triad (memoryBounds; or ÷ its read figure). The one definition of `multiverse
+ * bench`, bench:peer and bench:kernels.
  */
-export function bandwidthFraction(weightBytesPerStep: number, stepsPerSecond: number, triad: number): number {
-  return (weightBytesPerStep * stepsPerSecond) / triad;
+export function bandwidthFraction(bytesPerStep: number, stepsPerSecond: number, triad: number): number {
+  return (bytesPerStep * stepsPerSecond) / triad;
 }

@@ -7,7 +7,17 @@ import os from 'node:os';
 import { loadModel } from '../facade/load-model.js';
 import { numberOption, UsageError, type ParsedArgs } from './args.js';
 import { loadNative } from '../native/binding.js';
-import { bandwidthFraction, bestBounds, decodeTokensPerSecond, decodeWeightBytes, memoryBounds, prefillTokensPerSecond, readWeightsOnce } from './bench-measure.js';
+import {
+  bandwidthFraction,
+  bestBounds,
+  decodeStepBytes,
+  decodeTokensPerSecond,
+  decodeWeightBytes,
+  kvBytesPerToken,
+  memoryBounds,
+  prefillTokensPerSecond,
+  readWeightsOnce,
+} from './bench-measure.js';
 import { machineLine } from './machine.js';
 import { log, MODEL_SPEC, parseCommand } from './model-input.js';
 
@@ -31,13 +41,15 @@ export interface BenchReport {
   backend: string;
   threads: number;
   prefill: { tokens: number; tokensPerSecond: number };
-  /** At one sequence, also that row's bandwidthFraction (weights only: a long context's KV reads are not counted). */
+  /** At one sequence, also that row's bandwidthFraction (the weights and that context's K and V). */
   decode: { sequences: number; context: number; tokensPerSecond: number; bandwidthFraction?: number }[];
   /** Bytes of weights one decode step streams (decodeWeightBytes): every tensor but the embedding table, of which it reads one row per token (the output projection is read whole, tied or not). */
   weightBytesPerStep: number;
+  /** Bytes of K and V a decode step reads per context token (kvBytesPerToken; the cache is f16). */
+  kvBytesPerToken: number;
   /** STREAM triad on `threads` threads, and what they read when only reading: the best of a probe before and after the figures (memoryBounds). */
   bandwidth: { bytesPerSecond: number; method: string; readBytesPerSecond: number };
-  /** weightBytesPerStep × decode steps/s at one sequence (the first context) ÷ bandwidth (bandwidthFraction). */
+  /** The bytes a decode step streams at one sequence and the first context (decodeStepBytes) × steps/s ÷ bandwidth (bandwidthFraction). */
   bandwidthFraction: number;
   /** The same ÷ the read bandwidth. */
   readFraction: number;
@@ -60,7 +72,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
           const share = d.bandwidthFraction === undefined ? '' : ` (${(d.bandwidthFraction * 100).toFixed(0)}% of the triad bound)`;
           return `decode ${d.sequences} sequence${d.sequences === 1 ? '' : 's'} at ${d.context} tokens: ${d.tokensPerSecond.toFixed(1)} tok/s${share}`;
         }),
-        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method}; weights only), ` +
+        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method}; weights and K/V at ${report.decode[0].context} tokens), ` +
           `${(report.readFraction * 100).toFixed(0)}% of the ${(report.bandwidth.readBytesPerSecond / 1e9).toFixed(1)} GB/s the same threads read when only reading`,
       ].join('\n') + '\n',
     );
@@ -99,11 +111,14 @@ function benchSettings(args: ParsedArgs): BenchSettings {
 }
 
 /** Loads `modelPath`, measures, disposes. Progress goes to stderr. */
+/** The KV cache the bench runs with: loadModel's default, and llama.cpp's. */
+const KV_DTYPE = 'f16';
+
 export async function runBench(modelPath: string, s: BenchSettings): Promise<BenchReport> {
   const context = Math.max(...s.contexts);
   const longest = Math.max(s.promptTokens, context + 64);
   const slots = Math.max(s.promptTokens, ...s.sequences.map((n) => n * (context + 64)));
-  const model = await loadModel(modelPath, { threads: s.threads, kvSlots: slots, contextLength: longest, maxStepTokens: Math.max(512, s.promptTokens) });
+  const model = await loadModel(modelPath, { threads: s.threads, kvSlots: slots, contextLength: longest, maxStepTokens: Math.max(512, s.promptTokens), kvDtype: KV_DTYPE });
   try {
     const { engine } = model;
     const native = loadNative();
@@ -122,7 +137,10 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
     bounds = bestBounds(bounds, memoryBounds(native, s.threads));
     const { triad } = bounds;
     const weightBytesPerStep = decodeWeightBytes(model.checkpoint.tensors, model.checkpoint.config.tieWordEmbeddings);
-    const single = decode.find((d) => d.sequences === 1)?.tokensPerSecond ?? NaN;
+    const kvPerToken = kvBytesPerToken(model.checkpoint.config, KV_DTYPE);
+    const fraction = (d: { context: number; tokensPerSecond: number }, bound: number) =>
+      bandwidthFraction(decodeStepBytes(weightBytesPerStep, kvPerToken, d.context), d.tokensPerSecond, bound);
+    const single = decode.find((d) => d.sequences === 1) ?? { context: 0, tokensPerSecond: NaN };
     return {
       model: model.info.dir,
       machine: machineLine(),
@@ -130,11 +148,12 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
       backend: model.info.backend,
       threads: s.threads,
       prefill: { tokens: s.promptTokens, tokensPerSecond: prefill },
-      decode: decode.map((d) => (d.sequences === 1 ? { ...d, bandwidthFraction: bandwidthFraction(weightBytesPerStep, d.tokensPerSecond, triad) } : d)),
+      decode: decode.map((d) => (d.sequences === 1 ? { ...d, bandwidthFraction: fraction(d, triad) } : d)),
       weightBytesPerStep,
+      kvBytesPerToken: kvPerToken,
       bandwidth: { bytesPerSecond: triad, method: `STREAM triad, ${s.threads} thread${s.threads === 1 ? '' : 's'}`, readBytesPerSecond: bounds.read },
-      bandwidthFraction: bandwidthFraction(weightBytesPerStep, single, triad),
-      readFraction: bandwidthFraction(weightBytesPerStep, single, bounds.read),
+      bandwidthFraction: fraction(single, triad),
+      readFraction: fraction(single, bounds.read),
     };
   } finally {
     await model.dispose();
