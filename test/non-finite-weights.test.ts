@@ -3,6 +3,7 @@
  * silently and failed later with a RangeError naming no file. The oracle is the bit pattern planted
  * by hand: IEEE 754 binary32/binary16 and bfloat16 encodings, written at a chosen element.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +72,15 @@ describe('native findNonFinite against planted bit patterns', () => {
   it('rejects a tensor that runs past the end of its file', async () => {
     const t = rawTensor('short', 'F32', 10, 0, new Map());
     await expect(native.findNonFinite([{ ...t, byteLength: 4000 }])).rejects.toThrow(/past the end/);
+  });
+
+  it('rejects a folder or a FIFO where the file should be, without waiting for a writer', async () => {
+    const t = rawTensor('real', 'F32', 10, 0, new Map());
+    const fifo = path.join(root, 'weights.fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const file of [root, fifo]) {
+      await expect(native.findNonFinite([{ ...t, file }])).rejects.toThrow(`${file} is not a regular file`);
+    }
   });
 });
 

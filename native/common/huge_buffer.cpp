@@ -27,6 +27,7 @@ HugeBuffer::HugeBuffer(size_t bytes) {
   // during the first steps.
   std::memset(data_, 0, mapped_);
 }
+
 HugeBuffer::~HugeBuffer() { release(); }
 
 HugeBuffer::HugeBuffer(HugeBuffer&& other) noexcept
