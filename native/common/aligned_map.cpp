@@ -11,8 +11,7 @@ size_t whole_pages(size_t bytes) {
   return (bytes + page - 1) / page * page;
 }
 
-}  // namespace
-
+// Maps `bytes` at an address that is a multiple of `align` (a power of two, at least the page size).
 uint8_t* map_aligned(size_t bytes, size_t align, int fd) {
   const size_t length = whole_pages(bytes);
   // Reserve one alignment unit more than needed, place the mapping at the aligned start inside the
@@ -33,17 +32,19 @@ uint8_t* map_aligned(size_t bytes, size_t align, int fd) {
   return static_cast<uint8_t*>(p);
 }
 
-void unmap_aligned(uint8_t* p, size_t bytes) {
-  if (p) ::munmap(p, whole_pages(bytes));
+}  // namespace
+
+uint8_t* map_for_huge_pages(size_t bytes, int fd) {
+  const bool huge = bytes >= kHugePage;
+  uint8_t* p = map_aligned(bytes, huge ? kHugePage : size_t(::sysconf(_SC_PAGESIZE)), fd);
+#ifdef MADV_HUGEPAGE
+  if (p && huge) ::madvise(p, whole_pages(bytes), MADV_HUGEPAGE);
+#endif
+  return p;
 }
 
-void advise_huge_pages(uint8_t* p, size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  ::madvise(p, whole_pages(bytes), MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
+void unmap_aligned(uint8_t* p, size_t bytes) {
+  if (p) ::munmap(p, whole_pages(bytes));
 }
 
 }  // namespace mv

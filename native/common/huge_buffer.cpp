@@ -1,7 +1,5 @@
 #include "common/huge_buffer.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -14,15 +12,13 @@ namespace mv {
 
 HugeBuffer::HugeBuffer(size_t bytes) {
   if (bytes == 0) return;
-  const bool huge = bytes >= kHugePage;
-  const size_t align = huge ? kHugePage : size_t(::sysconf(_SC_PAGESIZE));
-  mapped_ = (bytes + align - 1) / align * align;
-  data_ = map_aligned(mapped_, align, -1);
+  // Whole huge pages from 2 MB up, so the last one is not left on 4 KB pages.
+  mapped_ = bytes >= kHugePage ? (bytes + kHugePage - 1) / kHugePage * kHugePage : bytes;
+  data_ = map_for_huge_pages(mapped_, -1);
   if (!data_) {
     mapped_ = 0;
     throw EngineError("cannot allocate " + std::to_string(bytes) + " bytes of KV cache: " + std::strerror(errno));
   }
-  if (huge) advise_huge_pages(data_, mapped_);
   // Touched now, as the zero-filled vector it replaces was: the pages are faulted in at load, not
   // during the first steps.
   std::memset(data_, 0, mapped_);

@@ -110,10 +110,10 @@ function benchSettings(args: ParsedArgs): BenchSettings {
   };
 }
 
-/** Loads `modelPath`, measures, disposes. Progress goes to stderr. */
 /** The KV cache the bench runs with: loadModel's default, and llama.cpp's. */
 const KV_DTYPE = 'f16';
 
+/** Loads `modelPath`, measures, disposes. Progress goes to stderr. */
 export async function runBench(modelPath: string, s: BenchSettings): Promise<BenchReport> {
   const context = Math.max(...s.contexts);
   const longest = Math.max(s.promptTokens, context + 64);
