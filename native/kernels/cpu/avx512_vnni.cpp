@@ -2,6 +2,8 @@
 // AVX-512 set calls it only where the CPU has VNNI.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "kernels/cpu/int8_gemm.h"
 
 namespace mv {
@@ -51,24 +53,36 @@ struct VnniDot {
                      size_t o0, size_t o1);
 };
 
+// Rows a and b's block blk side by side (a in the low half) as unsigned bytes q + kBias. Q8_0's
+// bias is one xor of the stored bytes, done once for both rows.
+template <class F>
+__m512i biased_pair(const uint8_t* a, const uint8_t* b, size_t blk) {
+  if constexpr (std::is_same_v<F, int8_gemm::Q8Format>) {
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(F::signed32(a, blk)), F::signed32(b, blk), 1);
+    return _mm512_xor_si512(q, _mm512_set1_epi8(char(0x80)));
+  } else {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(F::biased32(a, blk)), F::biased32(b, blk), 1);
+  }
+}
+
 // A step of T = 1..4 tokens (decode), rows [o0, o1), the weights read in place. vpdpbusd takes
 // unsigned bytes times signed ones, so each weight w is biased to w + kBias (Q8_0: one xor flips it by
 // 128; a Q4_0 nibble already is w + 8) and multiplies the signed activations x:
 // sum (w + kBias) x = sum w x + kBias sum x, and each lane starts from minus the second term (the
-// same for every row). 16 rows at a time: per block,
-// each row's 8 partial sums (one vpdpbusd), two rows per 512-bit register, the 16 rows folded into
-// one register (lane r = row r), then one conversion and one FMA with the gathered block scales: the
-// same integers and float steps as the other sets (kernels.h). Against the 256-bit matvec (8 rows,
-// two vpsignb and a vpdpbusd per row block, a horizontal-add reduction, a scalar gather of the
-// scales) this is a third of the shuffles, the port Zen 4 ran out of: that kernel ran at 20 GB/s on
-// one core with its matrix in cache, under what a core streams from memory. Each block prefetches
-// the same block 16 rows on.
+// same for every row). 16 rows at a time: per block, two rows per 512-bit register (one vpdpbusd
+// gives each row's 8 partial sums), the 16 rows folded into one register (lane r = row r), then one
+// conversion and one FMA with the gathered block scales: the same integers and float steps as the
+// other sets (kernels.h). Against the 256-bit matvec (8 rows, two vpsignb and a vpdpbusd per row
+// block, a horizontal-add reduction, a scalar gather of the scales) this is a third of the
+// shuffles, the port Zen 4 ran out of; a vpdpbusd per row pair rather than per row ran 1.2x faster
+// on Zen 5 with the matrix in L2 (full-width 512-bit units). Each block prefetches the same block 16
+// rows on.
 template <class F, int T>
 void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy, size_t o0,
                  size_t o1) {
   constexpr size_t kRows = 16, kBlock = int8_gemm::kBlock;
   const size_t rb = w.row_bytes, nb = in / kBlock, block_bytes = rb / nb;  // a block's share of a row, for prefetches
-  const __m256i bias8 = _mm256_set1_epi8(char(F::kBias));
+  const __m512i bias8 = _mm512_set1_epi8(char(F::kBias));
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
     // Rows past n read row o again: real memory, results never stored.
@@ -91,22 +105,24 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
         for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], F::d_at(row[r], b), 2);
         dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
       }
-      __m256i u[kRows], halves[F::kHalfScales ? kRows : 1];
-      for (size_t r = 0; r < kRows; ++r) u[r] = F::biased32(row[r], b);
-      if constexpr (F::kHalfScales) int8_gemm::half_scales<F, kRows>(row, b, halves);
+      __m512i u[kRows / 2], halves[F::kHalfScales ? kRows / 2 : 1];
+      for (size_t k = 0; k < kRows / 2; ++k) u[k] = biased_pair<F>(row[2 * k], row[2 * k + 1], b);
+      if constexpr (F::kHalfScales) {
+        __m256i h[kRows];
+        int8_gemm::half_scales<F, kRows>(row, b, h);
+        for (size_t k = 0; k < kRows / 2; ++k) halves[k] = _mm512_inserti64x4(_mm512_castsi256_si512(h[2 * k]), h[2 * k + 1], 1);
+      }
       for (int t = 0; t < T; ++t) {
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock));
+        // The block's 32 activations in both halves.
+        const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock)));
         // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of q x.
-        __m256i start = _mm256_setzero_si256();
-        if constexpr (F::kBias != 0) start = _mm256_sub_epi32(start, _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias8, xv));
-        const auto product = [&](size_t r) {
-          const __m256i p = _mm256_dpbusd_epi32(start, u[r], xv);
-          if constexpr (F::kHalfScales) return _mm256_mullo_epi32(p, halves[r]);
-          return p;
-        };
+        __m512i start = _mm512_setzero_si512();
+        if constexpr (F::kBias != 0) start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias8, xv));
         __m512i s[kRows / 2];
-        for (size_t k = 0; k < kRows / 2; ++k)
-          s[k] = _mm512_inserti64x4(_mm512_castsi256_si512(product(2 * k)), product(2 * k + 1), 1);
+        for (size_t k = 0; k < kRows / 2; ++k) {
+          s[k] = _mm512_dpbusd_epi32(start, u[k], xv);
+          if constexpr (F::kHalfScales) s[k] = _mm512_mullo_epi32(s[k], halves[k]);
+        }
         const float dx = x.d[t * nb + b];
         acc[t] = int8_gemm::scale_add<VnniDot>(sum_lanes16(s), dw, dx, acc[t]);
         if constexpr (F::kMins) acc[t] = int8_gemm::min_add<VnniDot>(x.s[t * nb + b], mw, dx, acc[t]);
@@ -119,7 +135,6 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
     }
   }
 }
-
 
 template <class F, int T>
 void VnniDot::matvec(int8_gemm::Activations x, size_t in, const WeightMatrix& w, const float* bias, float* y, size_t ldy,
