@@ -147,7 +147,7 @@ Napi::Value EngineWrap::Step(const Napi::CallbackInfo& info) {
     std::vector<StepRequest> items;
     for (uint32_t i = 0; i < arr.Length(); ++i) items.push_back(step_request(arr.Get(i)));
     std::vector<StepInput> batch = e.prepare(items);
-    auto* worker = new StepWorker(env, engine_, std::move(batch));
+    auto* worker = new StepWorker(env, engine_, logits_recycler_, std::move(batch));
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;

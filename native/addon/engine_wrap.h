@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "addon/logits_recycler.h"
 #include "engine/engine.h"
 
 namespace mv {
@@ -31,6 +32,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   // Shared with an in-flight step worker, so dispose() during a step frees memory after it ends.
   std::shared_ptr<Engine> engine_;
+  // Its steps' logits buffers, shared with the arrays lent to JS (they may outlive the engine).
+  std::shared_ptr<LogitsRecycler> logits_recycler_ = std::make_shared<LogitsRecycler>();
 };
 
 }  // namespace mv

@@ -5,13 +5,15 @@
 #include <memory>
 #include <vector>
 
+#include "addon/logits_recycler.h"
 #include "engine/engine.h"
 
 namespace mv {
 
 class StepWorker : public Napi::AsyncWorker {
  public:
-  StepWorker(Napi::Env env, std::shared_ptr<Engine> engine, std::vector<StepInput> batch);
+  StepWorker(Napi::Env env, std::shared_ptr<Engine> engine, std::shared_ptr<LogitsRecycler> recycler,
+             std::vector<StepInput> batch);
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override;
@@ -19,9 +21,11 @@ class StepWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override;
 
  private:
-  static Napi::Float32Array logits_array(Napi::Env env, std::vector<float> logits);
+  // The step's rows as a Float32Array over the same memory, given back to recycler_ when collected.
+  Napi::Float32Array logits_array(Napi::Env env);
 
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<LogitsRecycler> recycler_;
   std::vector<StepInput> batch_;
   std::vector<float> logits_;
   Napi::Promise::Deferred deferred_;

@@ -1,0 +1,28 @@
+// Logits buffers lent to JavaScript and taken back when their ArrayBuffer is collected, so a step
+// writes its rows into memory that is already mapped. A fresh vector per step (128 KB for one row of
+// a 32000-token vocabulary) was zero-filled, and its pages, returned to the kernel when earlier
+// buffers were freed, faulted in again: 3-6% of a one-sequence decode step of the 150M bench model.
+#pragma once
+#include <cstddef>
+#include <mutex>
+#include <vector>
+
+namespace mv {
+
+class LogitsRecycler {
+ public:
+  // A buffer given back earlier (any size: the step resizes it), or an empty one.
+  std::vector<float> take();
+  // Keeps rows for a later step while the kept buffers stay under kMaxBytes; frees them otherwise
+  // (and never keeps one with no memory).
+  void give_back(std::vector<float> rows);
+
+ private:
+  // Enough for the buffers one garbage collection returns between steps of a busy engine.
+  static constexpr size_t kMaxBytes = size_t(64) << 20;
+  std::mutex mu_;
+  std::vector<std::vector<float>> free_;
+  size_t free_bytes_ = 0;
+};
+
+}  // namespace mv
