@@ -97,23 +97,6 @@ struct Q4KFormat {
     *dw = _cvtsh_ss(d) * float(sc);
     *mw = -(_cvtsh_ss(dmin) * float(m));
   }
-  // scales() for the 8 blocks of the super-block holding block b, at dw[j * stride], mw[j * stride].
-  // The 6-bit fields four at a time, as bytes of 32-bit words (q4_k_scale_min's layout): sub-blocks
-  // 4-7 take 4 low bits from bytes 8-11 and their top 2 bits from the high bits of bytes 0-7.
-  static void super_scales(const uint8_t* row, size_t b, float* dw, float* mw, size_t stride) {
-    const uint8_t* s = super(row, b);
-    uint16_t h[2];
-    uint32_t a[3];
-    std::memcpy(h, s, 4);
-    std::memcpy(a, s + 4, 12);
-    const uint32_t sc[2] = {a[0] & 0x3f3f3f3f, (a[2] & 0x0f0f0f0f) | ((a[0] >> 2) & 0x30303030)};
-    const uint32_t m[2] = {a[1] & 0x3f3f3f3f, ((a[2] >> 4) & 0x0f0f0f0f) | ((a[1] >> 2) & 0x30303030)};
-    const float d = _cvtsh_ss(h[0]), dmin = _cvtsh_ss(h[1]);
-    for (int j = 0; j < 8; ++j) {
-      dw[j * stride] = d * float((sc[j / 4] >> (8 * (j % 4))) & 0xff);
-      mw[j * stride] = -(dmin * float((m[j / 4] >> (8 * (j % 4))) & 0xff));
-    }
-  }
 };
 
 // Q6_K (quant.h): 210-byte super-blocks of 256 weights: ql[128] (low 4 bits), qh[64] (high 2 bits),
