@@ -10,7 +10,8 @@
  *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64,4096] [--json]
  *
  * The files are cached in $TMPDIR/multiverse-bench-gguf. Both sides use the same thread count. It
- * also prints how much of each file is mapped as 2 MB pages (bench/machine.ts, hugePageShare).
+ * also prints how much of each file is mapped as 2 MB pages (bench/machine.ts, hugePageShare), after
+ * dropping each file from the page cache before its first pass (dropFromPageCache).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +23,7 @@ import { bandwidthFraction, decodeStepBytes } from '../src/cli/bench-measure.js'
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
-import { hugePageShare, loadAverage, machineLine } from './machine.js';
+import { dropFromPageCache, hugePageShare, loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
 
 interface Figures {
@@ -168,9 +169,11 @@ for (const type of types) {
   const mine: Figures[] = [];
   const theirs: Figures[] = [];
   let failure: string | undefined;
-  // Ours runs first in every pass, and llama.cpp opens the file after our first pass: a file not yet
-  // in the page cache is read as our loader reads it (2 MB folios where the file system has them), and
-  // llama.cpp then maps the same folios.
+  // The file leaves the page cache first, whatever wrote or read it before (this run's writer, an
+  // earlier run), so every run starts alike: ours runs first in every pass and reads it as our loader
+  // does (2 MB folios where the file system has them), and llama.cpp, which opens the file after our
+  // first pass, maps the same folios.
+  if (!dropFromPageCache(file)) process.stderr.write(`could not drop ${file} from the page cache; it stays as it is\n`);
   let peer: Peer | undefined;
   for (let pass = 0; pass < passes; pass++) {
     process.stderr.write(`${type} pass ${pass + 1}/${passes} (${loadAverage()})\n`);
@@ -226,7 +229,7 @@ const machine = `${machineLine()}, ${settings.threads} threads, ${passes} altern
 process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
 process.stdout.write('of triad bound: bytes per decode step (weights, and K/V of the context) × steps/s ÷ triad (one-sequence rows)\n');
 const pages = [...hugePages].map(([type, share]) => `${type} ${share === undefined ? 'unknown' : percent(share)}`).join(', ');
-process.stdout.write(`weights on 2 MB pages (the page cache's folios, shared by both engines; docs/kernels.md): ${pages}\n\n`);
+process.stdout.write(`weights on 2 MB pages (the page cache's folios, shared by both engines, each file read from disk in its first pass; docs/kernels.md): ${pages}\n\n`);
 process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);
 if (values.json) {
   const hugePageShares = Object.fromEntries([...hugePages].map(([type, share]) => [type, share ?? null]));
