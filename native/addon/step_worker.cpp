@@ -37,15 +37,15 @@ Napi::Float32Array StepWorker::logits_array(Napi::Env env) {
     std::vector<float> rows;
   };
   auto* lent = new Lent{recycler_, std::move(logits_)};
+  Napi::ArrayBuffer buffer;
   try {
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+    buffer = Napi::ArrayBuffer::New(
         env, lent->rows.data(), n * sizeof(float),
         [](Napi::Env, void*, Lent* back) {
           back->recycler->give_back(std::move(back->rows));
           delete back;
         },
         lent);
-    return Napi::Float32Array::New(env, n, buffer, 0);
   } catch (const Napi::Error&) {
     // A runtime that forbids external buffers (a V8 sandbox) gets a copy.
     Napi::Float32Array copy = Napi::Float32Array::New(env, n);
@@ -54,6 +54,8 @@ Napi::Float32Array StepWorker::logits_array(Napi::Env env) {
     delete lent;
     return copy;
   }
+  // From here the buffer's finalizer owns `lent`.
+  return Napi::Float32Array::New(env, n, buffer, 0);
 }
 
 void StepWorker::OnError(const Napi::Error& e) {
