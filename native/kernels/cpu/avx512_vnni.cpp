@@ -127,6 +127,7 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
       for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(row[r] + b * block_bytes + kRows * rb, 0, 0);
       __m512 dw, mw;
       if constexpr (F::kMins) {
+        static_assert(std::is_same_v<F, int8_gemm::Q4KFormat>, "the one format with mins is Q4_K");
         if (b % 8 == 0) q4k_super_scales16(row, b, dws, mws);
         dw = _mm512_load_ps(dws[b % 8]);
         mw = _mm512_load_ps(mws[b % 8]);
