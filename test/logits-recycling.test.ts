@@ -1,29 +1,28 @@
 /**
  * A step's logits buffer is taken back after JavaScript drops its array (the native LogitsRecycler)
- * and written by a later step. The arrays a caller still holds never change, and every step's rows,
- * written into a recycled buffer of another size, equal the same step on a fresh engine.
+ * and written by a later step. Every step's rows, written into a recycled buffer that held rows of
+ * another step and size, equal the dense float64 reference for that step's tokens; and an array a
+ * caller still holds never changes while later steps run.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { openCheckpoint } from '../src/model/checkpoint.js';
-import { loadNative, type NativeEngine, type StepItem } from '../src/native/binding.js';
+import type { NativeEngine, StepItem } from '../src/native/binding.js';
+import { denseForward } from './reference/dense-forward.js';
+import { causal, engineFor, expectLogitsClose, loadForReference, range } from './support/oracle.js';
 import { tinyModel } from './support/models.js';
 
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;
 
+const PREFIX = [1, 2, 3, 4];
 const modes = ['last', 'all', 'none', 'last', 'all'] as const;
-
-async function newEngine(): Promise<NativeEngine> {
-  const ck = await openCheckpoint(tinyModel('qwen2', 'F32'));
-  return new (loadNative().Engine)({ ...ck.config, kvSlots: 64, threads: 1, kernels: 'auto', tensors: ck.tensors });
-}
+const ownTokens = (i: number) => [10 + i, 20 + i, 30 + i];
 
 /** Step i: a fork of the 4-token prefix takes 3 tokens of its own, asking for the rows of modes[i % 5]. */
 async function step(engine: NativeEngine, prefix: number, i: number): Promise<Float32Array> {
   const [child] = engine.fork(prefix, 1);
-  const item: StepItem = { seq: child, tokens: Int32Array.of(10 + i, 20 + i, 30 + i), positions: Int32Array.of(4, 5, 6), logits: modes[i % modes.length] };
+  const item: StepItem = { seq: child, tokens: Int32Array.from(ownTokens(i)), positions: Int32Array.of(4, 5, 6), logits: modes[i % modes.length] };
   try {
     return await engine.step([item]);
   } finally {
@@ -31,31 +30,33 @@ async function step(engine: NativeEngine, prefix: number, i: number): Promise<Fl
   }
 }
 
-async function withPrefix(engine: NativeEngine): Promise<number> {
-  const prefix = engine.createSequence();
-  await engine.step([{ seq: prefix, tokens: Int32Array.of(1, 2, 3, 4), positions: Int32Array.of(0, 1, 2, 3), logits: 'none' }]);
-  return prefix;
-}
-
 describe('logits buffers taken back after collection', () => {
-  it('never change under a holder and give every later step its own rows', async () => {
-    const fresh = await newEngine();
-    const freshPrefix = await withPrefix(fresh);
-    const want: Float32Array[] = [];
-    for (let i = 0; i < 40; i++) want.push(Float32Array.from(await step(fresh, freshPrefix, i)));
-    fresh.dispose();
+  it('give every later step its own rows, and never change under a holder', async () => {
+    const { checkpoint, weights } = await loadForReference(tinyModel('qwen2', 'F32'));
+    const { vocabSize } = checkpoint.config;
+    // The reference rows step i asks for: its 3 tokens' (all), the last one's (last) or none.
+    const want = (i: number): Float64Array[] => {
+      const tokens = [...PREFIX, ...ownTokens(i)];
+      const rows = denseForward(checkpoint.config, weights, tokens, range(0, tokens.length), causal).slice(PREFIX.length);
+      const mode = modes[i % modes.length];
+      return mode === 'all' ? rows : mode === 'last' ? rows.slice(-1) : [];
+    };
 
-    const engine = await newEngine();
-    const prefix = await withPrefix(engine);
+    const engine = engineFor(checkpoint, 64);
+    const prefix = engine.createSequence();
+    await engine.step([{ seq: prefix, tokens: Int32Array.from(PREFIX), positions: Int32Array.from(range(0, PREFIX.length)), logits: 'none' }]);
     const held = await step(engine, prefix, 0);
+    const heldThen = Float32Array.from(held);
+    expectLogitsClose(held, want(0), vocabSize);
     for (let i = 1; i < 40; i++) {
       const got = await step(engine, prefix, i);
-      expect(got.length, `step ${i}`).toBe(want[i].length);
-      expect(Array.from(got), `step ${i}`).toEqual(Array.from(want[i]));
+      const rows = want(i);
+      if (rows.length === 0) expect(got.length, `step ${i}`).toBe(0);
+      else expectLogitsClose(got, rows, vocabSize);
       // Dropped arrays are collected now and then, so their buffers come back between steps.
       if (i % 3 === 0) collectGarbage();
     }
-    expect(Array.from(held)).toEqual(Array.from(want[0]));
+    expect(Array.from(held)).toEqual(Array.from(heldThen));
     engine.dispose();
   });
 });

@@ -234,7 +234,8 @@ class CudaBackend : public Backend {
       cuda::matmul(act, T, w.down, nullptr, x, true, conv, stream_);
     }
     // Only the rows asked for pay for the final norm and the vocabulary projection.
-    logits->assign(size_t(m.rows) * s_.vocab, 0.0f);
+    // No fill: the copy below writes every element (the vector may be a recycled buffer, addon/logits_recycler.h).
+    logits->resize(size_t(m.rows) * s_.vocab);
     if (m.rows > 0) {
       cuda::rms_norm(x, m.picked_dev, m.rows, h, final_norm_, s_.rms_eps, xn, stream_);
       float* out = static_cast<float*>(logits_.ensure(logits->size() * sizeof(float)));
