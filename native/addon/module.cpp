@@ -8,6 +8,7 @@
 #include "addon/finite_worker.h"
 #include "engine/cuda_backend.h"
 #include "addon/kernel_probe.h"
+#include "addon/pool_probe.h"
 #include "addon/sampling_binding.h"
 #include "kernels/cpu/kernels.h"
 
@@ -42,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attention", Napi::Function::New(env, mv::Attention));
   exports.Set("siluMul", Napi::Function::New(env, mv::SiluMul));
   exports.Set("memoryBandwidth", Napi::Function::New(env, mv::MemoryBandwidth));
+  exports.Set("threadPoolCover", Napi::Function::New(env, mv::ThreadPoolCover));
   exports.Set("sampleToken", Napi::Function::New(env, mv::SampleToken));
   exports.Set("scoreToken", Napi::Function::New(env, mv::ScoreToken));
   return exports;

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
-
-#include "common/check.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -30,21 +27,22 @@ constexpr int kPausesPerClockRead = 16;
 // cores, a spinner could otherwise hold a core our own JavaScript or step thread is waiting for
 // until the scheduler's next tick (milliseconds). A yield costs about 2 microseconds on the VM.
 constexpr std::chrono::microseconds kYieldEvery(20);
-// Chunks shrink as the loop drains (guided): each claim takes the unclaimed items over twice the
-// thread count, and never fewer than a kChunksPerThread-th share of the loop per thread. Big chunks
-// first keep claims (one atomic add on a shared line) rare; small ones last mean the threads finish
-// together, where equal chunks of an eighth left the caller waiting on the other thread's last one.
-// Decode of the 150M bench model runs ~60 loops a step: 4-7% faster at one sequence (alternating
-// builds, Q8_0 and f16, 2 threads).
+// A claim takes half of what is left of a share, and never less than a kChunksPerThread-th of a
+// thread's share: few claims (each a CAS on a line another thread may hold) while a share is
+// large, chunks small enough at its end that the threads finish a loop together.
 constexpr size_t kChunksPerThread = 8;
+// Share words count grains in 16 bits; a loop of more items claims them kMaxGrains-th by kMaxGrains-th.
+constexpr size_t kMaxGrains = 0xffff;
 
+uint64_t share_word(uint32_t gen, size_t next, size_t end) { return uint64_t(gen) << 32 | uint64_t(next) << 16 | end; }
 uint32_t generation_of(uint64_t word) { return uint32_t(word >> 32); }
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  shares_ = std::make_unique<Share[]>(size_t(threads));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(size_t(i)); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -56,55 +54,68 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work(uint32_t gen) {
+bool ThreadPool::claim(size_t s, uint32_t gen, bool front, size_t* begin, size_t* end) {
+  std::atomic<uint64_t>& word = shares_[s].word;
+  uint64_t w = word.load(std::memory_order_acquire);
   for (;;) {
-    uint64_t word = job_word_.load(std::memory_order_acquire);
-    size_t begin, n, chunk;
-    do {
-      begin = size_t(uint32_t(word));
-      n = job_n_.load(std::memory_order_relaxed);
-      chunk = chunk_.load(std::memory_order_relaxed);
-      if (generation_of(word) != gen || begin >= n) return;
-      chunk = std::max(chunk, (n - begin) / (2 * (workers_.size() + 1)));
-    } while (!job_word_.compare_exchange_weak(word, word + chunk, std::memory_order_acq_rel));
-    // The claim succeeded on this generation's word, so n and chunk were this job's.
-    const size_t end = begin + chunk < n ? begin + chunk : n;
-    try {
-      (*job_)(begin, end);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
+    const size_t next = (w >> 16) & 0xffff, last = w & 0xffff;
+    if (generation_of(w) != gen || next >= last) return false;
+    const size_t chunk = std::min(last - next, std::max(min_chunk_.load(std::memory_order_relaxed), (last - next) / 2));
+    const uint64_t claimed = front ? share_word(gen, next + chunk, last) : share_word(gen, next, last - chunk);
+    if (word.compare_exchange_weak(w, claimed, std::memory_order_acq_rel)) {
+      *begin = front ? next : last - chunk;
+      *end = front ? next + chunk : last;
+      return true;
     }
-    if (done_items_.fetch_add(end - begin) + (end - begin) == n && caller_sleeping_.load()) {
-      { std::lock_guard<std::mutex> lock(mu_); }  // the caller is waiting on done_ or about to
-      done_.notify_one();
+  }
+}
+
+void ThreadPool::work(uint32_t gen, size_t self) {
+  const size_t k = size_t(size());
+  for (size_t i = 0; i < k; ++i) {
+    const size_t s = (self + i) % k;
+    size_t g0, g1;
+    while (claim(s, gen, s == self, &g0, &g1)) {
+      // The claim succeeded on this generation's share, so job_, job_n_ and grain_ are this job's.
+      const size_t begin = g0 * grain_, end = std::min(job_n_, g1 * grain_);
+      try {
+        (*job_)(begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      if (done_items_.fetch_add(end - begin) + (end - begin) == job_n_ && caller_sleeping_.load()) {
+        { std::lock_guard<std::mutex> lock(mu_); }  // the caller is waiting on done_ or about to
+        done_.notify_one();
+      }
     }
   }
 }
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
-  const int k = size();
+  const size_t k = size_t(size());
   if (k == 1 || n == 1) {
     fn(0, n);
     return;
   }
-  MV_CHECK(n <= (size_t(1) << 31), "parallel_for: too many items");  // claims stay inside the low 32 bits
-  // Close: a late thread of the previous job can no longer claim, and nobody claims this one yet.
-  const uint32_t closed = generation_of(job_word_.load()) + 1, gen = closed + 1;
-  job_word_.store(uint64_t(closed) << 32 | std::numeric_limits<uint32_t>::max());
+  // The previous job's shares are all empty, so no thread can claim from them while these change.
+  const uint32_t gen = generation_.load() + 1;
   job_ = &fn;
-  job_n_.store(n, std::memory_order_relaxed);
-  chunk_.store((n + kChunksPerThread * k - 1) / (kChunksPerThread * k), std::memory_order_relaxed);
+  job_n_ = n;
+  grain_ = (n + kMaxGrains - 1) / kMaxGrains;
+  const size_t grains = (n + grain_ - 1) / grain_;
+  min_chunk_.store(std::max<size_t>(1, grains / (kChunksPerThread * k)), std::memory_order_relaxed);
   done_items_.store(0);
-  job_word_.store(uint64_t(gen) << 32, std::memory_order_release);
+  for (size_t s = 0; s < k; ++s) shares_[s].word.store(share_word(gen, grains * s / k, grains * (s + 1) / k), std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);
   // A worker that found no job under the lock is waiting by the time we can take the lock.
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
     wake_.notify_all();
   }
-  work(gen);
-  // Every item is claimed; wait for the chunks other threads are still running (usually none).
+  work(gen, 0);
+  // Every grain is claimed; wait for the chunks other threads are still running (usually none).
   for (int spins = 0; done_items_.load(std::memory_order_acquire) != n && spins < kSpins; ++spins) MV_PAUSE();
   if (done_items_.load(std::memory_order_acquire) != n) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -126,7 +137,7 @@ void ThreadPool::await_job(uint32_t seen) {
   const auto start = std::chrono::steady_clock::now();
   auto next_yield = start + kYieldEvery;
   for (int spins = 1;; ++spins) {
-    if (generation_of(job_word_.load()) != seen || stop_.load()) return;
+    if (generation_.load() != seen || stop_.load()) return;
     if (spins % kPausesPerClockRead == 0) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= start + kLinger) break;
@@ -139,17 +150,17 @@ void ThreadPool::await_job(uint32_t seen) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   sleepers_.fetch_add(1);
-  wake_.wait(lock, [&] { return stop_.load() || generation_of(job_word_.load()) != seen; });
+  wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
   sleepers_.fetch_sub(1);
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(size_t self) {
   uint32_t seen = 0;
   for (;;) {
     await_job(seen);
     if (stop_.load()) return;
-    seen = generation_of(job_word_.load(std::memory_order_acquire));
-    work(seen);
+    seen = generation_.load(std::memory_order_acquire);
+    work(seen, self);
   }
 }
 

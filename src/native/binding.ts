@@ -189,6 +189,12 @@ export interface NativeAddon {
    */
   memoryBandwidth(megabytes: number, threads?: number): { copy: number; triad: number; read: number };
   /**
+   * Runs `loops` parallel_for loops over `n` items on a new engine thread pool of `threads` threads
+   * (native/addon/pool_probe.h), counting how often each item was handed out; with `throwAt`, first
+   * one loop whose chunk holding that item throws. For tests of the pool's contract. Sync.
+   */
+  threadPoolCover(n: number, threads: number, loops: number, throwAt?: number): { counts: Uint32Array; error: string | null };
+  /**
    * Picks a token from one row of logits (native/engine/sampling.h). `params`: temperature, topK,
    * topP, minP, repetitionPenalty, topLogprobs in that order; `uniform` in [0, 1) is the draw a
    * non-greedy pick consumes; `history` the ids the repetition penalty applies to. Writes
