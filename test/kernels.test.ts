@@ -124,6 +124,22 @@ describe.each(SETS)('%s kernels', (set) => {
       }
     });
 
+    it('quantize awkward activations to the portable set\'s bytes: ties, an all-zero block, NaN and infinities', () => {
+      const cols = short;
+      const bytes = randomWeightBytes(dtype, ROWS, cols, 500 + cols);
+      // Block 0: max 127, so the step is 1 and every x.5 is a tie (rounded to even); block 1 all zero;
+      // block 2 a NaN among ordinary values (skipped by the block's max in every set); an infinity
+      // in the last block of token 1.
+      const x = new Float32Array(2 * cols);
+      for (let i = 0; i < 32; i++) x[i] = i === 0 ? 127 : (i % 2 ? -1 : 1) * (i + 0.5);
+      for (let i = 64; i < cols; i++) x[i] = Math.sin(i) * 3;
+      x[94] = Number.NaN;  // in the last register of the block in either set, where no later max would hide a NaN kept by mistake
+      x.copyWithin(cols, 0, cols);
+      x[2 * cols - 1] = Number.POSITIVE_INFINITY;
+      x[2 * cols - 2] = Number.NEGATIVE_INFINITY;
+      expect(native.matmul(set, dtype, bytes, ROWS, cols, x, 2)).toEqual(native.matmul('portable', dtype, bytes, ROWS, cols, x, 2));
+    });
+
     it.each([
       [short, 1],
       [short, 3],

@@ -81,7 +81,21 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const size_t tokens = size_arg(info, 6, "tokens");
   MV_CHECK(x.ElementLength() == tokens * w.cols, "x must hold tokens x cols floats");
   Napi::Float32Array y = Napi::Float32Array::New(info.Env(), tokens * w.rows);
-  k.matmul({x.Data(), tokens}, w, nullptr, y.Data(), w.rows, 0, w.rows);
+  MatmulInput input{x.Data(), tokens};
+  // The int8 path's rows quantized by the set's own quantize_q8, as the engine's forward does.
+  std::vector<int8_t> q8;
+  std::vector<float> q8_scale;
+  std::vector<int32_t> q8_sum;
+  if (int8_path(w.dtype)) {
+    q8.resize(tokens * w.cols);
+    q8_scale.resize(tokens * w.cols / 32);
+    q8_sum.resize(tokens * w.cols / 32);
+    k.quantize_q8(x.Data(), tokens, w.cols, q8.data(), q8_scale.data(), q8_sum.data());
+    input.q8 = q8.data();
+    input.q8_scale = q8_scale.data();
+    input.q8_sum = q8_sum.data();
+  }
+  k.matmul(input, w, nullptr, y.Data(), w.rows, 0, w.rows);
   return y;
 }
 

@@ -76,7 +76,7 @@ void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<Ma
     x8_sum_.resize(tokens * in / 32);
     const auto quantize = [&](size_t t0, size_t t1) {
       const size_t b0 = t0 * in / 32;
-      quantize_activations_q8(x + t0 * in, t1 - t0, in, x8_.data() + t0 * in, x8_scale_.data() + b0, x8_sum_.data() + b0);
+      k_.quantize_q8(x + t0 * in, t1 - t0, in, x8_.data() + t0 * in, x8_scale_.data() + b0, x8_sum_.data() + b0);
     };
     // A prompt's rows are quantized by all threads: on one, it was 5% of a Q8_0 prefill with the
     // other thread waiting. A decode step's few rows take about a microsecond.

@@ -70,6 +70,9 @@ struct CpuKernels {
   // gate[0..n) = silu(gate) * up, silu(g) = g / (1 + exp(-g)) (the SwiGLU MLP's product). The SIMD sets
   // use the softmax's polynomial exp.
   void (*silu_mul)(float* gate, const float* up, size_t n);
+  // quantize_activations_q8 (quant.h), the same bytes from every set: the caller's quantization of
+  // MatmulInput's rows for the int8 path.
+  void (*quantize_q8)(const float* x, size_t tokens, size_t cols, int8_t* q, float* d, int32_t* s);
 };
 
 extern const CpuKernels kPortableKernels;

@@ -184,6 +184,6 @@ void silu_mul_portable(float* gate, const float* up, size_t n) {
 
 const CpuKernels kPortableKernels = {"cpu-portable",      matmul_portable,      dequantize_rows_portable,
                                      gather_dot_portable, gather_axpy_portable, softmax_portable,
-                                     store_kv_portable,   silu_mul_portable};
+                                     store_kv_portable,   silu_mul_portable,    quantize_activations_q8};
 
 }  // namespace mv
