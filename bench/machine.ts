@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileMappings } from '../src/testkit/file-mappings.js';
+export { dropFromPageCache } from '../src/testkit/page-cache.js';
 /** One line describing where a benchmark ran (shared with `multiverse bench`). */
 export { machineLine } from '../src/cli/machine.js';
 
@@ -18,14 +18,4 @@ export function hugePageShare(file: string): number | undefined {
   const maps = fileMappings(file);
   const resident = maps.reduce((n, m) => n + m.residentBytes, 0);
   return resident > 0 ? maps.reduce((n, m) => n + m.hugePageBytes, 0) / resident : undefined;
-}
-
-/**
- * Drops `file` from the page cache (GNU dd's `iflag=nocache` with `count=0` does so for a whole file),
- * so that the next reader brings it in from disk. How a file's pages were first cached decides how
- * much of it can be mapped as 2 MB pages (docs/kernels.md, weight file pages): a file just written
- * in small pieces stays in 4 KB folios. False where dd failed; pages another process maps stay.
- */
-export function dropFromPageCache(file: string): boolean {
-  return spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' }).status === 0;
 }

@@ -7,7 +7,10 @@
 import fs from 'node:fs';
 import { ModelLoadError } from '../errors.js';
 
-const WINDOW_BYTES = 1 << 22;
+// The kernel reads ahead of each read and caches that in small folios, and the weights' mapping gets
+// 2 MB pages only where nothing was cached before it (docs/kernels.md): with 4 MB windows 8 MB of the
+// Q8_0 bench file was cached that way, with 256 KB 3 MB.
+const WINDOW_BYTES = 1 << 18;
 
 export class FileCursor {
   /** Absolute offset of the next read. */
