@@ -4,16 +4,16 @@
 
 namespace mv {
 
-std::vector<float> LogitsRecycler::take() {
+LogitsRows LogitsRecycler::take() {
   std::lock_guard<std::mutex> lock(mu_);
   if (free_.empty()) return {};
-  std::vector<float> rows = std::move(free_.back());
+  LogitsRows rows = std::move(free_.back());
   free_.pop_back();
   free_bytes_ -= rows.capacity() * sizeof(float);
   return rows;
 }
 
-void LogitsRecycler::give_back(std::vector<float> rows) {
+void LogitsRecycler::give_back(LogitsRows rows) {
   const size_t bytes = rows.capacity() * sizeof(float);
   std::lock_guard<std::mutex> lock(mu_);
   if (bytes == 0 || free_bytes_ + bytes > kMaxBytes) return;

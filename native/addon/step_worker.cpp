@@ -34,7 +34,7 @@ Napi::Float32Array StepWorker::logits_array(Napi::Env env) {
   // needs (sampling runs in C++ over them, see sampling_binding.h).
   struct Lent {
     std::shared_ptr<LogitsRecycler> recycler;
-    std::vector<float> rows;
+    LogitsRows rows;
   };
   auto* lent = new Lent{recycler_, std::move(logits_)};
   Napi::ArrayBuffer buffer;

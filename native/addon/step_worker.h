@@ -27,7 +27,7 @@ class StepWorker : public Napi::AsyncWorker {
   std::shared_ptr<Engine> engine_;
   std::shared_ptr<LogitsRecycler> recycler_;
   std::vector<StepInput> batch_;
-  std::vector<float> logits_;
+  LogitsRows logits_;
   Napi::Promise::Deferred deferred_;
 };
 

@@ -14,7 +14,7 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   // Runs the model over the batch (slots already appended) and fills logits rows in batch order.
-  virtual void step(const std::vector<StepInput>& batch, std::vector<float>* logits) = 0;
+  virtual void step(const std::vector<StepInput>& batch, LogitsRows* logits) = 0;
 };
 
 // The CPU backend: thread pool + the AVX-512, AVX2 or portable kernel set (kernels/cpu/kernels.h).

@@ -70,7 +70,7 @@ class CpuBackend : public Backend {
   // the threads meet once a step instead of once a loop, and a Multiverse step's parallel paths
   // run on parallel cores. Each lane writes only its own sequences' new KV slots
   // and its own rows of logits, and reads shared prefixes, so lanes do not race.
-  void step(const std::vector<StepInput>& batch, std::vector<float>* logits) override {
+  void step(const std::vector<StepInput>& batch, LogitsRows* logits) override {
     std::vector<StepSpan> shares;
     if (batch.size() >= kLaneMinRows && lanes_.size() >= 2) shares = lane_shares(batch);
     if (shares.size() < 2) {

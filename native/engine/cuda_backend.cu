@@ -195,7 +195,7 @@ class CudaBackend : public Backend {
 
   std::string name() const override { return name_; }
 
-  void step(const std::vector<StepInput>& batch, std::vector<float>* logits) override {
+  void step(const std::vector<StepInput>& batch, LogitsRows* logits) override {
     const int h = s_.hidden, qd = s_.heads * s_.head_dim, kvd = s_.kv_heads * s_.head_dim;
     const int inter = s_.intermediate, qkv_dim = qd + 2 * kvd;
     const Meta m = upload_meta(batch);

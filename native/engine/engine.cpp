@@ -56,7 +56,7 @@ std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {
   return batch;
 }
 
-void Engine::execute(const std::vector<StepInput>& batch, std::vector<float>* logits) {
+void Engine::execute(const std::vector<StepInput>& batch, LogitsRows* logits) {
   std::call_once(populated_, [this] {
     if (weights_) weights_->populate();
   });

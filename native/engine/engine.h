@@ -43,7 +43,7 @@ class Engine {
   // tokens; enough free slots for all), then appends the slots and marks the engine busy.
   // Throws and changes nothing on any violation.
   std::vector<StepInput> prepare(const std::vector<StepRequest>& items);
-  void execute(const std::vector<StepInput>& batch, std::vector<float>* logits);
+  void execute(const std::vector<StepInput>& batch, LogitsRows* logits);
   void finish() { busy_.store(false); }
 
  private:

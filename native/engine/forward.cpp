@@ -180,7 +180,7 @@ void CpuForward::attention(int layer, StepSpan batch, size_t tokens, bool split)
   }
 }
 
-void CpuForward::run(StepSpan batch, std::vector<float>* logits) {
+void CpuForward::run(StepSpan batch, LogitsRows* logits) {
   logits->resize(logit_rows(batch) * size_t(spec_.vocab));
   run(batch, logits->data());
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/logits_rows.h"
 #include "common/thread_pool.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/kernels.h"
@@ -66,7 +67,7 @@ class CpuForward {
 
   // Rows of logits in input order ('last': 1 row, 'all': n rows), each (vocab) floats.
   // Preconditions (checked by the caller): token ids < vocab, slots valid and already appended.
-  void run(StepSpan batch, std::vector<float>* logits);
+  void run(StepSpan batch, LogitsRows* logits);
   // The same rows written to logits, which holds logit_rows(batch) * vocab floats.
   void run(StepSpan batch, float* logits);
 

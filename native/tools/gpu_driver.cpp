@@ -80,9 +80,9 @@ ModelSpec read_spec(const std::string& path) {
 }
 
 // One engine step over the items; returns the logits rows asked for.
-std::vector<float> step(Engine& e, const std::vector<StepRequest>& items) {
+LogitsRows step(Engine& e, const std::vector<StepRequest>& items) {
   std::vector<StepInput> batch = e.prepare(items);
-  std::vector<float> logits;
+  LogitsRows logits;
   try {
     e.execute(batch, &logits);
   } catch (...) {
@@ -138,7 +138,7 @@ void run_ops(Engine& e, const std::string& ops_path, const std::string& out_dir)
         r.logits = f[3] == "all" ? LogitsMode::All : f[3] == "last" ? LogitsMode::Last : LogitsMode::None;
         items.push_back(r);
       }
-      const std::vector<float> rows = step(e, items);
+      const LogitsRows rows = step(e, items);
       kept.insert(kept.end(), rows.begin(), rows.end());
     } else if (op == "save") {
       const std::string path = out_dir + "/" + w.at(1);
@@ -180,7 +180,7 @@ double decode_rate(Engine& e, int n, int prompt, int steps, std::mt19937& rng) {
     for (int j = 0; j < prompt; ++j) items[i].tokens.push_back(tok(rng));
     items[i].positions = iota(0, prompt);
   }
-  std::vector<float> logits = step(e, items);
+  LogitsRows logits = step(e, items);
   const auto decode_once = [&](int pos) {
     for (int i = 0; i < n; ++i) {
       items[i].tokens = {argmax(&logits[size_t(i) * vocab], vocab)};
