@@ -1,6 +1,5 @@
 import os from 'node:os';
 import { fileMappings } from '../src/testkit/file-mappings.js';
-export { dropFromPageCache } from '../src/testkit/page-cache.js';
 /** One line describing where a benchmark ran (shared with `multiverse bench`). */
 export { machineLine } from '../src/cli/machine.js';
 

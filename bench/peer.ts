@@ -11,7 +11,7 @@
  *
  * The files are cached in $TMPDIR/multiverse-bench-gguf. Both sides use the same thread count. It
  * also prints how much of each file is mapped as 2 MB pages (bench/machine.ts, hugePageShare), after
- * dropping each file from the page cache before its first pass (dropFromPageCache).
+ * dropping each file from the page cache before its first pass (src/testkit/page-cache.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +23,8 @@ import { bandwidthFraction, decodeStepBytes } from '../src/cli/bench-measure.js'
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
-import { dropFromPageCache, hugePageShare, loadAverage, machineLine } from './machine.js';
+import { dropFromPageCache } from '../src/testkit/page-cache.js';
+import { hugePageShare, loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
 
 interface Figures {

@@ -8,10 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include "addon/js_args.h"
 #include "common/check.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/quantized_rows.h"
 
 namespace mv {
 namespace {
@@ -26,13 +28,6 @@ const CpuKernels& kernels_arg(const Napi::Value& v) {
   return select_kernels(KernelChoice::Auto);
 }
 
-size_t size_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  MV_CHECK(info.Length() > i && info[i].IsNumber(), std::string(what) + " must be a number");
-  const double d = info[i].As<Napi::Number>().DoubleValue();
-  MV_CHECK(d >= 1 && d == double(int64_t(d)) && d < 1e9, std::string(what) + " must be a positive integer");
-  return size_t(d);
-}
-
 // The weight matrix described by arguments 1-4 (dtype, bytes, rows, cols); its bytes stay in JS.
 WeightMatrix matrix_args(const Napi::CallbackInfo& info) {
   MV_CHECK(info.Length() > 2 && info[1].IsString() && info[2].IsTypedArray(), "(kernels, dtype, bytes, rows, cols, ...)");
@@ -43,8 +38,8 @@ WeightMatrix matrix_args(const Napi::CallbackInfo& info) {
     if (name == dtype_name(d)) w.dtype = d, known = true;
   MV_CHECK(known, "unknown dtype " + name);
   const Napi::TypedArray bytes = info[2].As<Napi::TypedArray>();
-  w.rows = size_arg(info, 3, "rows");
-  w.cols = size_arg(info, 4, "cols");
+  w.rows = count_arg(info, 3, "rows");
+  w.cols = count_arg(info, 4, "cols");
   w.row_bytes = row_bytes(w.dtype, w.cols);
   MV_CHECK(w.row_bytes != 0, "cols is not a whole number of blocks");
   MV_CHECK(bytes.ByteLength() == w.rows * w.row_bytes, "bytes has the wrong length for rows x cols");
@@ -78,22 +73,14 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
                info[5].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
            "x must be a Float32Array");
   const Napi::Float32Array x = info[5].As<Napi::Float32Array>();
-  const size_t tokens = size_arg(info, 6, "tokens");
+  const size_t tokens = count_arg(info, 6, "tokens");
   MV_CHECK(x.ElementLength() == tokens * w.cols, "x must hold tokens x cols floats");
   Napi::Float32Array y = Napi::Float32Array::New(info.Env(), tokens * w.rows);
   MatmulInput input{x.Data(), tokens};
-  // The int8 path's rows quantized by the set's own quantize_q8, as the engine's forward does.
-  std::vector<int8_t> q8;
-  std::vector<float> q8_scale;
-  std::vector<int32_t> q8_sum;
+  QuantizedRows x8;  // the int8 path's input, by the set's own quantize_q8, as the forward pass makes it
   if (int8_path(w.dtype)) {
-    q8.resize(tokens * w.cols);
-    q8_scale.resize(tokens * w.cols / 32);
-    q8_sum.resize(tokens * w.cols / 32);
-    k.quantize_q8(x.Data(), tokens, w.cols, q8.data(), q8_scale.data(), q8_sum.data());
-    input.q8 = q8.data();
-    input.q8_scale = q8_scale.data();
-    input.q8_sum = q8_sum.data();
+    x8.prepare(tokens, w.cols, &input);
+    x8.quantize(k, x.Data(), 0, tokens);
   }
   k.matmul(input, w, nullptr, y.Data(), w.rows, 0, w.rows);
   return y;
@@ -110,7 +97,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   const size_t elem = kv == KvDtype::F16 ? 2 : 4;
   const Napi::TypedArray q = info[2].As<Napi::TypedArray>();
   MV_CHECK(q.TypedArrayType() == napi_float32_array, "q must be a Float32Array");
-  const size_t nq = size_arg(info, 3, "nq"), d = size_arg(info, 4, "d"), stride = size_arg(info, 7, "stride");
+  const size_t nq = count_arg(info, 3, "nq"), d = count_arg(info, 4, "d"), stride = count_arg(info, 7, "stride");
   MV_CHECK(q.ElementLength() == nq * d, "q must hold nq x d floats");
   MV_CHECK(stride >= d, "stride must be at least d");
   const Napi::TypedArray keys = info[5].As<Napi::TypedArray>(), values = info[6].As<Napi::TypedArray>();
@@ -145,10 +132,10 @@ Napi::Value SiluMul(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
-  const size_t n = size_arg(info, 0, "megabytes") * (size_t(1) << 20) / 4;  // floats per array
+  const size_t n = count_arg(info, 0, "megabytes") * (size_t(1) << 20) / 4;  // floats per array
   std::vector<float> a(n, 1.0f), b(n, 2.0f), c(n, 0.5f);
   // The engine's thread count, so decode is set against what the same number of cores can stream.
-  const size_t threads = info.Length() > 1 && !info[1].IsUndefined() ? size_arg(info, 1, "threads")
+  const size_t threads = info.Length() > 1 && !info[1].IsUndefined() ? count_arg(info, 1, "threads")
                                                                      : std::max(1u, std::thread::hardware_concurrency());
   // Best of five passes of `body` over every thread's share of the arrays, in seconds.
   const auto best = [&](auto body) {

@@ -6,9 +6,9 @@
 #pragma once
 #include <cstddef>
 #include <mutex>
+#include <vector>
 
 #include "common/logits_rows.h"
-#include <vector>
 
 namespace mv {
 

@@ -5,25 +5,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "addon/js_args.h"
 #include "common/check.h"
 #include "common/thread_pool.h"
 
 namespace mv {
 
-namespace {
-size_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* what, double lo) {
-  MV_CHECK(info.Length() > i && info[i].IsNumber(), std::string(what) + " must be a number");
-  const double d = info[i].As<Napi::Number>().DoubleValue();
-  MV_CHECK(d >= lo && d == double(int64_t(d)) && d <= 1e7, std::string(what) + " must be an integer in " + std::to_string(int(lo)) + "..1e7");
-  return size_t(d);
-}
-}  // namespace
-
 Napi::Value ThreadPoolCover(const Napi::CallbackInfo& info) {
-  const size_t n = int_arg(info, 0, "n", 1), threads = int_arg(info, 1, "threads", 1), loops = int_arg(info, 2, "loops", 1);
-  MV_CHECK(threads <= 64, "threads must be at most 64");
+  const size_t n = count_arg(info, 0, "n"), threads = count_arg(info, 1, "threads"), loops = count_arg(info, 2, "loops");
+  MV_CHECK(n <= 10'000'000 && threads <= 64, "at most 1e7 items on 64 threads");
   const bool throws = info.Length() > 3 && !info[3].IsUndefined();
-  const size_t throw_at = throws ? int_arg(info, 3, "throwAt", 0) : 0;
+  const size_t throw_at = throws ? count_arg(info, 3, "throwAt", 0) : 0;
   auto counts = std::make_unique<std::atomic<uint32_t>[]>(n);
   for (size_t i = 0; i < n; ++i) counts[i].store(0);
   ThreadPool pool{int(threads)};

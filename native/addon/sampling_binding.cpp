@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "addon/js_args.h"
 #include "common/check.h"
 #include "engine/sampling.h"
 
@@ -16,11 +17,6 @@ const T* typed_data(const Napi::CallbackInfo& info, size_t i, const char* what, 
   Napi::TypedArrayOf<T> a = info[i].As<Napi::TypedArrayOf<T>>();
   *length = a.ElementLength();
   return a.Data();
-}
-
-double number_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  MV_CHECK(info.Length() > i && info[i].IsNumber(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().DoubleValue();
 }
 
 // Writes a scored token into `out` (argument out_arg) and returns the number of top entries.

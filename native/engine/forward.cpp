@@ -70,24 +70,15 @@ void CpuForward::matmuls(const float* x, size_t tokens, std::initializer_list<Ma
   }
   MatmulInput input{x, tokens};
   if (q8) {  // once here, not once per chunk of rows in every kernel call
-    const size_t in = jobs.begin()->w->cols;
-    x8_.resize(tokens * in);
-    x8_scale_.resize(tokens * in / 32);
-    x8_sum_.resize(tokens * in / 32);
-    const auto quantize = [&](size_t t0, size_t t1) {
-      const size_t b0 = t0 * in / 32;
-      k_.quantize_q8(x + t0 * in, t1 - t0, in, x8_.data() + t0 * in, x8_scale_.data() + b0, x8_sum_.data() + b0);
-    };
+    x8_.prepare(tokens, jobs.begin()->w->cols, &input);
+    const auto quantize = [&](size_t t0, size_t t1) { x8_.quantize(k_, x, t0, t1); };
     // A prompt's rows are quantized by all threads: on one, it was 5% of a Q8_0 prefill with the
     // other thread waiting. A decode step's few rows take about a microsecond.
-    if (tokens * in >= kParallelQuantize) {
+    if (tokens * jobs.begin()->w->cols >= kParallelQuantize) {
       pool_.parallel_for(tokens, quantize);
     } else {
       quantize(0, tokens);
     }
-    input.q8 = x8_.data();
-    input.q8_scale = x8_scale_.data();
-    input.q8_sum = x8_sum_.data();
   }
   // Unit range [u0, u1) of the concatenated jobs: each job gets the part that falls in its own units.
   const auto run = [&](size_t u0, size_t u1) {

@@ -13,6 +13,7 @@
 #include "common/thread_pool.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/quantized_rows.h"
 #include "kv/kv_pool.h"
 #include "model/model_spec.h"
 #include "model/weights.h"
@@ -115,9 +116,7 @@ class CpuForward {
   std::vector<int32_t> pos_;       // (T) position ids, flattened over the batch
   std::vector<int32_t> tok_item_;  // (T) which batch item each token belongs to
   std::vector<int32_t> tok_ctx_;   // (T) how many context slots that token sees (itself included)
-  std::vector<int8_t> x8_;         // a matmul's input as Q8_0 blocks (MatmulInput), when int8-path weights read it
-  std::vector<float> x8_scale_;
-  std::vector<int32_t> x8_sum_;
+  QuantizedRows x8_;  // a matmul's input as Q8_0 blocks (MatmulInput), when int8-path weights read it
   std::vector<float> rope_cos_;    // (T, head_dim / 2) cos(pos * inv_freq) of each token
   std::vector<float> rope_sin_;    // (T, head_dim / 2)
   std::vector<float> picked_;      // (R, hidden) the residual rows that give logits

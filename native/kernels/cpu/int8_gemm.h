@@ -371,22 +371,8 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
                    size_t o1) {
   constexpr size_t kGroup = I::kGroup;
   const size_t tokens = input.tokens, in = w.cols, nb = in / kBlock;
-  // One scratch, 4-byte values first: activation scales and block sums, the panel's factors and
-  // starts; then the bytes: the activations when quantized or offset here, then the panel's weights.
-  const size_t words = 2 * tokens * nb + 6 * kGroup * nb, bytes = tokens * in + kGroup * in;
-  float* scratch = thread_scratch(words + (bytes + 3) / 4);
-  float* own_d = scratch;
-  int32_t* sums = reinterpret_cast<int32_t*>(scratch + tokens * nb);
-  float* factors = scratch + 2 * tokens * nb;
-  int8_t* own_q = reinterpret_cast<int8_t*>(scratch + words);
-  int32_t* ints = reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb);
-  const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, ints, ints + kGroup * nb,
-                    ints + 2 * kGroup * nb, ints + 3 * kGroup * nb};
+  if (!input.q8) throw_unquantized_input();
   Activations x{input.q8, input.q8_scale, input.q8_sum};
-  if (!x.q) {
-    quantize_activations_q8(input.x, tokens, in, own_q, own_d, sums);
-    x = {own_q, own_d, sums};
-  }
   switch (tokens) {
     case 1: return I::template matvec<F, 1>(x, in, w, b, y, ldy, o0, o1);
     case 2: return I::template matvec<F, 2>(x, in, w, b, y, ldy, o0, o1);
@@ -394,6 +380,15 @@ void matmul_blocks(const MatmulInput& input, const WeightMatrix& w, const float*
     case 4: return I::template matvec<F, 4>(x, in, w, b, y, ldy, o0, o1);
     default: break;
   }
+  // One scratch, 4-byte values first: the panel's factors and starts; then the bytes: the
+  // activations when offset here, then the panel's weights.
+  const size_t words = 6 * kGroup * nb, bytes = tokens * in + kGroup * in;
+  float* scratch = thread_scratch(words + (bytes + 3) / 4);
+  float* factors = scratch;
+  int8_t* own_q = reinterpret_cast<int8_t*>(scratch + words);
+  int32_t* ints = reinterpret_cast<int32_t*>(factors + 2 * kGroup * nb);
+  const Panel panel{own_q + tokens * in, factors, factors + kGroup * nb, ints, ints + kGroup * nb,
+                    ints + 2 * kGroup * nb, ints + 3 * kGroup * nb};
   if (I::kOffset) {  // the shared activations stay as they are: the offset copy is this thread's
     for (size_t i = 0; i < tokens * in; ++i) own_q[i] = int8_t(uint8_t(x.q[i]) ^ 0x80);
     x.q = own_q;

@@ -35,8 +35,8 @@ struct WeightMatrix {
 inline bool int8_path(Dtype d) { return d == Dtype::Q8_0 || d == Dtype::Q4_0 || d == Dtype::Q4_K || d == Dtype::Q6_K; }
 
 // The rows a matmul multiplies: x (tokens, cols) in f32 and, where int8-path weights will read them, the same
-// rows already quantized (quantize_activations_q8) by the caller, once for every thread's share of the
-// output rows. Without them the kernel quantizes x itself, on each call.
+// rows already quantized by the caller (QuantizedRows, with the set's quantize_q8), once for every
+// thread's share of the output rows. An int8-path matmul without them throws EngineError.
 struct MatmulInput {
   const float* x = nullptr;
   size_t tokens = 0;

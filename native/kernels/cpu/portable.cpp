@@ -77,19 +77,9 @@ void int8_factors(Dtype d, const uint8_t* row, size_t b, float* dw, float* mw) {
 void matmul_int8_portable(const MatmulInput& input, const WeightMatrix& w, const float* b, float* y, size_t ldy,
                           size_t o0, size_t o1) {
   const size_t tokens = input.tokens, in = w.cols, nb = in / 32;
-  std::vector<int8_t> own_q;
-  std::vector<float> own_d;
-  std::vector<int32_t> own_sums;  // this reference sums each block itself, below
+  if (!input.q8) throw_unquantized_input();
   const int8_t* xq = input.q8;
-  const float* xd = input.q8_scale;
-  if (!xq) {
-    own_q.resize(tokens * in);
-    own_d.resize(tokens * nb);
-    own_sums.resize(tokens * nb);
-    quantize_activations_q8(input.x, tokens, in, own_q.data(), own_d.data(), own_sums.data());
-    xq = own_q.data();
-    xd = own_d.data();
-  }
+  const float* xd = input.q8_scale;  // the block sums (q8_sum) this reference takes itself, below
   for (size_t o = o0; o < o1; ++o) {
     const uint8_t* row = w.data + o * w.row_bytes;
     for (size_t t = 0; t < tokens; ++t) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/check.h"
 #include "kernels/cpu/block_decode.h"
 
 namespace mv {
@@ -131,6 +132,10 @@ void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t*
     for (int j = 0; j < 32; ++j) sum += q[32 * b + j];
     s[b] = sum;
   }
+}
+
+void throw_unquantized_input() {
+  throw EngineError("matmul: int8-path weights need their input quantized first (MatmulInput's q8, QuantizedRows)");
 }
 
 float* thread_scratch(size_t n) {

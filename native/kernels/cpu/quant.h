@@ -48,6 +48,10 @@ void dequantize_row_reference(Dtype d, const uint8_t* src, size_t cols, float* o
 // the same integers.
 void quantize_activations_q8(const float* x, size_t tokens, size_t cols, int8_t* q, float* d, int32_t* s);
 
+// Throws EngineError: an int8-path matmul was given its input unquantized (MatmulInput without q8).
+// Out of line, so the SIMD kernel files check without compiling any std::string code of their own.
+[[noreturn]] void throw_unquantized_input();
+
 // This thread's scratch of at least n floats, reused by every call (compiled without SIMD flags, so
 // SIMD kernel files need no std::vector code of their own).
 float* thread_scratch(size_t n);
