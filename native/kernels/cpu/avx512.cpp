@@ -25,14 +25,6 @@ struct Avx512 {
   static Reg select_negative(Reg x, Reg a, Reg b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero(), _CMP_LT_OQ), b, a); }
   static Reg round(Reg v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static Reg ldexp(Reg p, Reg n) { return _mm512_scalef_ps(p, n); }
-  // Each register folded to 256 bits, then the AVX2 hadd rounds.
-  static void hsum4(const Reg a[4], float out[4]) {
-    __m256 h[4];
-    for (int r = 0; r < 4; ++r)
-      h[r] = _mm256_add_ps(_mm512_castps512_ps256(a[r]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[r]), 1)));
-    const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
-  }
   static float hmax(Reg v) { return _mm512_reduce_max_ps(v); }
   // The 16 sums of a[0..15] at once, out[i] = hsum(a[i]) bit for bit: the same pairing as hsum
   // (lanes i and i+8, then +4, +2, +1), each round folding two registers into one, so 15 folds do the
