@@ -23,7 +23,7 @@ Engine::Engine(ModelSpec spec, int kv_slots, KvDtype kv_dtype, const CpuOptions&
     : spec_(std::move(spec)),
       on_cuda_(resolve_cuda(device)),
       weights_(on_cuda_ ? nullptr : std::make_unique<Weights>(spec_)),
-      kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots, kv_dtype, !on_cuda_}),
+      kv_(KvShape{spec_.layers, spec_.kv_heads * spec_.head_dim, kv_slots, kv_dtype, !on_cuda_, spec_.kv_heads}),
       backend_(on_cuda_ ? make_cuda_backend(spec_, kv_) : make_cpu_backend(spec_, *weights_, kv_, cpu)) {}
 
 std::vector<StepInput> Engine::prepare(const std::vector<StepRequest>& items) {

@@ -149,9 +149,6 @@ void CpuForward::attention(int layer, StepSpan batch, size_t tokens, bool split)
   const int heads = spec_.heads, kv_heads = spec_.kv_heads, d = spec_.head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(d));
   const KvDtype kv = kv_.shape().dtype;
-  const size_t elem = kv == KvDtype::F16 ? 2 : 4, stride = size_t(kv_.shape().kv_dim);
-  const uint8_t* layer_k = static_cast<const uint8_t*>(kv_.k(layer, 0));
-  const uint8_t* layer_v = static_cast<const uint8_t*>(kv_.v(layer, 0));
   const auto run = [&](size_t u0, size_t u1) {
     std::vector<float> scores;  // (group, n)
     for (size_t u = u0; u < u1; ++u) {
@@ -160,8 +157,8 @@ void CpuForward::attention(int layer, StepSpan batch, size_t tokens, bool split)
       const std::vector<int32_t>& slots = batch[tok_item_[t]].slots;
       const size_t n = tok_ctx_[t], first = (t * heads + size_t(kvh) * group) * d;
       scores.resize(group * n);
-      attend(k_, &q_[first], group, layer_k + kvh * d * elem, layer_v + kvh * d * elem, kv, stride, slots.data(), n, d,
-             scale, scores.data(), &att_[first]);
+      attend(k_, &q_[first], group, kv_.k(layer, kvh, 0), kv_.v(layer, kvh, 0), kv, size_t(d), slots.data(), n, d, scale,
+             scores.data(), &att_[first]);
     }
   };
   if (split) {
@@ -220,8 +217,11 @@ void CpuForward::run(StepSpan batch, float* logits) {
     for (const StepInput& s : batch) {
       const size_t before = s.slots.size() - s.tokens.size();
       for (size_t j = 0; j < s.tokens.size(); ++j, ++t) {
-        k_.store_kv(&kn_[t * kvd], kv_.k(l, s.slots[before + j]), kv_.shape().dtype, kvd);
-        k_.store_kv(&vn_[t * kvd], kv_.v(l, s.slots[before + j]), kv_.shape().dtype, kvd);
+        for (int kvh = 0; kvh < spec_.kv_heads; ++kvh) {
+          const size_t at = t * kvd + size_t(kvh) * spec_.head_dim;
+          k_.store_kv(&kn_[at], kv_.k(l, kvh, s.slots[before + j]), kv_.shape().dtype, spec_.head_dim);
+          k_.store_kv(&vn_[at], kv_.v(l, kvh, s.slots[before + j]), kv_.shape().dtype, spec_.head_dim);
+        }
       }
     }
     attention(l, batch, T, split_attention);

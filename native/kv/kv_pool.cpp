@@ -7,7 +7,8 @@
 namespace mv {
 
 KvPool::KvPool(const KvShape& shape) : shape_(shape), elem_bytes_(shape.dtype == KvDtype::F16 ? 2 : 4) {
-  MV_CHECK(shape.layers > 0 && shape.kv_dim > 0 && shape.slots > 0, "KV pool shape must be positive");
+  MV_CHECK(shape.layers > 0 && shape.kv_dim > 0 && shape.slots > 0 && shape.kv_heads > 0 && shape.kv_dim % shape.kv_heads == 0,
+           "KV pool shape must be positive, kv_dim a multiple of kv_heads");
   const size_t n = static_cast<size_t>(shape.layers) * shape.slots * shape.kv_dim * elem_bytes_;
   if (shape.host_storage) {
     k_ = HugeBuffer(n);
