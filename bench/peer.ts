@@ -36,6 +36,8 @@ interface Figures {
 /** What our side's bench reports besides its speeds: the bandwidth probes and the bytes a step streams. */
 interface Bound {
   triad: number;
+  /** Each of our passes' best triad probe (before or after it), in run order: how much the window moved. */
+  passTriads: number[];
   read: number;
   weightBytesPerStep: number;
   /** K and V bytes per context token (both engines keep an f16 cache, node-llama-cpp's default). */
@@ -133,6 +135,7 @@ class Peer {
 async function ours(file: string, bound: Bound): Promise<Figures> {
   const r = await runBench(file, settings);
   bound.triad = Math.max(bound.triad, r.bandwidth.bytesPerSecond);
+  bound.passTriads.push(r.bandwidth.bytesPerSecond);
   bound.read = Math.max(bound.read, r.bandwidth.readBytesPerSecond);
   bound.weightBytesPerStep = r.weightBytesPerStep;
   bound.kvBytesPerToken = r.kvBytesPerToken;
@@ -149,7 +152,7 @@ function medianFigures(all: Figures[]): Figures {
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
 const loadAtStart = loadAverage();
 // The best triad probe of the run (runBench probes before and after each of our passes).
-const bound: Bound = { triad: 0, read: 0, weightBytesPerStep: 0, kvBytesPerToken: 0 };
+const bound: Bound = { triad: 0, passTriads: [], read: 0, weightBytesPerStep: 0, kvBytesPerToken: 0 };
 /** One figure of one file: both engines' medians (ours undefined where our side failed). */
 interface Measured {
   type: string;
@@ -225,7 +228,9 @@ for (const m of measured) {
   });
 }
 
-const triad = `STREAM triad ${(bound.triad / 1e9).toFixed(1)} GB/s, read alone ${(bound.read / 1e9).toFixed(1)} GB/s, on ${settings.threads} threads (best probes of the run)`;
+const gbs = (v: number) => (v / 1e9).toFixed(1);
+const passRange = bound.passTriads.length > 1 ? ` (our passes' best triad probes ${gbs(Math.min(...bound.passTriads))}–${gbs(Math.max(...bound.passTriads))})` : '';
+const triad = `STREAM triad ${gbs(bound.triad)} GB/s, read alone ${gbs(bound.read)} GB/s, on ${settings.threads} threads (best probes of the run)${passRange}`;
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
 process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
 process.stdout.write('of triad bound: bytes per decode step (weights, and K/V of the context) × steps/s ÷ triad (one-sequence rows)\n');
@@ -234,5 +239,5 @@ process.stdout.write(`weights on 2 MB pages (the page cache's folios, shared by 
 process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);
 if (values.json) {
   const hugePageShares = Object.fromEntries([...hugePages].map(([type, share]) => [type, share ?? null]));
-  process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, read: bound.read, threads: settings.threads, hugePageShares, results })}\n`);
+  process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, passTriads: bound.passTriads, read: bound.read, threads: settings.threads, hugePageShares, results })}\n`);
 }
