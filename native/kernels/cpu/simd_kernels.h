@@ -83,11 +83,12 @@ void tile_plain(const float* x, size_t in, const uint8_t* w, size_t rb, bool str
 
 // One f32 row against one token (decode at one sequence, no software prefetch: see matmul):
 // tile_plain's order of FMAs into one accumulator, kUnroll registers a loop. A loop per register kept
-// fewer of the row's loads in flight: decode at one sequence 1.045-1.07x (f32, 10 of 10 and 10 of
-// 12 alternating passes). f16 rows stay with tile_plain: unrolled they ran 0.95x (their one chain
-// of FMAs, two per line, is what bounds them). More accumulators would be faster (8: 1.03x more at
-// f32, 1.065x at f16) but would change the order of the sums, and a token's sums must not depend on
-// whether other tokens share its step (a tile of several keeps one accumulator per row and token).
+// fewer of the row's loads in flight: decode at one sequence 1.02-1.07x (f32, three runs of 10-12
+// alternating passes, 8-10 of them faster). f16 rows stay with tile_plain: unrolled they ran 0.95x
+// (their one chain of FMAs, two per line, is what bounds them). 8 accumulators were faster still
+// (f32 1.03x over this loop, f16 1.065x over one) but change the order of the sums, and a token's
+// sums must not depend on whether other tokens share its step (a tile of several keeps one
+// accumulator per row and token: test/kernels.test.ts).
 template <class V>
 typename V::Reg f32_row_one_token(const float* x, size_t in, const uint8_t* w) {
   constexpr size_t L = V::kLanes, kUnroll = 8;
