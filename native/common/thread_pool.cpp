@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/cpu_affinity.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MV_PAUSE() _mm_pause()
@@ -42,7 +44,16 @@ ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
   shares_ = std::make_unique<Share[]>(size_t(threads));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(size_t(i)); });
+  const std::vector<int> cpus = allowed_cpus();
+  const bool pin = threads > 1 && cpus.size() == size_t(threads);
+  if (pin) caller_cpu_ = cpus[0];
+  for (int i = 1; i < threads; ++i) {
+    const int cpu = pin ? cpus[size_t(i)] : -1;
+    workers_.emplace_back([this, i, cpu] {
+      pin_this_thread(cpu);
+      worker_loop(size_t(i));
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

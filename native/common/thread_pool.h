@@ -38,6 +38,12 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // The CPU a caller should keep to while it drives this pool's loops (a ScopedPin), or -1. When the
+  // pool has exactly one thread per CPU the process may use (the engine's default), worker i stays
+  // on the i-th of those CPUs and the caller belongs on the first (cpu_affinity.h says why);
+  // otherwise nothing is pinned.
+  int caller_cpu() const { return caller_cpu_; }
+
   // Calls fn(begin, end) over contiguous chunks that cover [0, n) exactly once, on any of the
   // threads, and returns when all are done. An exception thrown by fn on any thread is rethrown
   // here (the first one), never left to terminate a worker. Not re-entrant: one parallel_for at a
@@ -62,6 +68,7 @@ class ThreadPool {
   bool claim(size_t s, uint32_t gen, bool front, size_t* begin, size_t* end);
 
   std::vector<std::thread> workers_;
+  int caller_cpu_ = -1;
   std::unique_ptr<Share[]> shares_;  // size() of them; the caller's is shares_[0]
   std::mutex mu_;
   std::condition_variable wake_, done_;

@@ -1,6 +1,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/cpu_affinity.h"
 #include "engine/backend.h"
 
 namespace mv {
@@ -71,6 +72,7 @@ class CpuBackend : public Backend {
   // run on parallel cores. Each lane writes only its own sequences' new KV slots
   // and its own rows of logits, and reads shared prefixes, so lanes do not race.
   void step(const std::vector<StepInput>& batch, LogitsRows* logits) override {
+    const ScopedPin pin(pool_.caller_cpu());  // off the pool's workers' CPUs while the step runs
     std::vector<StepSpan> shares;
     if (batch.size() >= kLaneMinRows && lanes_.size() >= 2) shares = lane_shares(batch);
     if (shares.size() < 2) {
