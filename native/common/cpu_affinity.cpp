@@ -2,24 +2,22 @@
 
 #ifdef __linux__
 #include <pthread.h>
-#include <sched.h>
 #endif
 
 namespace mv {
 namespace {
 
-bool set_cpus(const std::vector<int>& cpus) {
-#ifndef __linux__
-  (void)cpus;
-  return false;
-#else
+#ifdef __linux__
+bool set_cpus(const cpu_set_t& set) { return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0; }
+
+bool set_one_cpu(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
   cpu_set_t set;
   CPU_ZERO(&set);
-  for (int c : cpus)
-    if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-#endif
+  CPU_SET(cpu, &set);
+  return set_cpus(set);
 }
+#endif
 
 }  // namespace
 
@@ -36,17 +34,26 @@ std::vector<int> allowed_cpus() {
 }
 
 ScopedPin::ScopedPin(int cpu) {
-  if (cpu < 0) return;
-  before_ = allowed_cpus();
-  pinned_ = !before_.empty() && set_cpus({cpu});
+#ifdef __linux__
+  if (cpu < 0 || pthread_getaffinity_np(pthread_self(), sizeof before_, &before_) != 0) return;
+  pinned_ = set_one_cpu(cpu);
+#else
+  (void)cpu;
+#endif
 }
 
 ScopedPin::~ScopedPin() {
+#ifdef __linux__
   if (pinned_) set_cpus(before_);
+#endif
 }
 
 void pin_this_thread(int cpu) {
-  if (cpu >= 0) set_cpus({cpu});
+#ifdef __linux__
+  set_one_cpu(cpu);
+#else
+  (void)cpu;
+#endif
 }
 
 }  // namespace mv

@@ -10,6 +10,10 @@
 #pragma once
 #include <vector>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 namespace mv {
 
 // The CPUs this thread may run on (the process's affinity as inherited), in ascending order; empty
@@ -18,7 +22,8 @@ std::vector<int> allowed_cpus();
 
 // Keeps the calling thread on `cpu` until destroyed, then gives it back the CPUs it had. cpu < 0, or
 // a system that refuses: does nothing. For a borrowed thread (the step runs on one of Node's
-// libuv workers, which serve other work between steps).
+// libuv workers, which serve other work between steps); once a step, so two system calls and
+// no allocation.
 class ScopedPin {
  public:
   explicit ScopedPin(int cpu);
@@ -28,7 +33,9 @@ class ScopedPin {
 
  private:
   bool pinned_ = false;
-  std::vector<int> before_;
+#ifdef __linux__
+  cpu_set_t before_;
+#endif
 };
 
 // Keeps the calling thread on `cpu` for good (a thread the pool owns). cpu < 0: nothing.

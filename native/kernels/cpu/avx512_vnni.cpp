@@ -116,9 +116,8 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
   const __m512i bias8 = _mm512_set1_epi8(char(F::kBias));
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
-    // Rows past n read row o again: real memory, results never stored.
     const uint8_t* row[kRows];
-    for (size_t r = 0; r < kRows; ++r) row[r] = w.data + (o + (r < n ? r : 0)) * rb;
+    int8_gemm::group_rows<kRows>(w, o, n, row);
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     // Formats with mins: a super-block's 8 blocks' factors, unpacked once for the 16 rows.
@@ -162,7 +161,7 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
     for (int t = 0; t < T; ++t) {
       alignas(64) float out[kRows];
       _mm512_store_ps(out, acc[t]);
-      for (size_t r = 0; r < n; ++r) y[t * ldy + o + r] = out[r] + (bias ? bias[o + r] : 0.0f);
+      int8_gemm::store_group(out, n, bias ? bias + o : nullptr, y + t * ldy + o);
     }
   }
 }
@@ -193,7 +192,7 @@ void matvec_vnni_long(int8_gemm::Activations x, size_t in, const WeightMatrix& w
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
     const uint8_t* row[kRows];
-    for (size_t r = 0; r < kRows; ++r) row[r] = w.data + (o + (r < n ? r : 0)) * rb;  // past n: a real row, unused
+    int8_gemm::group_rows<kRows>(w, o, n, row);
     __m128 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm_setzero_ps();
     // Blocks [b0, b0 + NJ) of the 4 rows; blocks past NJ are zeros whose sums are never added.
@@ -237,7 +236,7 @@ void matvec_vnni_long(int8_gemm::Activations x, size_t in, const WeightMatrix& w
     for (int t = 0; t < T; ++t) {
       alignas(16) float out[kRows];
       _mm_store_ps(out, acc[t]);
-      for (size_t r = 0; r < n; ++r) y[t * ldy + o + r] = out[r] + (bias ? bias[o + r] : 0.0f);
+      int8_gemm::store_group(out, n, bias ? bias + o : nullptr, y + t * ldy + o);
     }
   }
 }

@@ -251,6 +251,19 @@ typename I::FReg min_add(int32_t xs, typename I::FReg mw, float dx, typename I::
   return I::fma(I::setf(float(xs)), I::mul(mw, I::setf(dx)), acc);
 }
 
+// The kRows rows of the group at row o of w, n (<= kRows) of them real: the others point at row o
+// (real memory, whose results are never stored), so a group's loads need no bounds.
+template <size_t kRows>
+void group_rows(const WeightMatrix& w, size_t o, size_t n, const uint8_t* row[kRows]) {
+  for (size_t r = 0; r < kRows; ++r) row[r] = w.data + (o + (r < n ? r : 0)) * w.row_bytes;
+}
+
+// A group's results for one token: y[r] = out[r] + bias[r] for its n real rows (y and bias at the
+// group's first row; bias may be null).
+inline void store_group(const float* out, size_t n, const float* bias, float* y) {
+  for (size_t r = 0; r < n; ++r) y[r] = out[r] + (bias ? bias[r] : 0.0f);
+}
+
 // T tokens x the panel's G rows; n of the rows are real.
 template <class I, class F, int T>
 void tile(const Panel& p, size_t nb, Activations x, size_t in, const float* bias, size_t n, float* y, size_t ldy) {
@@ -294,7 +307,7 @@ void tile(const Panel& p, size_t nb, Activations x, size_t in, const float* bias
   float out[kGroup];
   for (int t = 0; t < T; ++t) {
     I::storef(out, acc[t]);
-    for (size_t r = 0; r < n; ++r) y[t * ldy + r] = out[r] + (bias ? bias[r] : 0.0f);
+    store_group(out, n, bias, y + t * ldy);
   }
 }
 
@@ -331,7 +344,7 @@ void matvec(Activations x, size_t in, const WeightMatrix& w, const float* bias, 
   for (size_t o = o0; o < o1; o += kRows) {
     const size_t n = o1 - o < kRows ? o1 - o : kRows;
     const uint8_t* row[kRows];
-    for (size_t r = 0; r < kRows; ++r) row[r] = w.data + (o + (r < n ? r : 0)) * rb;  // past n: a real row, unused
+    group_rows<kRows>(w, o, n, row);
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
@@ -354,7 +367,7 @@ void matvec(Activations x, size_t in, const WeightMatrix& w, const float* bias, 
     for (int t = 0; t < T; ++t) {
       alignas(32) float out[kRows];
       _mm256_store_ps(out, acc[t]);
-      for (size_t r = 0; r < n; ++r) y[t * ldy + o + r] = out[r] + (bias ? bias[o + r] : 0.0f);
+      store_group(out, n, bias ? bias + o : nullptr, y + t * ldy + o);
     }
   }
 }
