@@ -5,7 +5,9 @@
  * 64 and 4096 tokens of context, and the ratio ours ÷ llama.cpp. Each one-sequence decode row also
  * gives both engines' share of the triad bound: bandwidthFraction in src/cli/bench-measure.ts,
  * the bytes a decode step streams (the weights, and the f16 K and V of the context) × steps/s ÷
- * STREAM triad on the same thread count, the best triad probe of the run.
+ * STREAM triad on the same thread count, the best triad probe of the run; and the same against
+ * the triad probed right before and after that row in each pass (the median of the passes' shares),
+ * since the bandwidth of a shared machine moves between probes minutes apart.
  *
  *   npm run bench:peer [-- --types F16,Q8_0,F32] [--passes 3] [--prompt-tokens 512] [--sequences 1,4] [--context 64,4096] [--json]
  *
@@ -19,7 +21,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { runBench, type BenchSettings } from '../src/cli/bench.js';
-import { bandwidthFraction, decodeStepBytes } from '../src/cli/bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeStepBytes, memoryBounds } from '../src/cli/bench-measure.js';
+import { loadNative } from '../src/native/binding.js';
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
@@ -31,6 +34,8 @@ interface Figures {
   prefill: number;
   /** Decode tokens/s by decodeKey(sequences, context). */
   decode: Map<string, number>;
+  /** The best of the triad probes right before and after each one-sequence decode row, by decodeKey. */
+  adjacentTriad: Map<string, number>;
 }
 
 /** What our side's bench reports besides its speeds: the bandwidth probes and the bytes a step streams. */
@@ -106,11 +111,13 @@ class Peer {
     await one.clearHistory();
     one.dispose();
     const decode = new Map<string, number>();
+    const adjacentTriad = new Map<string, number>();
     for (const [c, n] of settings.contexts.flatMap((c) => settings.sequences.map((n) => [c, n]))) {
       const context = this.contexts.get(n)!;
       const seqs = Array.from({ length: n }, () => context.getSequence());
       await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(tokenIds(c, i))));
       const times: number[] = [];
+      const before = n === 1 ? memoryBounds(native, settings.threads) : undefined;
       for (let step = 0; step < 16; step++) {
         const s0 = performance.now();
         // Evaluations queued in the same tick go to llama.cpp as one batch.
@@ -118,12 +125,13 @@ class Peer {
         times.push(performance.now() - s0);
       }
       decode.set(decodeKey(n, c), (n / median(times)) * 1000);
+      if (before) adjacentTriad.set(decodeKey(n, c), bestBounds(before, memoryBounds(native, settings.threads)).triad);
       for (const s of seqs) {
         await s.clearHistory();
         s.dispose();
       }
     }
-    return { prefill, decode };
+    return { prefill, decode, adjacentTriad };
   }
 
   async close(): Promise<void> {
@@ -139,17 +147,29 @@ async function ours(file: string, bound: Bound): Promise<Figures> {
   bound.read = Math.max(bound.read, r.bandwidth.readBytesPerSecond);
   bound.weightBytesPerStep = r.weightBytesPerStep;
   bound.kvBytesPerToken = r.kvBytesPerToken;
-  return { prefill: r.prefill.tokensPerSecond, decode: new Map(r.decode.map((d) => [decodeKey(d.sequences, d.context), d.tokensPerSecond])) };
+  const rows = r.decode.map((d) => [decodeKey(d.sequences, d.context), d] as const);
+  return {
+    prefill: r.prefill.tokensPerSecond,
+    decode: new Map(rows.map(([key, d]) => [key, d.tokensPerSecond])),
+    adjacentTriad: new Map(rows.flatMap(([key, d]) => (d.adjacentTriad === undefined ? [] : [[key, d.adjacentTriad]]))),
+  };
 }
 
-function medianFigures(all: Figures[]): Figures {
+function medianFigures(all: Figures[]): Omit<Figures, 'adjacentTriad'> {
   return {
     prefill: median(all.map((f) => f.prefill)),
     decode: new Map(decodeKeys.map((k) => [k, median(all.map((f) => f.decode.get(k)!))])),
   };
 }
 
+/** The median over passes of one one-sequence row's share of the triad probed around it in that pass. */
+function adjacentShare(all: Figures[], key: string, stepBytes: number): number | undefined {
+  if (all.length === 0 || stepBytes === 0) return undefined;
+  return median(all.map((f) => bandwidthFraction(stepBytes, f.decode.get(key)!, f.adjacentTriad.get(key)!)));
+}
+
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+const native = loadNative();
 const loadAtStart = loadAverage();
 // The best triad probe of the run (runBench probes before and after each of our passes).
 const bound: Bound = { triad: 0, passTriads: [], read: 0, weightBytesPerStep: 0, kvBytesPerToken: 0 };
@@ -163,6 +183,8 @@ interface Measured {
   single: boolean;
   /** The bytes one one-sequence decode step of this file streams at this figure's context (decodeStepBytes). */
   stepBytes: number;
+  /** One-sequence rows: each engine's share of the triad probed around the row (adjacentShare). */
+  adjacent?: { ours: number | undefined; theirs: number | undefined };
 }
 const measured: Measured[] = [];
 /** Per weights type, the share of the file mapped as 2 MB pages at the end of its passes. */
@@ -171,7 +193,7 @@ for (const type of types) {
   const file = benchFile(type);
   bound.weightBytesPerStep = 0;  // this file's, once our side has run on it
   const mine: Figures[] = [];
-  const theirs: Figures[] = [];
+  const peerPasses: Figures[] = [];
   let failure: string | undefined;
   // The file leaves the page cache first, whatever wrote or read it before (this run's writer, an
   // earlier run), so every run starts alike: ours runs first in every pass and reads it as our loader
@@ -187,21 +209,30 @@ for (const type of types) {
       failure = (e as Error).message;
     }
     peer ??= await Peer.open(llama, file);
-    theirs.push(await peer.measure(pass));
+    peerPasses.push(await peer.measure(pass));
   }
   // llama.cpp's mapping of the file is still open: the same page cache folios serve both engines.
   hugePages.set(type, hugePageShare(file));
   await peer?.close();
-  const peerMedian = medianFigures(theirs);
+  const peerMedian = medianFigures(peerPasses);
   const ourMedian = failure ? undefined : medianFigures(mine);
   const stepBytes = (context: number) => (bound.weightBytesPerStep > 0 ? decodeStepBytes(bound.weightBytesPerStep, bound.kvBytesPerToken, context) : 0);
-  const figure = (name: string, ours: number | undefined, theirs: number, single = false, context = 0) =>
-    measured.push({ type, name, ours, theirs, failure, single, stepBytes: stepBytes(context) });
+  const figure = (name: string, ours: number | undefined, theirs: number, single = false, context = 0, key = '') =>
+    measured.push({
+      type,
+      name,
+      ours,
+      theirs,
+      failure,
+      single,
+      stepBytes: stepBytes(context),
+      ...(single && { adjacent: { ours: failure ? undefined : adjacentShare(mine, key, stepBytes(context)), theirs: adjacentShare(peerPasses, key, stepBytes(context)) } }),
+    });
   figure(`prefill ${settings.promptTokens}`, ourMedian?.prefill, peerMedian.prefill);
   for (const c of settings.contexts) {
     for (const n of settings.sequences) {
       const key = decodeKey(n, c);
-      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!, n === 1, c);
+      figure(`decode, ${n} sequence${n === 1 ? '' : 's'} (context ${c})`, ourMedian?.decode.get(key), peerMedian.decode.get(key)!, n === 1, c, key);
     }
   }
 }
@@ -215,16 +246,31 @@ const percent = (f: number | undefined) => (f === undefined ? '' : `${(100 * f).
 const rows: string[][] = [];
 const results: Record<string, unknown>[] = [];
 for (const m of measured) {
-  const { type, name, ours: a, theirs: b, failure, single } = m;
+  const { type, name, ours: a, theirs: b, failure, single, adjacent } = m;
   const [ourShare, theirShare] = [share(a, m), share(b, m)];
-  rows.push([type, name, b.toFixed(1), a === undefined ? `fails: ${failure}` : a.toFixed(1), a === undefined ? '-' : (a / b).toFixed(2), percent(theirShare), percent(ourShare)]);
+  rows.push([
+    type,
+    name,
+    b.toFixed(1),
+    a === undefined ? `fails: ${failure}` : a.toFixed(1),
+    a === undefined ? '-' : (a / b).toFixed(2),
+    percent(theirShare),
+    percent(ourShare),
+    percent(adjacent?.theirs),
+    percent(adjacent?.ours),
+  ]);
   results.push({
     weights: type,
     figure: name,
     llamaCpp: b,
     ours: a ?? null,
     ratio: a === undefined ? null : a / b,
-    ...(single && { bandwidthFraction: ourShare ?? null, llamaCppBandwidthFraction: theirShare ?? null }),
+    ...(single && {
+      bandwidthFraction: ourShare ?? null,
+      llamaCppBandwidthFraction: theirShare ?? null,
+      adjacentBandwidthFraction: adjacent?.ours ?? null,
+      llamaCppAdjacentBandwidthFraction: adjacent?.theirs ?? null,
+    }),
   });
 }
 
@@ -234,9 +280,10 @@ const triad = `STREAM triad ${gbs(bound.triad)} GB/s, read alone ${gbs(bound.rea
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;
 process.stdout.write(`${machine}\nmodel: random Qwen2 ~150M (BENCH_150M), GGUF written by src/testkit/gguf-model.ts\n`);
 process.stdout.write('of triad bound: bytes per decode step (weights, and K/V of the context) × steps/s ÷ triad (one-sequence rows)\n');
+process.stdout.write("of triad around it: the same ÷ the best of the triad probes right before and after that row, each pass's share, median of the passes\n");
 const pages = [...hugePages].map(([type, share]) => `${type} ${share === undefined ? 'unknown' : percent(share)}`).join(', ');
 process.stdout.write(`weights on 2 MB pages (the page cache's folios, shared by both engines, each file read from disk in its first pass; docs/kernels.md): ${pages}\n\n`);
-process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound'], rows)}\n`);
+process.stdout.write(`${formatTable(['weights', 'figure', 'llama.cpp t/s', 'multiverse-rx t/s', 'ratio', 'llama.cpp of triad bound', 'multiverse-rx of triad bound', 'llama.cpp of triad around it', 'multiverse-rx of triad around it'], rows)}\n`);
 if (values.json) {
   const hugePageShares = Object.fromEntries([...hugePages].map(([type, share]) => [type, share ?? null]));
   process.stdout.write(`${JSON.stringify({ machine, triad: bound.triad, passTriads: bound.passTriads, read: bound.read, threads: settings.threads, hugePageShares, results })}\n`);

@@ -37,6 +37,12 @@ describe('multiverse bench', () => {
     // And against what the same thread reads when only reading.
     expect(report.readFraction).toBeCloseTo((stepBytes * report.decode[0].tokensPerSecond) / report.bandwidth.readBytesPerSecond, 10);
     expect(report.decode[1].bandwidthFraction).toBeUndefined();
+    // The same row against the triad probed right around it, one of the probes the run's bound is the best of.
+    const { adjacentTriad, adjacentBandwidthFraction } = report.decode[0];
+    expect(adjacentTriad).toBeGreaterThan(0);
+    expect(adjacentTriad).toBeLessThanOrEqual(report.bandwidth.bytesPerSecond);
+    expect(adjacentBandwidthFraction).toBeCloseTo((stepBytes * report.decode[0].tokensPerSecond) / adjacentTriad, 10);
+    expect(report.decode[1].adjacentTriad).toBeUndefined();
   });
 
   it('--context takes a list: decode is timed at every context for every sequence count', () => {
@@ -48,6 +54,7 @@ describe('multiverse bench', () => {
     for (const d of [report.decode[0], report.decode[2]]) {
       const stepBytes = report.weightBytesPerStep + d.context * report.kvBytesPerToken;
       expect(d.bandwidthFraction).toBeCloseTo((stepBytes * d.tokensPerSecond) / report.bandwidth.bytesPerSecond, 10);
+      expect(d.adjacentBandwidthFraction).toBeCloseTo((stepBytes * d.tokensPerSecond) / d.adjacentTriad, 10);
     }
   });
 

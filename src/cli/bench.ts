@@ -41,8 +41,12 @@ export interface BenchReport {
   backend: string;
   threads: number;
   prefill: { tokens: number; tokensPerSecond: number };
-  /** At one sequence, also that row's bandwidthFraction (the weights and that context's K and V). */
-  decode: { sequences: number; context: number; tokensPerSecond: number; bandwidthFraction?: number }[];
+  /**
+   * At one sequence, also that row's bandwidthFraction (the weights and that context's K and V) against
+   * the run's bandwidth, and the same against the triad probed right before and after the row
+   * (adjacentTriad): on a shared machine the bandwidth moves between probes minutes apart.
+   */
+  decode: { sequences: number; context: number; tokensPerSecond: number; bandwidthFraction?: number; adjacentTriad?: number; adjacentBandwidthFraction?: number }[];
   /** Bytes of weights one decode step streams (decodeWeightBytes): every tensor but the embedding table, of which it reads one row per token (the output projection is read whole, tied or not). */
   weightBytesPerStep: number;
   /** Bytes of K and V a decode step reads per context token (kvBytesPerToken; the cache is f16). */
@@ -69,16 +73,22 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
         report.machine,
         `prefill ${report.prefill.tokens} tokens: ${report.prefill.tokensPerSecond.toFixed(1)} tok/s`,
         ...report.decode.map((d) => {
-          const share = d.bandwidthFraction === undefined ? '' : ` (${(d.bandwidthFraction * 100).toFixed(0)}% of the triad bound)`;
+          const share =
+            d.bandwidthFraction === undefined || d.adjacentBandwidthFraction === undefined
+              ? ''
+              : ` (${percent(d.bandwidthFraction)} of the triad bound, ${percent(d.adjacentBandwidthFraction)} of the ${gbs(d.adjacentTriad!)} GB/s probed around it)`;
           return `decode ${d.sequences} sequence${d.sequences === 1 ? '' : 's'} at ${d.context} tokens: ${d.tokensPerSecond.toFixed(1)} tok/s${share}`;
         }),
-        `decode at 1 sequence streams ${(report.bandwidthFraction * 100).toFixed(0)}% of ${(report.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s (${report.bandwidth.method}; weights and K/V at ${report.decode[0].context} tokens), ` +
-          `${(report.readFraction * 100).toFixed(0)}% of the ${(report.bandwidth.readBytesPerSecond / 1e9).toFixed(1)} GB/s the same threads read when only reading`,
+        `decode at 1 sequence streams ${percent(report.bandwidthFraction)} of ${gbs(report.bandwidth.bytesPerSecond)} GB/s (${report.bandwidth.method}, best probe of the run; weights and K/V at ${report.decode[0].context} tokens), ` +
+          `${percent(report.readFraction)} of the ${gbs(report.bandwidth.readBytesPerSecond)} GB/s the same threads read when only reading`,
       ].join('\n') + '\n',
     );
   }
   return 0;
 }
+
+const percent = (fraction: number) => `${(fraction * 100).toFixed(0)}%`;
+const gbs = (bytesPerSecond: number) => (bytesPerSecond / 1e9).toFixed(1);
 
 export interface BenchSettings {
   promptTokens: number;
@@ -122,7 +132,8 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
   try {
     const { engine } = model;
     const native = loadNative();
-    // Other jobs on the machine come and go: the best of a probe before and after the figures.
+    // Other jobs on the machine come and go: the run's bound is the best probe, before, around the
+    // one-sequence rows and after the figures.
     let bounds = memoryBounds(native, s.threads);
     await readWeightsOnce(engine);
     log(`prefill ${s.promptTokens} tokens ...`);
@@ -131,7 +142,12 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
     for (const context of s.contexts) {
       for (const sequences of s.sequences) {
         log(`decode ${sequences} sequence(s) at ${context} tokens ...`);
-        decode.push({ sequences, context, tokensPerSecond: await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes) });
+        // One-sequence rows are also set against the bandwidth of their own moment: probes right around them.
+        const before = sequences === 1 ? memoryBounds(native, s.threads) : undefined;
+        const tokensPerSecond = await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes);
+        const around = before && bestBounds(before, memoryBounds(native, s.threads));
+        if (around) bounds = bestBounds(bounds, around);
+        decode.push({ sequences, context, tokensPerSecond, adjacentTriad: around?.triad });
       }
     }
     bounds = bestBounds(bounds, memoryBounds(native, s.threads));
@@ -148,7 +164,9 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
       backend: model.info.backend,
       threads: s.threads,
       prefill: { tokens: s.promptTokens, tokensPerSecond: prefill },
-      decode: decode.map((d) => (d.sequences === 1 ? { ...d, bandwidthFraction: fraction(d, triad) } : d)),
+      decode: decode.map(({ adjacentTriad, ...d }) =>
+        adjacentTriad === undefined ? d : { ...d, bandwidthFraction: fraction(d, triad), adjacentTriad, adjacentBandwidthFraction: fraction(d, adjacentTriad) },
+      ),
       weightBytesPerStep,
       kvBytesPerToken: kvPerToken,
       bandwidth: { bytesPerSecond: triad, method: `STREAM triad, ${s.threads} thread${s.threads === 1 ? '' : 's'}`, readBytesPerSecond: bounds.read },
