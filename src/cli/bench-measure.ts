@@ -42,14 +42,18 @@ export async function prefillTokensPerSecond(engine: NativeEngine, length: numbe
   return (length / median(times)) * 1000;
 }
 
-/** Aggregate decode tokens/s with `batch` sequences (each `context` tokens in) stepped together. */
-export async function decodeTokensPerSecond(engine: NativeEngine, batch: number, context: number, steps: number): Promise<number> {
+/**
+ * Aggregate decode tokens/s with `batch` sequences (each `context` tokens in) stepped together.
+ * `beforeTimedSteps` runs once the context is in, right before the timed steps (a bandwidth probe).
+ */
+export async function decodeTokensPerSecond(engine: NativeEngine, batch: number, context: number, steps: number, beforeTimedSteps?: () => void): Promise<number> {
   const seqs = Array.from({ length: batch }, () => engine.createSequence());
   // The context goes in 512 tokens per sequence per step, so a long one never needs a giant step.
   for (let at = 0; at < context; at += 512) {
     const n = Math.min(512, context - at);
     await engine.step(seqs.map((seq, i) => ({ seq, tokens: tokens(n, i + at), positions: seqRange(at, n), logits: 'none' as const })));
   }
+  beforeTimedSteps?.();
   const times: number[] = [];
   for (let s = 0; s < steps; s++) {
     const t0 = performance.now();

@@ -142,9 +142,11 @@ export async function runBench(modelPath: string, s: BenchSettings): Promise<Ben
     for (const context of s.contexts) {
       for (const sequences of s.sequences) {
         log(`decode ${sequences} sequence(s) at ${context} tokens ...`);
-        // One-sequence rows are also set against the bandwidth of their own moment: probes right around them.
-        const before = sequences === 1 ? memoryBounds(native, s.threads) : undefined;
-        const tokensPerSecond = await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes);
+        // One-sequence rows are also set against the bandwidth of their own moment: probes right
+        // before and after the timed steps.
+        let before: { triad: number; read: number } | undefined;
+        const probe = sequences === 1 ? () => void (before = memoryBounds(native, s.threads)) : undefined;
+        const tokensPerSecond = await decodeTokensPerSecond(engine, sequences, context, 16 * s.passes, probe);
         const around = before && bestBounds(before, memoryBounds(native, s.threads));
         if (around) bounds = bestBounds(bounds, around);
         decode.push({ sequences, context, tokensPerSecond, adjacentTriad: around?.triad });
