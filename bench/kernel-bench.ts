@@ -23,7 +23,7 @@ import { loadNative, type NativeAddon, type NativeDtype, type NativeTensorRef } 
 import { BLOCK, randomWeightBytes } from '../src/testkit/random-blocks.js';
 import { BENCH_150M } from '../src/testkit/random-checkpoint.js';
 import { ensureModel } from './bench-model.js';
-import { bandwidthFraction, bestBounds, decodeStepBytes, decodeWeightBytes, kvBytesPerToken, memoryBounds } from '../src/cli/bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeStepBytes, decodeWeightBytes, gigabytesPerSecond, kvBytesPerToken, memoryBounds, percent } from '../src/cli/bench-measure.js';
 import { decodeTokensPerSecond, prefillTokensPerSecond } from './engine-bench.js';
 import { loadAverage, machineLine } from './machine.js';
 import { formatTable, median } from './table.js';
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
       const now = perBuild[perBuild.length - 1];
       const sequences = figure.startsWith('decode x4') ? 4 : 1;
       const bytes = decodeStepBytes(weights, kvPerToken, figure.includes('4k') ? LONG_CONTEXT : CONTEXT, sequences);
-      const fraction = figure.startsWith('decode') ? `${(100 * bandwidthFraction(bytes, now / sequences, bounds.triad)).toFixed(0)}%` : '';
+      const fraction = figure.startsWith('decode') ? percent(bandwidthFraction(bytes, now / sequences, bounds.triad)) : '';
       rows.push([
         `${dtype} ${figure}`,
         ...perBuild.map((v) => (Number.isNaN(v) ? '—' : `${v.toFixed(1)} tok/s`)),
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     }
   }
   probe();
-  console.log(`memory bandwidth (${threads} threads as the engine, best of the run): STREAM triad ${(bounds.triad / 1e9).toFixed(1)} GB/s, read alone ${(bounds.read / 1e9).toFixed(1)} GB/s`);
+  console.log(`memory bandwidth (${threads} threads as the engine, best of the run): STREAM triad ${gigabytesPerSecond(bounds.triad)} GB/s, read alone ${gigabytesPerSecond(bounds.read)} GB/s`);
   console.log(`${loadAverage()} at the end`);
   const header = ['figure', ...builds.map((b) => `${b.label} (${b.backend})`), ...(builds.length > 1 ? ['ratio'] : []), 'of triad bandwidth'];
   console.log(formatTable(header, rows));

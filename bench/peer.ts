@@ -21,7 +21,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { runBench, type BenchSettings } from '../src/cli/bench.js';
-import { bandwidthFraction, bestBounds, decodeStepBytes, memoryBounds } from '../src/cli/bench-measure.js';
+import { bandwidthFraction, bestBounds, decodeStepBytes, gigabytesPerSecond as gbs, memoryBounds, percent } from '../src/cli/bench-measure.js';
 import { loadNative } from '../src/native/binding.js';
 import type { GgmlType } from '../src/model/gguf/ggml-types.js';
 import { writeRandomGguf } from '../src/testkit/gguf-model.js';
@@ -242,7 +242,7 @@ await llama.dispose();
 // the same bytes per step, so one bound serves both; prefill and batches get none.
 const share = (tokensPerSecond: number | undefined, m: Measured) =>
   m.single && tokensPerSecond !== undefined && m.stepBytes > 0 && bound.triad > 0 ? bandwidthFraction(m.stepBytes, tokensPerSecond, bound.triad) : undefined;
-const percent = (f: number | undefined) => (f === undefined ? '' : `${(100 * f).toFixed(0)}%`);
+const percentOrBlank = (f: number | undefined) => (f === undefined ? '' : percent(f));
 const rows: string[][] = [];
 const results: Record<string, unknown>[] = [];
 for (const m of measured) {
@@ -254,10 +254,10 @@ for (const m of measured) {
     b.toFixed(1),
     a === undefined ? `fails: ${failure}` : a.toFixed(1),
     a === undefined ? '-' : (a / b).toFixed(2),
-    percent(theirShare),
-    percent(ourShare),
-    percent(adjacent?.theirs),
-    percent(adjacent?.ours),
+    percentOrBlank(theirShare),
+    percentOrBlank(ourShare),
+    percentOrBlank(adjacent?.theirs),
+    percentOrBlank(adjacent?.ours),
   ]);
   results.push({
     weights: type,
@@ -274,7 +274,6 @@ for (const m of measured) {
   });
 }
 
-const gbs = (v: number) => (v / 1e9).toFixed(1);
 const passRange = bound.passTriads.length > 1 ? ` (our passes' best triad probes ${gbs(Math.min(...bound.passTriads))}–${gbs(Math.max(...bound.passTriads))})` : '';
 const triad = `STREAM triad ${gbs(bound.triad)} GB/s, read alone ${gbs(bound.read)} GB/s, on ${settings.threads} threads (best probes of the run)${passRange}`;
 const machine = `${machineLine()}, ${settings.threads} threads, ${passes} alternating passes, medians, ${triad}; ${loadAtStart} at the start, ${loadAverage()} at the end`;

@@ -5,6 +5,11 @@
  */
 import type { NativeAddon, NativeEngine } from '../native/binding.js';
 
+/** A share as the benches print it: 0.734 -> "73%". */
+export const percent = (fraction: number): string => `${(100 * fraction).toFixed(0)}%`;
+/** Bytes per second as the benches print them, in GB/s: 6.62e10 -> "66.2". */
+export const gigabytesPerSecond = (bytesPerSecond: number): string => (bytesPerSecond / 1e9).toFixed(1);
+
 /** Median of repeated measurements: robust to the noise of a shared machine. */
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

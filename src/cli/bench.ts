@@ -13,8 +13,10 @@ import {
   decodeStepBytes,
   decodeTokensPerSecond,
   decodeWeightBytes,
+  gigabytesPerSecond as gbs,
   kvBytesPerToken,
   memoryBounds,
+  percent,
   prefillTokensPerSecond,
   readWeightsOnce,
 } from './bench-measure.js';
@@ -86,9 +88,6 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   }
   return 0;
 }
-
-const percent = (fraction: number) => `${(fraction * 100).toFixed(0)}%`;
-const gbs = (bytesPerSecond: number) => (bytesPerSecond / 1e9).toFixed(1);
 
 export interface BenchSettings {
   promptTokens: number;
