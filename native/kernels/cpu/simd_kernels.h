@@ -266,11 +266,14 @@ inline void prefetch_row(const uint8_t* row, size_t bytes) {
 }
 
 // NH query heads (a compile-time count, so every accumulator stays in a register) against the 4 K
-// rows of one block, over the head dim: s[j * n + r] = scale * dot(q_j, row r).
-template <class V, Dtype K, size_t NH>
+// rows of one block, over the head dim: s[j * n + r] = scale * dot(q_j, row r). C > 0: d is C whole
+// registers, known at compile time, so the loop unrolls and no tail path sends the accumulators
+// through memory before their reduction; C = 0: any d.
+template <class V, Dtype K, size_t NH, size_t C>
 void dot_block(const float* q, size_t d, const uint8_t* const row[4], float scale, float* s, size_t n) {
   using Reg = typename V::Reg;
   constexpr size_t L = V::kLanes, E = elem_bytes<K>(), R = 4;
+  if constexpr (C > 0) d = C * L;
   Reg acc[NH][R];
   for (auto& a : acc)
     for (auto& x : a) x = V::zero();
@@ -287,10 +290,12 @@ void dot_block(const float* q, size_t d, const uint8_t* const row[4], float scal
     for (size_t r = 0; r < R; ++r) kv[r] = V::template widen<K>(row[r] + e * E);
     step(kv, e, true);
   }
-  if (e < d) {  // leftover dims, zero-padded to a register
-    Reg kv[R];
-    for (size_t r = 0; r < R; ++r) kv[r] = widen_tail<V, K>(row[r] + e * E, d - e);
-    step(kv, e, false);
+  if constexpr (C == 0) {
+    if (e < d) {  // leftover dims, zero-padded to a register
+      Reg kv[R];
+      for (size_t r = 0; r < R; ++r) kv[r] = widen_tail<V, K>(row[r] + e * E, d - e);
+      step(kv, e, false);
+    }
   }
   // All NH * R sums reduced together: a 3-head block (GQA 3) took three 4-register reductions, whose
   // shuffles and spills were a third of its samples; `bench:attention` (KV in cache): CPU time per
@@ -303,12 +308,13 @@ void dot_block(const float* q, size_t d, const uint8_t* const row[4], float scal
 
 // Blocks of 4 K rows against up to kHeads query heads at a time: all the block's dots are reduced
 // together (hsum_many), a fraction of the cost of one horizontal sum each. The block's rows stay in L1 while
-// every head block passes over them; rows kPrefetchRows ahead are on their way meanwhile.
-template <class V, Dtype K>
-void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
-                  float scale, float* scores) {
+// every head block passes over them; rows kPrefetchRows ahead are on their way meanwhile. C as in dot_block.
+// Flattened: with a dozen instantiations GCC stopped inlining dot_block and hsum_many, and each block
+// then spilled its accumulators to the stack and paid a call.
+template <class V, Dtype K, size_t C>
+__attribute__((flatten)) void gather_dot_blocks(const float* q, size_t nq, const uint8_t* b, size_t stride,
+                                                const int32_t* rows, size_t n, size_t d, float scale, float* scores) {
   constexpr size_t E = elem_bytes<K>(), R = 4, kHeads = V::kLanes >= 16 ? 4 : 2;
-  const uint8_t* b = static_cast<const uint8_t*>(base);
   const size_t head_rem = nq % kHeads;
   size_t i = 0;
   for (; i + R <= n; i += R) {
@@ -317,16 +323,34 @@ void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, co
     const uint8_t* row[R];
     for (size_t r = 0; r < R; ++r) row[r] = b + size_t(rows[i + r]) * stride * E;
     size_t j = 0;
-    for (; j + kHeads <= nq; j += kHeads) dot_block<V, K, kHeads>(q + j * d, d, row, scale, scores + j * n + i, n);
+    for (; j + kHeads <= nq; j += kHeads) dot_block<V, K, kHeads, C>(q + j * d, d, row, scale, scores + j * n + i, n);
     const float* qj = q + j * d;
     float* sj = scores + j * n + i;
     if constexpr (kHeads == 4) {
-      if (head_rem == 3) dot_block<V, K, 3>(qj, d, row, scale, sj, n);
-      if (head_rem == 2) dot_block<V, K, 2>(qj, d, row, scale, sj, n);
+      if (head_rem == 3) dot_block<V, K, 3, C>(qj, d, row, scale, sj, n);
+      if (head_rem == 2) dot_block<V, K, 2, C>(qj, d, row, scale, sj, n);
     }
-    if (head_rem == 1) dot_block<V, K, 1>(qj, d, row, scale, sj, n);
+    if (head_rem == 1) dot_block<V, K, 1, C>(qj, d, row, scale, sj, n);
   }
   for (; i < n; ++i) dot_one_row<V, K>(q, nq, b + size_t(rows[i]) * stride * E, n, d, scale, scores + i);
+}
+
+// Head dims of 1, 2, 4, 8 or 16 whole registers take the unrolled blocks (64 and 128, the usual ones,
+// are 4 and 8 AVX-512 registers, 8 and 16 AVX2 ones). 3 heads of 64 dims against 4096 f16 rows
+// (AVX-512, the same bits): 7.4 -> 4.0 ns a row with K in cache, 8.5-11.9 -> 5.2 ns from memory.
+template <class V, Dtype K>
+void gather_dot_t(const float* q, size_t nq, const void* base, size_t stride, const int32_t* rows, size_t n, size_t d,
+                  float scale, float* scores) {
+  constexpr size_t L = V::kLanes;
+  const uint8_t* b = static_cast<const uint8_t*>(base);
+  switch (d % L == 0 ? d / L : 0) {
+    case 1: return gather_dot_blocks<V, K, 1>(q, nq, b, stride, rows, n, d, scale, scores);
+    case 2: return gather_dot_blocks<V, K, 2>(q, nq, b, stride, rows, n, d, scale, scores);
+    case 4: return gather_dot_blocks<V, K, 4>(q, nq, b, stride, rows, n, d, scale, scores);
+    case 8: return gather_dot_blocks<V, K, 8>(q, nq, b, stride, rows, n, d, scale, scores);
+    case 16: return gather_dot_blocks<V, K, 16>(q, nq, b, stride, rows, n, d, scale, scores);
+    default: return gather_dot_blocks<V, K, 0>(q, nq, b, stride, rows, n, d, scale, scores);
+  }
 }
 
 // Registers gather_axpy keeps outputs in: half the register file, the rest holds V chunks and weights.
