@@ -96,6 +96,34 @@ inline void q4k_super_scales16(const uint8_t* const row[16], size_t b, float dws
   }
 }
 
+// Q6_K's int8 scales (one per 16 weights) for the super-block holding block b, in 16 rows at once:
+// each row's 16 scale bytes gathered as four 32-bit words, one row per lane. Read row by row at
+// every block (two scalar loads and broadcasts per row) they cost more than the block's products;
+// a gather per block was slower still, so the words are gathered once per super-block and each block
+// takes its two bytes from them (q6k_block_halves).
+inline void q6k_super_scale_words(const uint8_t* const row[16], size_t b, __m512i words[4]) {
+  alignas(64) int32_t at[16];
+  for (size_t r = 0; r < 16; ++r) at[r] = int32_t(row[r] - row[0]);
+  const __m512i index = _mm512_load_si512(at);
+  const uint8_t* s = int8_gemm::Q6KFormat::super(row[0], b) + 192;
+  for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(index, s + 4 * i, 1);
+}
+
+// Block b's scales in matvec_vnni's pair layout: register k = rows 2k and 2k + 1, each row's 8 lanes
+// [first 16 weights' scale x4 | last 16's x4], as int32.
+inline void q6k_block_halves(const __m512i words[4], size_t b, __m512i halves[8]) {
+  const size_t j = b % 8;
+  const __m512i w = words[j / 2];
+  const unsigned at = unsigned(16 * (j % 2));  // bit offset of the block's first scale byte in its word
+  const __m512i lo = _mm512_srai_epi32(_mm512_slli_epi32(w, 24 - at), 24);
+  const __m512i hi = _mm512_srai_epi32(_mm512_slli_epi32(w, 16 - at), 24);
+  for (int k = 0; k < 8; ++k) {
+    const int a = 2 * k, c = 2 * k + 1;  // lanes of lo are 0-15, of hi 16-31
+    const __m512i pick = _mm512_setr_epi32(a, a, a, a, 16 + a, 16 + a, 16 + a, 16 + a, c, c, c, c, 16 + c, 16 + c, 16 + c, 16 + c);
+    halves[k] = _mm512_permutex2var_epi32(lo, pick, hi);
+  }
+}
+
 // A step of T = 1..4 tokens (decode), rows [o0, o1), the weights read in place. vpdpbusd takes
 // unsigned bytes times signed ones, so each weight w is biased to w + kBias (Q8_0: one xor flips it by
 // 128; a Q4_0 nibble already is w + 8) and multiplies the signed activations x:
@@ -122,6 +150,7 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     // Formats with mins: a super-block's 8 blocks' factors, unpacked once for the 16 rows.
     alignas(64) float dws[8][kRows], mws[8][kRows];
+    __m512i scale_words[4];  // Q6_K: the super-block's scale bytes (q6k_super_scale_words)
     for (size_t b = 0; b < nb; ++b) {
       for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(row[r] + b * block_bytes + kRows * rb, 0, 0);
       __m512 dw, mw;
@@ -138,9 +167,9 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
       __m512i u[kRows / 2], halves[F::kHalfScales ? kRows / 2 : 1];
       for (size_t k = 0; k < kRows / 2; ++k) u[k] = biased_pair<F>(row[2 * k], row[2 * k + 1], b);
       if constexpr (F::kHalfScales) {
-        __m256i h[kRows];
-        int8_gemm::half_scales<F, kRows>(row, b, h);
-        for (size_t k = 0; k < kRows / 2; ++k) halves[k] = _mm512_inserti64x4(_mm512_castsi256_si512(h[2 * k]), h[2 * k + 1], 1);
+        static_assert(std::is_same_v<F, int8_gemm::Q6KFormat>, "the one format with half-block scales is Q6_K");
+        if (b % 8 == 0) q6k_super_scale_words(row, b, scale_words);
+        q6k_block_halves(scale_words, b, halves);
       }
       for (int t = 0; t < T; ++t) {
         // The block's 32 activations in both halves.
