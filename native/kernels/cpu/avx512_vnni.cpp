@@ -65,6 +65,25 @@ __m512i biased_pair(const uint8_t* a, const uint8_t* b, size_t blk) {
   }
 }
 
+// biased_pair for blocks b0 .. b0 + S - 1 of the 16 rows, u[i][k] = rows 2k and 2k + 1. Q4_K takes
+// S = 2 (b0 even): blocks b0 and b0 + 1 are the low and high nibbles of the same 32 bytes, read once
+// for both and split without a choice per block.
+template <class F, size_t S>
+void biased_pairs(const uint8_t* const row[16], size_t b0, __m512i u[S][8]) {
+  for (size_t k = 0; k < 8; ++k) {
+    if constexpr (S == 2) {
+      static_assert(std::is_same_v<F, int8_gemm::Q4KFormat>, "blocks in pairs: Q4_K's nibbles");
+      const auto load = [&](size_t r) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(F::nibbles(row[r], b0))); };
+      const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(load(2 * k)), load(2 * k + 1), 1), low4 = _mm512_set1_epi8(15);
+      u[0][k] = _mm512_and_si512(v, low4);
+      u[1][k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    } else {
+      static_assert(S == 1, "one block at a time, or Q4_K's pairs");
+      u[0][k] = biased_pair<F>(row[2 * k], row[2 * k + 1], b0);
+    }
+  }
+}
+
 // Q4KFormat::scales for the 8 blocks of the super-block holding block b, in 16 rows at once (the
 // format with mins is Q4_K): each row's 16-byte header (f16 d and dmin, 12 bytes of 6-bit fields) is
 // gathered as four 32-bit words, one row per lane, and the fields taken four at a time as the bytes
@@ -151,40 +170,46 @@ void matvec_vnni(int8_gemm::Activations x, size_t in, const WeightMatrix& w, con
     // Formats with mins: a super-block's 8 blocks' factors, unpacked once for the 16 rows.
     alignas(64) float dws[8][kRows], mws[8][kRows];
     __m512i scale_words[4];  // Q6_K: the super-block's scale bytes (q6k_super_scale_words)
-    for (size_t b = 0; b < nb; ++b) {
-      for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(row[r] + b * block_bytes + kRows * rb, 0, 0);
-      __m512 dw, mw;
-      if constexpr (F::kMins) {
-        static_assert(std::is_same_v<F, int8_gemm::Q4KFormat>, "the one format with mins is Q4_K");
-        if (b % 8 == 0) q4k_super_scales16(row, b, dws, mws);
-        dw = _mm512_load_ps(dws[b % 8]);
-        mw = _mm512_load_ps(mws[b % 8]);
-      } else {  // the f16 scales side by side, one conversion (vpgatherdd stalled the loop on Zen 4)
-        alignas(32) uint16_t scale[kRows];
-        for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], F::d_at(row[r], b), 2);
-        dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
-      }
-      __m512i u[kRows / 2], halves[F::kHalfScales ? kRows / 2 : 1];
-      for (size_t k = 0; k < kRows / 2; ++k) u[k] = biased_pair<F>(row[2 * k], row[2 * k + 1], b);
-      if constexpr (F::kHalfScales) {
-        static_assert(std::is_same_v<F, int8_gemm::Q6KFormat>, "the one format with half-block scales is Q6_K");
-        if (b % 8 == 0) q6k_super_scale_words(row, b, scale_words);
-        q6k_block_halves(scale_words, b, halves);
-      }
-      for (int t = 0; t < T; ++t) {
-        // The block's 32 activations in both halves.
-        const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock)));
-        // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of q x.
-        __m512i start = _mm512_setzero_si512();
-        if constexpr (F::kBias != 0) start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias8, xv));
-        __m512i s[kRows / 2];
-        for (size_t k = 0; k < kRows / 2; ++k) {
-          s[k] = _mm512_dpbusd_epi32(start, u[k], xv);
-          if constexpr (F::kHalfScales) s[k] = _mm512_mullo_epi32(s[k], halves[k]);
+    // Q4_K rows are whole super-blocks of 8 blocks, so its pairs of blocks (biased_pairs) never split.
+    constexpr size_t kStep = F::kMins ? 2 : 1;
+    for (size_t b0 = 0; b0 < nb; b0 += kStep) {
+      __m512i pairs[kStep][kRows / 2];
+      biased_pairs<F, kStep>(row, b0, pairs);
+      for (size_t b = b0; b < b0 + kStep; ++b) {
+        const __m512i (&u)[kRows / 2] = pairs[b - b0];
+        for (size_t r = 0; r < kRows; ++r) __builtin_prefetch(row[r] + b * block_bytes + kRows * rb, 0, 0);
+        __m512 dw, mw;
+        if constexpr (F::kMins) {
+          static_assert(std::is_same_v<F, int8_gemm::Q4KFormat>, "the one format with mins is Q4_K");
+          if (b % 8 == 0) q4k_super_scales16(row, b, dws, mws);
+          dw = _mm512_load_ps(dws[b % 8]);
+          mw = _mm512_load_ps(mws[b % 8]);
+        } else {  // the f16 scales side by side, one conversion (vpgatherdd stalled the loop on Zen 4)
+          alignas(32) uint16_t scale[kRows];
+          for (size_t r = 0; r < kRows; ++r) std::memcpy(&scale[r], F::d_at(row[r], b), 2);
+          dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scale)));
         }
-        const float dx = x.d[t * nb + b];
-        acc[t] = int8_gemm::scale_add<VnniDot>(sum_lanes16(s), dw, dx, acc[t]);
-        if constexpr (F::kMins) acc[t] = int8_gemm::min_add<VnniDot>(x.s[t * nb + b], mw, dx, acc[t]);
+        __m512i halves[F::kHalfScales ? kRows / 2 : 1];
+        if constexpr (F::kHalfScales) {
+          static_assert(std::is_same_v<F, int8_gemm::Q6KFormat>, "the one format with half-block scales is Q6_K");
+          if (b % 8 == 0) q6k_super_scale_words(row, b, scale_words);
+          q6k_block_halves(scale_words, b, halves);
+        }
+        for (int t = 0; t < T; ++t) {
+          // The block's 32 activations in both halves.
+          const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + t * in + b * kBlock)));
+          // Each lane starts at -kBias * (its 4 activations' sum), so it ends at exactly its sum of q x.
+          __m512i start = _mm512_setzero_si512();
+          if constexpr (F::kBias != 0) start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias8, xv));
+          __m512i s[kRows / 2];
+          for (size_t k = 0; k < kRows / 2; ++k) {
+            s[k] = _mm512_dpbusd_epi32(start, u[k], xv);
+            if constexpr (F::kHalfScales) s[k] = _mm512_mullo_epi32(s[k], halves[k]);
+          }
+          const float dx = x.d[t * nb + b];
+          acc[t] = int8_gemm::scale_add<VnniDot>(sum_lanes16(s), dw, dx, acc[t]);
+          if constexpr (F::kMins) acc[t] = int8_gemm::min_add<VnniDot>(x.s[t * nb + b], mw, dx, acc[t]);
+        }
       }
     }
     for (int t = 0; t < T; ++t) {

@@ -78,13 +78,15 @@ struct Q4KFormat {
   static constexpr int kBias = 0;
   static constexpr bool kMins = true, kHalfScales = false;
   static const uint8_t* super(const uint8_t* row, size_t b) { return row + 144 * (b / 8); }
+  // The 32 bytes whose low nibbles are block b's weights if b is even, and whose high nibbles are if odd.
+  static const uint8_t* nibbles(const uint8_t* row, size_t b) { return super(row, b) + 16 + 32 * (b % 8 / 2); }
   static __m256i biased32(const uint8_t* row, size_t b) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super(row, b) + 16 + 32 * (b % 8 / 2)));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles(row, b)));
     return _mm256_and_si256(b % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(15));
   }
   static __m256i signed32(const uint8_t* row, size_t b) { return biased32(row, b); }
   static void decode(const uint8_t* row, size_t b, int8_t q[kBlock]) {
-    const uint8_t* v = super(row, b) + 16 + 32 * (b % 8 / 2);
+    const uint8_t* v = nibbles(row, b);
     for (size_t i = 0; i < kBlock; ++i) q[i] = int8_t(b % 2 ? v[i] >> 4 : v[i] & 15);
   }
   static void scales(const uint8_t* row, size_t b, float* dw, float* mw) {
