@@ -84,6 +84,14 @@ void biased_pairs(const uint8_t* const row[16], size_t b0, __m512i u[S][8]) {
   }
 }
 
+// The 16 rows' byte offsets from row 0, one per lane: the index of a gather that reads the same
+// field of every row of a group.
+inline __m512i row_offsets16(const uint8_t* const row[16]) {
+  alignas(64) int32_t at[16];
+  for (size_t r = 0; r < 16; ++r) at[r] = int32_t(row[r] - row[0]);
+  return _mm512_load_si512(at);
+}
+
 // Q4KFormat::scales for the 8 blocks of the super-block holding block b, in 16 rows at once (the
 // format with mins is Q4_K): each row's 16-byte header (f16 d and dmin, 12 bytes of 6-bit fields) is
 // gathered as four 32-bit words, one row per lane, and the fields taken four at a time as the bytes
@@ -92,9 +100,7 @@ void biased_pairs(const uint8_t* const row[16], size_t b0, __m512i u[S][8]) {
 // bytes 4-11. The same conversions and products as scales(), every lane together: row by row it
 // was more work than the 8 blocks' products it serves (1.34x for Q4_K decode at one sequence).
 inline void q4k_super_scales16(const uint8_t* const row[16], size_t b, float dws[8][16], float mws[8][16]) {
-  alignas(64) int32_t at[16];
-  for (size_t r = 0; r < 16; ++r) at[r] = int32_t(row[r] - row[0]);
-  const __m512i index = _mm512_load_si512(at);
+  const __m512i index = row_offsets16(row);
   const uint8_t* s = int8_gemm::Q4KFormat::super(row[0], b);
   const __m512i h = _mm512_i32gather_epi32(index, s, 1), a0 = _mm512_i32gather_epi32(index, s + 4, 1);
   const __m512i a1 = _mm512_i32gather_epi32(index, s + 8, 1), a2 = _mm512_i32gather_epi32(index, s + 12, 1);
@@ -121,9 +127,7 @@ inline void q4k_super_scales16(const uint8_t* const row[16], size_t b, float dws
 // a gather per block was slower still, so the words are gathered once per super-block and each block
 // takes its two bytes from them (q6k_block_halves).
 inline void q6k_super_scale_words(const uint8_t* const row[16], size_t b, __m512i words[4]) {
-  alignas(64) int32_t at[16];
-  for (size_t r = 0; r < 16; ++r) at[r] = int32_t(row[r] - row[0]);
-  const __m512i index = _mm512_load_si512(at);
+  const __m512i index = row_offsets16(row);
   const uint8_t* s = int8_gemm::Q6KFormat::super(row[0], b) + 192;
   for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(index, s + 4 * i, 1);
 }
