@@ -23,12 +23,18 @@ import { tinyModel } from './support/models.js';
 
 const PYTHON = '/usr/bin/python3';
 
+// Whether torch imports, asked once for the file (an import takes ~1.7 s here): null when it does.
+let torchMissing: Error | null | undefined;
 function requireTorch(): void {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe' });
-  } catch {
-    throw new Error(`${PYTHON} cannot import torch: apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread (see train/README.md)`);
+  if (torchMissing === undefined) {
+    try {
+      execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe' });
+      torchMissing = null;
+    } catch {
+      torchMissing = new Error(`${PYTHON} cannot import torch: apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread (see train/README.md)`);
+    }
   }
+  if (torchMissing) throw torchMissing;
 }
 
 /** PyTorch's logits rows for `ids` under the Multiverse layout, one Float32Array per token. */
