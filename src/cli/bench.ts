@@ -22,8 +22,7 @@ import {
 } from './bench-measure.js';
 import { machineLine } from './machine.js';
 import { log, MODEL_SPEC, parseCommand } from './model-input.js';
-
-export const BENCH_USAGE = 'usage: multiverse bench --model DIR|FILE.gguf [--prompt-tokens 512] [--sequences 1,4,16] [--context 64[,4096]] [--passes 3] [--threads N] [--json]';
+import { BENCH_USAGE } from './usage.js';
 
 const OPTIONS = {
   'prompt-tokens': { kind: 'string', help: 'prefill length (default 512)' },

@@ -16,9 +16,7 @@ import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './ar
 import { packageRoot, shippedModelDir } from '../facade/shipped-models.js';
 import { parseCommand } from './model-input.js';
 import { progressBar } from './progress.js';
-
-export const CURATE_USAGE =
-  'usage: multiverse curate --in traces.jsonl --out multiverse.jsonl --endpoint URL --model NAME [--api-key-env VAR] [--concurrency N] [--resume]';
+import { CURATE_USAGE } from './usage.js';
 
 const CURATE_SPEC: Record<string, OptionSpec> = {
   in: { kind: 'string', help: 'input traces, JSONL: {id, question, reasoning, answer} per line' },

@@ -18,6 +18,7 @@ import { COUNTDOWN_EVAL, testProblems as countdownProblems } from '../tasks/coun
 import { budgetCurve, compareModels, evalKvSlots, type EvalTask, type ModelEvaluation } from '../tasks/evaluate.js';
 import { formatHelp, numberOption, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { log } from './model-input.js';
+import { EVAL_USAGE } from './usage.js';
 
 /** A task the command evaluates: its problems, how to judge them, its model pair under models/, its budgets. */
 interface TaskEntry {
@@ -80,8 +81,6 @@ const SPEC: Record<string, OptionSpec> = {
   json: { kind: 'boolean', help: 'print the results as JSON' },
   help: { kind: 'boolean', help: 'show this help' },
 };
-
-export const EVAL_USAGE = 'usage: multiverse eval [--task arith|countdown] [--mv DIR] [--ar DIR] [--problems N] [--budgets 48,64,…] [--budget-problems N] [--concurrency N] [--out FILE] [--json]';
 
 export async function evalCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);

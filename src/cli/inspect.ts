@@ -14,8 +14,7 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import { MULTIVERSE_TAGS, type MultiverseTagText } from '../multiverse/tags.js';
 import { UsageError } from './args.js';
 import { parseCommand } from './model-input.js';
-
-export const INSPECT_USAGE = 'usage: multiverse inspect MODEL [--json]';
+import { INSPECT_USAGE } from './usage.js';
 
 type TensorDtype = NativeTensorRef['dtype'];
 

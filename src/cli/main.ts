@@ -6,14 +6,7 @@
 import { ModelLoadError } from '../model/errors.js';
 import { GenerationError } from '../engine/errors.js';
 import { UsageError } from './args.js';
-import { RUN_USAGE, runCommand } from './run.js';
-import { SCORE_USAGE, scoreCommand } from './score.js';
-import { EVAL_USAGE, evalCommand } from './eval.js';
-import { INSPECT_USAGE, inspectCommand } from './inspect.js';
-import { BENCH_USAGE, benchCommand } from './bench.js';
-import { SERVE_USAGE, serveCommand } from './serve.js';
-import { CURATE_USAGE, curateCommand } from './curate.js';
-import { PULL_USAGE, pullCommand } from './pull.js';
+import { BENCH_USAGE, CURATE_USAGE, EVAL_USAGE, INSPECT_USAGE, PULL_USAGE, RUN_USAGE, SCORE_USAGE, SERVE_USAGE } from './usage.js';
 
 const USAGE = `usage: multiverse <command> [options]
 
@@ -31,21 +24,29 @@ Run \`multiverse <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 failure (the message says why), 2 usage error, 130 serve stopped by SIGINT.
 `;
 
+type Command = (argv: readonly string[]) => Promise<number>;
+
+/** Each command's module, imported only when that command runs (usage.ts says why). */
+const COMMANDS = new Map<string, () => Promise<Command>>([
+  ['run', async () => (await import('./run.js')).runCommand],
+  ['score', async () => (await import('./score.js')).scoreCommand],
+  ['eval', async () => (await import('./eval.js')).evalCommand],
+  ['serve', async () => (await import('./serve.js')).serveCommand],
+  ['inspect', async () => (await import('./inspect.js')).inspectCommand],
+  ['bench', async () => (await import('./bench.js')).benchCommand],
+  ['curate', async () => (await import('./curate.js')).curateCommand],
+  ['pull', async () => (await import('./pull.js')).pullCommand],
+]);
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === 'help') {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
-  if (command === 'run') return runCommand(rest);
-  if (command === 'score') return scoreCommand(rest);
-  if (command === 'eval') return evalCommand(rest);
-  if (command === 'serve') return serveCommand(rest);
-  if (command === 'inspect') return inspectCommand(rest);
-  if (command === 'curate') return curateCommand(rest);
-  if (command === 'pull') return pullCommand(rest);
-  if (command === 'bench') return benchCommand(rest);
-  throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+  const load = COMMANDS.get(command);
+  if (!load) throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+  return (await load())(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -6,8 +6,7 @@
 import { parseHubId, type HubId } from '../hub/hub-id.js';
 import { UsageError } from './args.js';
 import { parseCommand } from './model-input.js';
-
-export const PULL_USAGE = 'usage: multiverse pull org/name[@revision]';
+import { PULL_USAGE } from './usage.js';
 
 const HELP = `${PULL_USAGE}
 

@@ -8,6 +8,7 @@ import { numberOption, type OptionSpec } from './args.js';
 import { checkGenerationFlags, log, multiverseOption, parseCommand, readInput, withModel } from './model-input.js';
 import { TopLogprobsTable } from './top-logprobs-table.js';
 import { TerminalRenderer } from './terminal-renderer.js';
+import { RUN_USAGE } from './usage.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   'max-tokens': { kind: 'string', help: 'most tokens to generate (default 256)' },
@@ -17,8 +18,6 @@ const OPTIONS: Record<string, OptionSpec> = {
   seed: { kind: 'string', help: 'sampling seed (default random; printed at the end)' },
   json: { kind: 'boolean', help: 'one JSON event per line on stdout' },
 };
-
-export const RUN_USAGE = 'usage: multiverse run [--model DIR|FILE.gguf] [PROMPT | --tokens 1,2,3] [--no-multiverse] [options]';
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, RUN_USAGE, OPTIONS);

@@ -7,8 +7,7 @@ import type { ScoredToken, ScoreResult } from '../multiverse/score.js';
 import { numberOption } from './args.js';
 import { checkGenerationFlags, multiverseOption, parseCommand, readInput, withModel } from './model-input.js';
 import { formatTopLogprobs } from './top-logprobs-table.js';
-
-export const SCORE_USAGE = 'usage: multiverse score [--model DIR|FILE.gguf] (TEXT | --tokens 1,2,3) [--top-logprobs K] [--raw] [--no-multiverse] [--json]';
+import { SCORE_USAGE } from './usage.js';
 
 export async function scoreCommand(argv: readonly string[]): Promise<number> {
   const args = parseCommand(argv, SCORE_USAGE, { json: { kind: 'boolean', help: 'one JSON object per token on stdout, then a summary line' } });

@@ -15,23 +15,17 @@ import { numberOption, UsageError, type OptionSpec, type ParsedArgs } from './ar
 import { packageRoot } from '../facade/shipped-models.js';
 import { parseHubId } from '../hub/hub-id.js';
 import { log, MODEL_SPEC, parseCommand, withModel } from './model-input.js';
-
-/** The environment variable the api key is read from when no flag gives it. */
-const KEY_ENV = 'MULTIVERSE_API_KEY';
+import { API_KEY_ENV, SERVE_USAGE } from './usage.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   host: { kind: 'string', help: `interface to bind (default ${SERVER_DEFAULTS.host}: this machine only; beyond it, set a key)` },
   port: { kind: 'string', help: `TCP port; 0 picks a free one (default ${SERVER_DEFAULTS.port})` },
-  'api-key-file': { kind: 'string', help: `require the key in this file (first line) on the API and WebSocket; or set ${KEY_ENV}` },
+  'api-key-file': { kind: 'string', help: `require the key in this file (first line) on the API and WebSocket; or set ${API_KEY_ENV}` },
   'api-key': { kind: 'string', help: 'require this key (Authorization: Bearer KEY, or ?api_key=KEY); other users see it in ps: prefer the file or env' },
   'allow-origin': { kind: 'strings', help: 'let web pages from this origin (https://app.example:8443) call the server; repeatable' },
   'drain-timeout': { kind: 'string', help: `seconds running requests may take to finish on SIGTERM/SIGINT (default ${SERVER_DEFAULTS.drainTimeoutMs / 1000})` },
   'max-queued': { kind: 'string', help: 'requests that may wait for KV at once; more get 429 / OVERLOADED (default 1024)' },
 };
-
-export const SERVE_USAGE = `usage: multiverse serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--api-key-file FILE | --api-key KEY] [--allow-origin ORIGIN ...]
-       [--drain-timeout 10] [--max-queued 1024]
-The api key may also come from the ${KEY_ENV} environment variable.`;
 
 /** Exit code for each signal that stops the server. */
 const EXIT_CODES = { SIGTERM: 0, SIGINT: 130 } as const;
@@ -74,7 +68,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       throw err;
     }
     if (options.apiKey === undefined && !isLoopback(server.options.host)) {
-      log(`warning: binding ${server.options.host} without an api key: anyone who can reach this machine can use the model; set ${KEY_ENV} or --api-key-file`);
+      log(`warning: binding ${server.options.host} without an api key: anyone who can reach this machine can use the model; set ${API_KEY_ENV} or --api-key-file`);
     }
     let address: ServerAddress;
     try {
@@ -118,7 +112,7 @@ function readApiKey(options: ParsedArgs['options']): string | undefined {
     if (key === '') throw new UsageError(`--api-key-file: ${file} holds no key on its first line`);
     return key;
   }
-  return process.env[KEY_ENV] || undefined;
+  return process.env[API_KEY_ENV] || undefined;
 }
 
 function urls({ url, wsUrl }: ServerAddress, keyed: boolean): string {
