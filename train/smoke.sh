@@ -16,7 +16,7 @@ fail() { echo "FAIL: $1"; exit 1; }
 [ -f dist/scripts/export-task-data.js ] || fail "dist/scripts/export-task-data.js missing: build the TypeScript first (npm run build)"
 # The tiny model, on one core: the trainings run at the same time.
 TINY=(--hidden_size=32 --intermediate_size=64 --num_hidden_layers=2 --log_interval=10 --threads=1)
-# export TASK TRAIN_PROBLEMS: the task's data set, in $DIR/TASK/data.
+# export_data TASK TRAIN_PROBLEMS: the task's data set, in $DIR/TASK/data.
 export_data() {
   node dist/scripts/export-task-data.js "$DIR/$1/data" --task "$1" --train "$2" --validation 16 --test 16 > /dev/null || fail "$1: data export"
 }
