@@ -10,7 +10,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DIR=$(mktemp -d)
-trap 'rm -rf "$DIR"' EXIT
+# On the way out, a job still running (another task's training, after one failed) is stopped with
+# its processes before the files under it go, so nothing of it prints after the verdict.
+stop_jobs() {
+  local job
+  for job in $(jobs -p); do
+    pkill -TERM -P "$job" 2>/dev/null
+    kill -TERM "$job" 2>/dev/null
+  done
+  wait 2>/dev/null
+}
+trap 'stop_jobs; rm -rf "$DIR"' EXIT
 fail() { echo "FAIL: $1"; exit 1; }
 
 [ -f dist/scripts/export-task-data.js ] || fail "dist/scripts/export-task-data.js missing: build the TypeScript first (npm run build)"
