@@ -12,11 +12,12 @@ cd "$(dirname "$0")/.."
 DIR=$(mktemp -d)
 # On the way out, a job still running (another task's training, after one failed) is stopped with
 # its processes before the files under it go, so nothing of it prints after the verdict.
+# (Each job's children are read from /proc before the job goes, so no procps is needed.)
 stop_jobs() {
-  local job
+  local job children
   for job in $(jobs -p); do
-    pkill -TERM -P "$job" 2>/dev/null
-    kill -TERM "$job" 2>/dev/null
+    children=$(cat "/proc/$job/task/$job/children" 2>/dev/null)
+    kill -TERM "$job" $children 2>/dev/null
   done
   wait 2>/dev/null
 }
