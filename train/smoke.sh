@@ -54,12 +54,15 @@ two_sittings() {
   grep -q "resumed at step 6 from" "$DIR/split.log" || { cat "$DIR/split.log"; fail "countdown: the second sitting did not resume at step 6"; }
 }
 # fail() exits its background job with 1; any job failing fails the smoke test (its FAIL line is printed).
+await_jobs() {
+  local job
+  for job in "$@"; do wait "$job" || exit 1; done
+}
 export_data arith 300 &
 arith=$!
 export_data countdown 200 &
 countdown=$!
-wait "$arith" || exit 1
-wait "$countdown" || exit 1
+await_jobs "$arith" "$countdown"
 smoke arith --batch_tokens=2048 --max_steps=30 --warmup_steps=5 --eval_interval=15 --eval_problems=4 \
   --final_eval_problems=8 --max_new_tokens=64 &
 arith=$!
@@ -67,9 +70,7 @@ smoke countdown "${COUNTDOWN[@]}" &
 countdown=$!
 two_sittings &
 split=$!
-wait "$arith" || exit 1
-wait "$countdown" || exit 1
-wait "$split" || exit 1
+await_jobs "$arith" "$countdown" "$split"
 /usr/bin/python3 -c "
 import sys, torch
 a, b = (torch.load(f'{d}/ckpt.pt', map_location='cpu')['model'] for d in sys.argv[1:])
